@@ -1,0 +1,46 @@
+# The README's commands. Everything installs itself on first use.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+export DAGSTER_HOME ?= $(CURDIR)/.dagster
+
+.PHONY: install run demo test test-all ui bench lint clean
+
+$(STAMP): pyproject.toml infra/install.sh
+	bash infra/install.sh $(VENV) test
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+$(DAGSTER_HOME):
+	@mkdir -p $(DAGSTER_HOME)
+
+## run: demo data (first time), every asset on the local lake, and a summary
+run: install | $(DAGSTER_HOME)
+	$(PY) -m orchestration.cli run $(ARGS)
+
+## demo: regenerate demo deliveries, e.g. `make demo ARGS="--preset tiny --faults"`
+demo: install
+	$(PY) -m orchestration.cli demo $(ARGS)
+
+## test: the whole suite; slow end-to-end tests included
+test: install | $(DAGSTER_HOME)
+	$(PY) -m pytest $(ARGS)
+
+## test-fast: unit tests only
+test-fast: install
+	$(PY) -m pytest -m "not slow" $(ARGS)
+
+## ui: the Dagster UI on the same lake and run history (http://127.0.0.1:3000)
+ui: install | $(DAGSTER_HOME)
+	env --default-signal=INT,TERM $(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+
+## bench: ingestion throughput against plain DuckDB at the large preset
+bench: install
+	$(PY) -m benchmarks.ingest $(ARGS)
+
+lint: install
+	$(PY) -m compileall -q orchestration tests benchmarks
+
+clean:
+	rm -rf lake .dagster .bench

@@ -1,0 +1,72 @@
+"""Bronze assets: one per landing source in sources.yaml, daily facts partitioned by day."""
+
+from collections.abc import Iterator
+from datetime import date
+
+import dagster as dg
+
+from orchestration.defs.ingest.metadata import (
+    materialization_metadata,
+    quarantine_ratio_check,
+    rejected_files_check,
+)
+from orchestration.defs.ingest.partitions import daily_partitions
+from orchestration.defs.resources import Lake
+from orchestration.lib.ingest import ingest_days, ingest_snapshot
+from orchestration.lib.sources import Source, load_sources
+
+OWNERS = ["team:data-platform"]
+
+
+def bronze_key(source: Source) -> dg.AssetKey:
+    return dg.AssetKey(["bronze", source.domain, source.name])
+
+
+def _check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec("files_readable", asset=key,
+                          description="Every delivered file could be read; a rejected file names what to fix."),
+        dg.AssetCheckSpec("quarantine_ratio", asset=key,
+                          description="The share of quarantined rows stays under the source's threshold."),
+    ]
+
+
+def bronze_asset(source: Source) -> dg.AssetsDefinition:
+    """The asset that turns ``landing/<source>/`` into typed ``bronze/<source>/`` Parquet."""
+    sources = load_sources()
+    key = bronze_key(source)
+    where = f"bronze/{source.name}/" + ("day=YYYY-MM-DD/" if source.is_daily else "")
+
+    @dg.asset(
+        key=key,
+        group_name=source.domain,
+        description=f"{source.description} Typed from landing/{source.name}/ ({source.format}) into {where}.",
+        kinds={"parquet", "pyarrow", "duckdb"},
+        owners=OWNERS,
+        partitions_def=daily_partitions if source.is_daily else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if source.is_daily else None,
+        deps=[bronze_key(sources[entity]) for entity in sorted(source.references)],
+        check_specs=_check_specs(key),
+        metadata={"landing": f"landing/{source.name}/{source.files}", "format": source.format,
+                  "natural_key": ", ".join(source.key)},
+        tags={"domain": source.domain, "layer": "bronze"},
+    )
+    def _bronze(context: dg.AssetExecutionContext, lake: Lake) -> Iterator:
+        store = lake.store()
+        if source.is_daily:
+            days = [date.fromisoformat(k) for k in context.partition_keys]
+            context.log.info(f"{source.name}: ingesting {len(days)} day(s) {days[0]} .. {days[-1]}")
+            results = ingest_days(store, source, days, on_day=lambda r: context.log.info(r.summary()))
+        else:
+            results = [ingest_snapshot(store, source)]
+            context.log.info(results[0].summary())
+        yield dg.MaterializeResult(metadata=materialization_metadata(source, results, store.uri(source.bronze_dir)))
+        yield rejected_files_check(results)
+        yield quarantine_ratio_check(source, results)
+
+    return _bronze
+
+
+@dg.definitions
+def bronze_assets() -> dg.Definitions:
+    return dg.Definitions(assets=[bronze_asset(s) for s in load_sources().values()])

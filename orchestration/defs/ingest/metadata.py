@@ -1,0 +1,96 @@
+"""What an ingestion run tells the Dagster UI: counts, schema, preview, rejected files."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import dagster as dg
+import pyarrow as pa
+
+from orchestration.lib.ingest import IngestResult
+from orchestration.lib.sources import Source
+
+MAX_LISTED = 20
+
+
+def column_schema(source: Source) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=f.name,
+                type=str(f.type),
+                constraints=dg.TableColumnConstraints(nullable=f.nullable),
+            )
+            for f in source.schema
+        ]
+    )
+
+
+def _markdown(table: pa.Table) -> str:
+    names = table.column_names
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    for row in table.to_pylist():
+        lines.append("| " + " | ".join("" if row[n] is None else str(row[n]) for n in names) + " |")
+    return "\n".join(lines)
+
+
+def _days_table(results: list[IngestResult]) -> str:
+    shown = sorted(results, key=lambda r: (-r.quarantined, r.day or 0))[:MAX_LISTED]
+    lines = ["| day | files | rows in | accepted | quarantined |", "|---|---|---|---|---|"]
+    for r in sorted(shown, key=lambda r: str(r.day)):
+        lines.append(f"| {r.day or 'snapshot'} | {len(r.files)} | {r.rows_in} | {r.accepted} | {r.quarantined} |")
+    if len(results) > len(shown):
+        lines.append(f"| ... {len(results) - len(shown)} more days with fewer quarantined rows | | | | |")
+    return "\n".join(lines)
+
+
+def materialization_metadata(source: Source, results: list[IngestResult], uri: str) -> dict:
+    accepted = sum(r.accepted for r in results)
+    quarantined = sum(r.quarantined for r in results)
+    reasons: Counter = sum((r.reasons for r in results), Counter())
+    preview = next((r.preview for r in results if r.preview is not None), None)
+    metadata = {
+        "dagster/row_count": accepted,
+        "rows_in": sum(r.rows_in for r in results),
+        "accepted": accepted,
+        "quarantined": quarantined,
+        "files_read": sum(len(r.files) for r in results),
+        "files_rejected": sum(len(r.rejected_files) for r in results),
+        "bytes_read": sum(r.bytes_read for r in results),
+        "quarantine_reasons": dg.MetadataValue.json(dict(reasons.most_common())),
+        "dagster/column_schema": column_schema(source),
+        "dagster/uri": uri,
+        "partitions": dg.MetadataValue.md(_days_table(results)),
+    }
+    if preview is not None:
+        metadata["preview"] = dg.MetadataValue.md(_markdown(preview))
+    return metadata
+
+
+def rejected_files_check(results: list[IngestResult]) -> dg.AssetCheckResult:
+    rejected = [(r.day, f) for r in results for f in r.rejected_files]
+    text = "\n".join(f"- {day or 'snapshot'}: {f.error}" for day, f in rejected[:MAX_LISTED]) or "every file was readable"
+    return dg.AssetCheckResult(
+        check_name="files_readable",
+        passed=not rejected,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"rejected_files": len(rejected), "details": dg.MetadataValue.md(text)},
+    )
+
+
+def quarantine_ratio_check(source: Source, results: list[IngestResult]) -> dg.AssetCheckResult:
+    rows = sum(r.rows_in for r in results)
+    quarantined = sum(r.quarantined for r in results)
+    ratio = quarantined / rows if rows else 0.0
+    worst = max(results, key=lambda r: r.quarantined / r.rows_in if r.rows_in else 0, default=None)
+    return dg.AssetCheckResult(
+        check_name="quarantine_ratio",
+        passed=ratio <= source.max_quarantine_ratio,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "ratio": ratio,
+            "threshold": source.max_quarantine_ratio,
+            "quarantined": quarantined,
+            "worst_partition": str(worst.day or "snapshot") if worst else "",
+        },
+    )

@@ -1,0 +1,11 @@
+"""The business-day partitions every daily fact shares."""
+
+import dagster as dg
+
+from orchestration.lib.sources import history_start
+from orchestration.lib.settings import TIMEZONE_DEFAULT
+
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=history_start().isoformat(),
+    timezone=TIMEZONE_DEFAULT,
+)

@@ -1,0 +1,25 @@
+"""Project-wide resources: the lake every asset reads and writes."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.lib.lake import LakeStore
+
+
+class Lake(dg.ConfigurableResource):
+    """The lake root: a local folder or ``s3://bucket/prefix``.
+
+    Empty means ``$LAKE_ROOT`` at run time, else ``lake/`` in the project. S3 endpoint
+    and credentials come from the standard AWS settings (see README, "Run anywhere").
+    """
+
+    root: str = ""
+
+    def store(self) -> LakeStore:
+        return LakeStore(self.root or None)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"lake": Lake()})

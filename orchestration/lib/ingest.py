@@ -1,0 +1,371 @@
+"""Landing -> bronze: read a day's deliveries, type them, apply the rules, publish atomically.
+
+A daily source's partition ``bronze/<entity>/day=YYYY-MM-DD/part-0.parquet`` is a pure
+function of the landing files named for that day: running it again replaces it wholly
+and gives the same rows. Every delivered row ends in bronze or in
+``quarantine/<entity>/day=.../part-0.parquet`` with its reason (accepted + quarantined =
+delivered); a file that cannot be read at all is quarantined as one row naming the file
+and what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from orchestration.lib.lake import LakeFile, LakeStore
+from orchestration.lib.readers import FILE, ROW, FileRejected, RawFile, read_landing_file
+from orchestration.lib.rules import apply_rules, connect, raw_name
+from orchestration.lib.sources import Source, load_sources
+
+log = logging.getLogger(__name__)
+PART = "part-0.parquet"
+PREVIEW_ROWS = 5
+
+
+class MasterDataMissing(RuntimeError):
+    """A daily source refers to master data that has not been ingested yet."""
+
+
+def quarantine_schema(source: Source) -> pa.Schema:
+    """Rejected rows: every column as delivered (text), where it came from, and why."""
+    return pa.schema(
+        [pa.field(c.name, pa.string()) for c in source.columns]
+        + [
+            pa.field(FILE, pa.string(), False),
+            pa.field(ROW, pa.int64()),
+            pa.field("_reason_code", pa.string(), False),
+            pa.field("_reason", pa.string(), False),
+            pa.field("_raw_text", pa.string()),
+        ]
+    )
+
+
+def bronze_path(source: Source, day: date | None) -> str:
+    return f"{source.bronze_dir}/day={day.isoformat()}/{PART}" if day else f"{source.bronze_dir}/{PART}"
+
+
+def quarantine_path(source: Source, day: date) -> str:
+    return f"{source.quarantine_dir}/day={day.isoformat()}/{PART}"
+
+
+@dataclass
+class FileOutcome:
+    """What became of one delivered file."""
+
+    file: str
+    rows: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    status: str = "loaded"  # loaded | rejected | duplicate
+    error: str | None = None
+    renamed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class IngestResult:
+    """The outcome of ingesting one partition (a day, or a master-data snapshot)."""
+
+    source: str
+    day: date | None
+    files: list[FileOutcome] = field(default_factory=list)
+    accepted: int = 0
+    quarantined: int = 0
+    bytes_read: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    preview: pa.Table | None = None
+    bronze: str = ""
+    quarantine: str | None = None
+
+    @property
+    def rows_in(self) -> int:
+        return self.accepted + self.quarantined
+
+    @property
+    def rejected_files(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "rejected"]
+
+    def summary(self) -> str:
+        where = self.day.isoformat() if self.day else "snapshot"
+        text = f"{self.source} {where}: {len(self.files)} files, {self.rows_in} rows, {self.accepted} accepted, {self.quarantined} quarantined"
+        return text + "".join(f"\n  ! {f.error}" for f in self.rejected_files)
+
+
+# -- finding the deliveries -------------------------------------------------------------
+
+
+def landing_index(store: LakeStore, source: Source) -> dict[date | None, list[LakeFile]]:
+    """The source's landing files grouped by the business day in their names (one listing)."""
+    index: dict[date | None, list[LakeFile]] = defaultdict(list)
+    for f in store.list_files(source.landing_dir, source.files):
+        index[source.day_of(f.name)].append(f)
+    return dict(index)
+
+
+def latest_snapshot(store: LakeStore, source: Source) -> LakeFile | None:
+    """The master-data snapshot that wins: the newest day in its name, then the last name."""
+    files = store.list_files(source.landing_dir, source.files)
+    return max(files, key=lambda f: (source.day_of(f.name) or date.min, f.name), default=None)
+
+
+def load_references(store: LakeStore, source: Source) -> dict[tuple[str, str], pa.Array]:
+    """The known keys of every master entity this source refers to, from bronze."""
+    sources = load_sources()
+    refs: dict[tuple[str, str], pa.Array] = {}
+    for col in source.columns:
+        if not col.references:
+            continue
+        entity, key = col.references
+        path = bronze_path(sources[entity], None)
+        if not store.exists(path):
+            raise MasterDataMissing(
+                f"{source.name}.{col.name} refers to {entity}.{key}, but {store.uri(path)} does not exist yet: "
+                f"materialize the master-data asset bronze/master/{entity} first"
+            )
+        refs[col.references] = pc.unique(store.read_table(path, columns=[key]).column(key)).drop_null()
+    return refs
+
+
+# -- the work ---------------------------------------------------------------------------
+
+
+def _sha256(store: LakeStore, file: LakeFile) -> str:
+    digest = hashlib.sha256()
+    with store.open_input(file.path) as f:
+        while chunk := f.read(8 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _duplicates(store: LakeStore, files: list[LakeFile]) -> dict[str, str]:
+    """Files byte-identical to an earlier file of the same delivery: {later: earlier}.
+
+    Only files of equal size can be equal, so checksums are computed for those alone.
+    """
+    by_size: dict[int, list[LakeFile]] = defaultdict(list)
+    for f in files:
+        by_size[f.size].append(f)
+    dupes: dict[str, str] = {}
+    for same_size in by_size.values():
+        if len(same_size) < 2:
+            continue
+        first_by_hash: dict[str, LakeFile] = {}
+        for f in same_size:
+            h = _sha256(store, f)
+            if h in first_by_hash:
+                dupes[f.path] = f"{first_by_hash[h].name} (sha256 {h[:12]})"
+            else:
+                first_by_hash[h] = f
+    return dupes
+
+
+def _file_level_row(source: Source, file: LakeFile, code: str, message: str) -> pa.Table:
+    columns = {c.name: pa.nulls(1, pa.string()) for c in source.columns}
+    columns.update({FILE: [file.name], ROW: pa.nulls(1, pa.int64()), "_reason_code": [code],
+                    "_reason": [f"{code}: {message}"], "_raw_text": pa.nulls(1, pa.string())})
+    return pa.table(columns, schema=quarantine_schema(source))
+
+
+def _malformed_rows(source: Source, raw: RawFile, file_reason: str | None) -> pa.Table:
+    """Rows the parser could not split, kept with their text (as duplicates, if the file is one)."""
+    n = len(raw.malformed)
+    code = "duplicate_file" if file_reason else "malformed_row"
+    columns = {c.name: pa.nulls(n, pa.string()) for c in source.columns}
+    columns.update({
+        FILE: [raw.file.name] * n,
+        ROW: [m.row for m in raw.malformed],
+        "_reason_code": [code] * n,
+        "_reason": [file_reason or f"malformed_row: row {m.row} of {raw.file.name}: {m.why}" for m in raw.malformed],
+        "_raw_text": [m.text for m in raw.malformed],
+    })
+    return pa.table(columns, schema=quarantine_schema(source))
+
+
+def _tagged(raw: RawFile, order: int, file_reason: str | None) -> pa.Table:
+    n = raw.table.num_rows
+    return (
+        raw.table.append_column(FILE, pa.array([raw.file.name] * n, pa.string()))
+        .append_column("_file_order", pa.array([order] * n, pa.int32()))
+        .append_column("_file_reason", pa.array([file_reason] * n, pa.string()))
+    )
+
+
+def ingest_files(
+    store: LakeStore,
+    source: Source,
+    files: list[LakeFile],
+    day: date | None,
+    references: dict[tuple[str, str], pa.Array],
+    snapshot_day: date | None = None,
+) -> IngestResult:
+    """Ingest one partition's files: bronze and quarantine are replaced wholly, atomically."""
+    files = sorted(files, key=lambda f: f.name)
+    result = IngestResult(source=source.name, day=day, bronze=store.uri(bronze_path(source, day)))
+    outcomes = {f.name: FileOutcome(f.name) for f in files}
+    result.files = list(outcomes.values())
+    duplicates = _duplicates(store, files)
+    tables, side_rejects = [], []
+    for order, f in enumerate(files):
+        result.bytes_read += f.size
+        try:
+            raw = read_landing_file(store, source, f)
+        except FileRejected as err:
+            outcome = outcomes[f.name]
+            outcome.status, outcome.error = "rejected", f"{err.code}: {err.message}"
+            side_rejects.append(_file_level_row(source, f, err.code, err.message))
+            log.warning("%s: %s", source.name, err)
+            continue
+        outcomes[f.name].renamed = raw.renamed
+        file_reason = None
+        if f.path in duplicates:
+            outcomes[f.name].status = "duplicate"
+            file_reason = (
+                f"duplicate_file: {f.name} is byte-identical to {duplicates[f.path]}; "
+                "its rows are kept here and not loaded twice"
+            )
+        if raw.malformed:
+            side_rejects.append(_malformed_rows(source, raw, file_reason))
+        tables.append(_tagged(raw, order, file_reason))
+
+    q_day = day or snapshot_day or date.today()
+    q_path = quarantine_path(source, q_day)
+    bronze_schema = source.schema
+    q_schema = quarantine_schema(source)
+    typed_names = [c.name for c in source.columns] + [FILE, ROW]
+    preview: list[pa.RecordBatch] = []
+    per_file = Counter()
+    per_file_rejected = Counter()
+
+    with store.parquet_writer(bronze_path(source, day), bronze_schema) as bronze, \
+            store.parquet_writer(q_path, q_schema) as quarantine:
+        for table in side_rejects:
+            quarantine.write(table)
+            per_file_rejected.update(table.column(FILE).to_pylist())
+            result.reasons.update(table.column("_reason_code").to_pylist())
+        if tables:
+            con = connect(source, threads=int(os.environ.get("INGEST_DUCKDB_THREADS", "1")))
+            try:
+                stream = apply_rules(con, source, pa.concat_tables(tables), references, day)
+                for batch in stream:
+                    rejected_mask = pc.is_valid(batch.column("_reason"))
+                    good = batch.filter(pc.invert(rejected_mask)).select(typed_names).cast(bronze_schema)
+                    bad = batch.filter(rejected_mask)
+                    bronze.write(good)
+                    if sum(b.num_rows for b in preview) < PREVIEW_ROWS and good.num_rows:
+                        preview.append(good.slice(0, PREVIEW_ROWS))
+                    per_file.update(_value_counts(good.column(FILE)))
+                    if bad.num_rows:
+                        rejected = _as_quarantine(source, bad, q_schema)
+                        quarantine.write(rejected)
+                        per_file_rejected.update(_value_counts(rejected.column(FILE)))
+                        result.reasons.update(_value_counts(rejected.column("_reason_code")))
+            finally:
+                con.close()
+        result.accepted, result.quarantined = bronze.rows, quarantine.rows
+        keep_quarantine = quarantine.rows > 0
+    if not keep_quarantine:
+        store.delete(q_path)
+    result.quarantine = store.uri(q_path) if keep_quarantine else None
+    for name, outcome in outcomes.items():
+        outcome.accepted = per_file.get(name, 0)
+        outcome.quarantined = per_file_rejected.get(name, 0)
+        outcome.rows = outcome.accepted + outcome.quarantined
+    if preview:
+        result.preview = pa.Table.from_batches(preview).slice(0, PREVIEW_ROWS)
+    return result
+
+
+def _value_counts(array: pa.Array | pa.ChunkedArray) -> dict:
+    counts = pc.value_counts(array)
+    return dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))
+
+
+def _as_quarantine(source: Source, bad: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
+    reason = bad.column("_reason")
+    codes = pc.list_element(pc.split_pattern(reason, ":", max_splits=1), 0)
+    columns = {c.name: bad.column(raw_name(c.name)) for c in source.columns}
+    columns.update({FILE: bad.column(FILE), ROW: bad.column(ROW), "_reason_code": codes, "_reason": reason,
+                    "_raw_text": pa.nulls(bad.num_rows, pa.string())})
+    return pa.table(columns, schema=schema)
+
+
+def ingest_day(
+    store: LakeStore,
+    source: Source,
+    day: date,
+    files: list[LakeFile] | None = None,
+    references: dict[tuple[str, str], pa.Array] | None = None,
+) -> IngestResult:
+    """Ingest one business day of a daily source."""
+    if files is None:
+        files = landing_index(store, source).get(day, [])
+    if references is None:
+        references = load_references(store, source)
+    return ingest_files(store, source, files, day, references)
+
+
+def ingest_snapshot(store: LakeStore, source: Source) -> IngestResult:
+    """Ingest the newest master-data snapshot of a master source."""
+    snapshot = latest_snapshot(store, source)
+    files = [snapshot] if snapshot else []
+    day = source.day_of(snapshot.name) if snapshot else None
+    return ingest_files(store, source, files, None, load_references(store, source), snapshot_day=day)
+
+
+def ingest_days(
+    store: LakeStore,
+    source: Source,
+    days: Iterable[date],
+    workers: int | None = None,
+    on_day: Callable[[IngestResult], None] | None = None,
+) -> list[IngestResult]:
+    """Ingest many days of one source, a few at a time; one listing, one reference load.
+
+    A day that fails (e.g. the lake is unreachable) does not stop the others; its error
+    is raised after every other day is done.
+    """
+    days = sorted(set(days))
+    index = landing_index(store, source)
+    references = load_references(store, source)
+    workers = workers or int(os.environ.get("INGEST_WORKERS", str(min(4, os.cpu_count() or 1))))
+    results: list[IngestResult] = []
+    failures: list[tuple[date, BaseException]] = []
+
+    def one(day: date) -> IngestResult:
+        return ingest_files(store, source, index.get(day, []), day, references)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {day: pool.submit(one, day) for day in days}
+        for day, future in futures.items():
+            try:
+                res = future.result()
+            except Exception as err:  # noqa: BLE001 - reported below, after the other days
+                log.error("%s %s failed: %s", source.name, day, err)
+                failures.append((day, err))
+                continue
+            results.append(res)
+            if on_day:
+                on_day(res)
+    if failures:
+        day, err = failures[0]
+        raise IngestFailed(source.name, failures, results) from err
+    return results
+
+
+class IngestFailed(RuntimeError):
+    """Some days of a source could not be written; the others were."""
+
+    def __init__(self, source: str, failures: list[tuple[date, BaseException]], done: list[IngestResult]):
+        days = ", ".join(d.isoformat() for d, _ in failures)
+        super().__init__(f"{source}: {len(failures)} day(s) failed ({days}): {failures[0][1]}")
+        self.failures = failures
+        self.done = done

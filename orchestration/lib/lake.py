@@ -1,0 +1,221 @@
+"""The lake: one storage abstraction for a local folder and an ``s3://bucket/prefix``.
+
+Every read and write of the project goes through :class:`LakeStore`, so the code that
+ingests, transforms and publishes never knows which of the two it runs on. Paths handed
+to it are relative to the lake root and always use ``/``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from orchestration.lib.settings import S3Endpoint, lake_root, s3_endpoint
+
+PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, row_group_size=256 * 1024)
+
+
+@dataclass(frozen=True)
+class LakeFile:
+    """A file in the lake: its path relative to the root, size and last change."""
+
+    path: str
+    size: int
+    mtime: datetime | None
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def version(self) -> str:
+        """A cheap fingerprint of this delivery: changes when the file is replaced."""
+        stamp = self.mtime.timestamp() if self.mtime else 0
+        return f"{self.size}:{stamp:.0f}"
+
+
+class LakeStore:
+    """Files under a lake root, local or on S3, through :mod:`pyarrow.fs`."""
+
+    def __init__(self, root: str | None = None, endpoint: S3Endpoint | None = None):
+        self.root = (root or lake_root()).rstrip("/")
+        if self.root.startswith("s3://"):
+            endpoint = endpoint or s3_endpoint()
+            self.fs: pafs.FileSystem = pafs.S3FileSystem(
+                endpoint_override=endpoint.host,
+                scheme=endpoint.scheme,
+                region=endpoint.region or "us-east-1",
+                allow_bucket_creation=False,
+            )
+            self._base = self.root[len("s3://") :]
+            self.endpoint = endpoint
+        else:
+            self.fs = pafs.LocalFileSystem()
+            self._base = str(Path(self.root).expanduser().resolve())
+            self.endpoint = None
+
+    @property
+    def is_s3(self) -> bool:
+        return self.endpoint is not None
+
+    def __repr__(self) -> str:
+        return f"LakeStore({self.root!r})"
+
+    # -- naming ---------------------------------------------------------------
+    def fs_path(self, rel: str) -> str:
+        """The path of ``rel`` inside :attr:`fs`."""
+        rel = rel.strip("/")
+        return f"{self._base}/{rel}" if rel else self._base
+
+    def uri(self, rel: str = "") -> str:
+        """A URI any engine understands: ``s3://...`` or an absolute local path."""
+        rel = rel.strip("/")
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def _rel(self, fs_path: str) -> str:
+        return fs_path[len(self._base) :].lstrip("/")
+
+    # -- reading --------------------------------------------------------------
+    def exists(self, rel: str) -> bool:
+        return self.fs.get_file_info(self.fs_path(rel)).type != pafs.FileType.NotFound
+
+    def list_files(self, rel_dir: str, pattern: str = "*", recursive: bool = False) -> list[LakeFile]:
+        """Files directly in ``rel_dir`` (or below it) whose name matches ``pattern``.
+
+        Temporary files of unfinished writes (names starting with ``.``) and folder
+        markers never show up. A missing folder is an empty list.
+        """
+        selector = pafs.FileSelector(self.fs_path(rel_dir), allow_not_found=True, recursive=recursive)
+        found = []
+        for info in self.fs.get_file_info(selector):
+            name = info.base_name
+            if info.type != pafs.FileType.File or name.startswith(".") or not fnmatch.fnmatch(name, pattern):
+                continue
+            found.append(LakeFile(self._rel(info.path), info.size or 0, info.mtime))
+        return sorted(found, key=lambda f: f.path)
+
+    def list_dirs(self, rel_dir: str) -> list[str]:
+        selector = pafs.FileSelector(self.fs_path(rel_dir), allow_not_found=True)
+        return sorted(
+            info.base_name
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.Directory and not info.base_name.startswith(".")
+        )
+
+    def open_input(self, rel: str) -> pa.NativeFile:
+        return self.fs.open_input_file(self.fs_path(rel))
+
+    def read_bytes(self, rel: str) -> bytes:
+        with self.open_input(rel) as f:
+            return f.read()
+
+    def read_table(self, rel: str, columns: list[str] | None = None) -> pa.Table:
+        """One Parquet file, or every Parquet file below a folder, as one table."""
+        info = self.fs.get_file_info(self.fs_path(rel))
+        if info.type == pafs.FileType.File:
+            return pq.read_table(self.fs_path(rel), columns=columns, filesystem=self.fs)
+        files = [f.path for f in self.list_files(rel, "*.parquet", recursive=True)]
+        if not files:
+            raise FileNotFoundError(f"no Parquet files under {self.uri(rel)}")
+        return pa.concat_tables(
+            pq.read_table(self.fs_path(p), columns=columns, filesystem=self.fs) for p in files
+        )
+
+    # -- writing --------------------------------------------------------------
+    @contextmanager
+    def atomic_output(self, rel: str) -> Iterator[pa.NativeFile]:
+        """A stream whose content appears at ``rel`` all at once, or not at all.
+
+        Bytes go to a hidden sibling first and are moved into place only when the block
+        ends without error: a rename on a local disk, a single server-side copy on S3.
+        Readers see the old file or the new one, never a half-written one.
+        """
+        final = self.fs_path(rel)
+        parent, name = final.rsplit("/", 1)
+        tmp = f"{parent}/.{name}.tmp-{uuid.uuid4().hex[:12]}"
+        if not self.is_s3:
+            self.fs.create_dir(parent, recursive=True)
+        stream = self.fs.open_output_stream(tmp)
+        try:
+            yield stream
+            stream.close()
+            self.fs.move(tmp, final)
+        except BaseException:
+            if not stream.closed:
+                stream.close()
+            self._delete_quietly(tmp)
+            raise
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        with self.atomic_output(rel) as out:
+            out.write(data)
+
+    @contextmanager
+    def parquet_writer(self, rel: str, schema: pa.Schema) -> Iterator["ParquetSink"]:
+        """A Parquet file written batch by batch and published atomically when the block ends."""
+        with self.atomic_output(rel) as out:
+            with pq.ParquetWriter(
+                out, schema, compression=PARQUET_OPTIONS["compression"],
+                compression_level=PARQUET_OPTIONS["compression_level"],
+            ) as writer:
+                yield ParquetSink(writer)
+
+    def write_parquet(
+        self,
+        rel: str,
+        batches: pa.Table | Iterable[pa.RecordBatch],
+        schema: pa.Schema | None = None,
+    ) -> int:
+        """Write a table or a stream of batches as one Parquet file, atomically.
+
+        Returns the number of rows written. Batches are written as they come, so memory
+        stays at one batch (plus a row group) whatever the file's size.
+        """
+        if isinstance(batches, pa.Table):
+            schema = schema or batches.schema
+            batches = batches.to_batches(max_chunksize=PARQUET_OPTIONS["row_group_size"])
+        if schema is None:
+            raise ValueError("write_parquet needs a schema when given a stream of batches")
+        with self.parquet_writer(rel, schema) as sink:
+            for batch in batches:
+                sink.write(batch)
+        return sink.rows
+
+    def delete(self, rel: str) -> bool:
+        """Remove a file if it is there; True when something was removed."""
+        if not self.exists(rel):
+            return False
+        self.fs.delete_file(self.fs_path(rel))
+        return True
+
+    def delete_dir(self, rel: str) -> None:
+        if self.exists(rel):
+            self.fs.delete_dir(self.fs_path(rel))
+
+    def _delete_quietly(self, fs_path: str) -> None:
+        try:
+            self.fs.delete_file(fs_path)
+        except OSError:
+            pass
+
+
+class ParquetSink:
+    """Counts what goes into a :class:`pyarrow.parquet.ParquetWriter`."""
+
+    def __init__(self, writer: pq.ParquetWriter):
+        self._writer = writer
+        self.rows = 0
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        if batch.num_rows:
+            self._writer.write(batch, row_group_size=PARQUET_OPTIONS["row_group_size"])
+            self.rows += batch.num_rows

@@ -1,0 +1,10 @@
+"""The project's fixed places on disk, defined once."""
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+SOURCES_FILE = Path(__file__).resolve().parent / "sources.yaml"
+DEFAULT_LAKE_DIR = PROJECT_ROOT / "lake"
+TRANSFORMS_DIR = PROJECT_ROOT / "transforms"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"

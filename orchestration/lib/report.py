@@ -1,0 +1,55 @@
+"""What is in the lake, per entity: for the end-of-run summary and for people's scripts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pyarrow.parquet as pq
+
+from orchestration.lib.lake import LakeStore
+from orchestration.lib.sources import Source
+
+
+@dataclass
+class EntityCounts:
+    entity: str
+    domain: str
+    accepted: int = 0
+    quarantined: int = 0
+    partitions: int = 0
+    reasons: Counter = field(default_factory=Counter)
+
+    @property
+    def landed(self) -> int:
+        return self.accepted + self.quarantined
+
+
+def _rows(store: LakeStore, rel_dir: str) -> tuple[int, int]:
+    files = store.list_files(rel_dir, "*.parquet", recursive=True)
+    rows = 0
+    for f in files:
+        with store.open_input(f.path) as handle:
+            rows += pq.ParquetFile(handle).metadata.num_rows
+    return rows, len(files)
+
+
+def entity_counts(store: LakeStore, source: Source) -> EntityCounts:
+    """Rows in bronze and in quarantine (from Parquet footers: no data is read) and why."""
+    accepted, partitions = _rows(store, source.bronze_dir)
+    counts = EntityCounts(source.name, source.domain, accepted=accepted, partitions=partitions)
+    q_files = store.list_files(source.quarantine_dir, "*.parquet", recursive=True)
+    for f in q_files:
+        codes = store.read_table(f.path, columns=["_reason_code"]).column("_reason_code")
+        counts.quarantined += len(codes)
+        counts.reasons.update(codes.to_pylist())
+    return counts
+
+
+def format_summary(rows: list[EntityCounts]) -> str:
+    header = f"{'entity':<20}{'domain':<11}{'partitions':>11}{'landed':>12}{'accepted':>12}{'quarantined':>13}  top reasons"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        reasons = ", ".join(f"{code} {n}" for code, n in r.reasons.most_common(3))
+        lines.append(f"{r.entity:<20}{r.domain:<11}{r.partitions:>11}{r.landed:>12,}{r.accepted:>12,}{r.quarantined:>13,}  {reasons}")
+    return "\n".join(lines)

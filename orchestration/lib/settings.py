@@ -1,0 +1,53 @@
+"""The one switch between a local lake and a cloud lake.
+
+Everything that needs to know where the lake lives asks :func:`lake_root`; everything
+that talks to S3 asks :func:`s3_endpoint`. Nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from orchestration.lib.paths import DEFAULT_LAKE_DIR
+
+LAKE_ROOT_ENV = "LAKE_ROOT"
+TIMEZONE_DEFAULT = "Asia/Shanghai"
+
+
+def lake_root() -> str:
+    """The lake root: ``$LAKE_ROOT`` (a folder or ``s3://bucket/prefix``), else ``lake/``."""
+    return os.environ.get(LAKE_ROOT_ENV) or str(DEFAULT_LAKE_DIR)
+
+
+def is_cloud(root: str | None = None) -> bool:
+    return (root or lake_root()).startswith("s3://")
+
+
+@dataclass(frozen=True)
+class S3Endpoint:
+    """Where S3 is: AWS itself (``host`` None) or an S3-compatible store."""
+
+    host: str | None = None
+    scheme: str = "https"
+    region: str | None = None
+
+    @property
+    def url(self) -> str | None:
+        return f"{self.scheme}://{self.host}" if self.host else None
+
+
+def s3_endpoint() -> S3Endpoint:
+    """The S3 endpoint from the standard AWS variables.
+
+    ``AWS_ENDPOINT_URL_S3`` (or ``AWS_ENDPOINT_URL``) points at an S3-compatible store
+    such as MinIO or a local test server; unset means AWS. Credentials always come from
+    the standard AWS chain (environment, profile, instance or task role).
+    """
+    url = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not url:
+        return S3Endpoint(region=region)
+    parsed = urlparse(url)
+    return S3Endpoint(host=parsed.netloc, scheme=parsed.scheme or "https", region=region)
