@@ -198,4 +198,4 @@ def apply_rules(
     for (entity, column), keys in references.items():
         con.register(ref_table(entity, column), pa.table({"k": keys}))
     sql, params = build_query(source, day)
-    return con.execute(sql, params).fetch_record_batch(batch_rows)
+    return con.execute(sql, params).to_arrow_reader(batch_rows)
