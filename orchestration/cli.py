@@ -30,6 +30,9 @@ def _demo(store: LakeStore, preset: str, seed: int, faults: bool, order_lines: i
     )
 
 
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def _landing_days(store: LakeStore) -> list[date]:
     days = set()
     for source in load_sources().values():
@@ -62,7 +65,7 @@ def _materialize(store: LakeStore) -> bool:
         started = time.perf_counter()
         print(f"materializing {label} ...", file=sys.stderr)
         result = dg.materialize(assets, selection=selection, instance=instance, resources=resources,
-                                tags=tags, raise_on_error=False)
+                                tags=tags, raise_on_error=False, run_config=QUIET)
         failed_checks = [
             f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}"
             for e in result.all_events

@@ -1,7 +1,7 @@
 """Bronze assets: one per landing source in sources.yaml, daily facts partitioned by day."""
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -13,9 +13,12 @@ from orchestration.defs.ingest.metadata import (
 from orchestration.defs.ingest.partitions import daily_partitions
 from orchestration.defs.resources import Lake
 from orchestration.lib.ingest import ingest_days, ingest_snapshot
+from orchestration.lib.settings import TIMEZONE_DEFAULT
 from orchestration.lib.sources import Source, load_sources
 
 OWNERS = ["team:data-platform"]
+# The nightly run lands yesterday's files after midnight; by 09:00 local time they must be in.
+FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=9), timezone=TIMEZONE_DEFAULT)
 
 
 def bronze_key(source: Source) -> dg.AssetKey:
@@ -47,6 +50,7 @@ def bronze_asset(source: Source) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run() if source.is_daily else None,
         deps=[bronze_key(sources[entity]) for entity in sorted(source.references)],
         check_specs=_check_specs(key),
+        freshness_policy=FRESHNESS,
         metadata={"landing": f"landing/{source.name}/{source.files}", "format": source.format,
                   "natural_key": ", ".join(source.key)},
         tags={"domain": source.domain, "layer": "bronze"},

@@ -5,7 +5,6 @@ import json
 import dagster as dg
 
 from orchestration.defs.ingest.assets import bronze_key
-from orchestration.defs.ingest.checks import freshness_checks
 from orchestration.defs.resources import Lake
 from orchestration.lib.landing import SNAPSHOT, changes, fingerprints
 from orchestration.lib.sources import load_sources
@@ -35,7 +34,3 @@ def landing_files(context: dg.SensorEvaluationContext, lake: Lake):
     if not found:
         yield dg.SkipReason("no new or changed landing files")
 
-
-freshness_sensor = dg.build_sensor_for_freshness_checks(
-    freshness_checks=freshness_checks, name="bronze_freshness"
-)

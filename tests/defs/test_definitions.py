@@ -1,0 +1,63 @@
+"""The code location loads and tells the story: keys, groups, partitions, checks, automation."""
+
+import json
+
+import dagster as dg
+
+from orchestration.defs.ingest.sensors import landing_files
+from orchestration.defs.resources import Lake
+from orchestration.definitions import defs
+from orchestration.lib.sources import load_sources
+from tests.conftest import CSV_HEADER
+
+
+def test_every_source_is_a_bronze_asset_named_for_where_it_lives():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    for source in load_sources().values():
+        key = f"bronze/{source.domain}/{source.name}"
+        assert key in keys
+        node = graph.get(dg.AssetKey(key.split("/")))
+        assert node.group_name == source.domain
+        assert node.owners == ["team:data-platform"]
+        assert (node.partitions_def is not None) == source.is_daily
+        assert node.description
+
+
+def test_facts_depend_on_the_master_data_they_refer_to():
+    graph = defs.resolve_asset_graph()
+    parents = {k.to_user_string() for k in graph.get(dg.AssetKey(["bronze", "sales", "order_lines"])).parent_keys}
+    assert parents == {"bronze/master/partners", "bronze/master/products"}
+
+
+def test_each_bronze_asset_has_its_quality_checks():
+    check_keys = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
+    assert ("bronze/sales/order_lines", "files_readable") in check_keys
+    assert ("bronze/sales/order_lines", "quarantine_ratio") in check_keys
+
+    graph = defs.resolve_asset_graph()
+    assert all(graph.get(k).freshness_policy is not None for k in graph.get_all_asset_keys())
+
+
+def test_schedule_sensor_and_job_are_there():
+    assert {s.name for s in defs.schedules} == {"daily_ingest_schedule"}
+    assert {s.name for s in defs.sensors} == {"landing_files"}
+    assert defs.resolve_job_def("daily_ingest").partitions_def is not None
+
+
+def test_the_landing_sensor_asks_once_per_new_or_changed_file_version(lake):
+    lake.write_bytes("landing/order_lines/order_lines_2026-11-11.csv", CSV_HEADER.encode())
+    resource = Lake(root=lake.root)
+    with dg.build_sensor_context(resources={"lake": resource}) as context:
+        requests = list(landing_files(context))
+        cursor = context.cursor
+    assert [(r.partition_key, [k.to_user_string() for k in r.asset_selection]) for r in requests] == [
+        ("2026-11-11", ["bronze/sales/order_lines"])
+    ]
+    assert json.loads(cursor)["order_lines"]
+    with dg.build_sensor_context(cursor=cursor, resources={"lake": resource}) as context:
+        assert [type(r) for r in landing_files(context)] == [dg.SkipReason]
+    lake.write_bytes("landing/order_lines/order_lines_2026-11-09.csv", CSV_HEADER.encode())
+    with dg.build_sensor_context(cursor=cursor, resources={"lake": resource}) as context:
+        (late,) = list(landing_files(context))
+    assert late.partition_key == "2026-11-09" and late.run_key != requests[0].run_key
