@@ -41,18 +41,18 @@ def _landing_days(store: LakeStore) -> list[date]:
     return sorted(days)
 
 
-def _materialize(store: LakeStore) -> bool:
-    """Every asset of the code location on this lake, recorded in the Dagster instance."""
+def materialize_all(store: LakeStore, instance=None) -> list:
+    """Every asset of the code location on this lake: master snapshots, then all landed days
+    in one run. Returns the Dagster results, one per run, recorded in ``instance``."""
     import dagster as dg
 
     from orchestration.defs.resources import Lake
     from orchestration.definitions import defs
 
     days = _landing_days(store)
-    instance = dg.DagsterInstance.get()
+    instance = instance or dg.DagsterInstance.get()
     resources = {"lake": Lake(root=store.root)}
     assets = list(defs.assets or [])
-    ok = True
     steps = [("master data snapshots", dg.AssetSelection.groups("master"), {})]
     if days:
         steps.append((
@@ -61,6 +61,7 @@ def _materialize(store: LakeStore) -> bool:
             {"dagster/asset_partition_range_start": days[0].isoformat(),
              "dagster/asset_partition_range_end": days[-1].isoformat()},
         ))
+    results = []
     for label, selection, tags in steps:
         started = time.perf_counter()
         print(f"materializing {label} ...", file=sys.stderr)
@@ -71,11 +72,11 @@ def _materialize(store: LakeStore) -> bool:
             for e in result.all_events
             if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
         ]
-        ok = ok and result.success
         state = "ok" if result.success else "FAILED"
         print(f"  {state} in {time.perf_counter() - started:.1f}s (run {result.run_id[:8]})"
               + (f"; checks that did not pass: {', '.join(failed_checks)}" if failed_checks else ""), file=sys.stderr)
-    return ok
+        results.append(result)
+    return results
 
 
 def _summary(store: LakeStore) -> None:
@@ -109,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         if args.fresh or not _landing_days(store):
             _demo(store, args.preset, args.seed, args.faults, args.order_lines)
-        ok = _materialize(store)
+        results = materialize_all(store)
         _summary(store)
-        return 0 if ok else 1
+        return 0 if all(r.success for r in results) else 1
     _summary(store)
     return 0
 

@@ -1,0 +1,114 @@
+"""The whole ingestion, through Dagster, on tiny demo data with every fault injected."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import dagster as dg
+import pyarrow.compute as pc
+import pytest
+
+from orchestration.cli import materialize_all
+from orchestration.lib.demo import generate
+from orchestration.lib.lake import LakeStore
+from orchestration.lib.sources import load_sources
+
+pytestmark = pytest.mark.slow
+QTY = {"order_lines": "qty", "production_output": "qty_good", "stock_movements": "qty",
+       "stock_snapshots": "on_hand", "work_orders": "qty_planned", "live_sessions": "peak_viewers"}
+
+
+def _run(store: LakeStore) -> tuple[dict, list]:
+    truth = generate(store, preset="tiny", seed=11, faults=True).truth
+    results = materialize_all(store, instance=dg.DagsterInstance.ephemeral())
+    return truth, results
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    store = LakeStore(str(tmp_path_factory.mktemp("e2e") / "lake"))
+    truth, results = _run(store)
+    return store, truth, results
+
+
+def _bronze(store, source):
+    return store.read_table(source.bronze_dir)
+
+
+def _quarantine(store, source):
+    files = store.list_files(source.quarantine_dir, "*.parquet", recursive=True)
+    return store.read_table(source.quarantine_dir) if files else None
+
+
+def test_every_run_succeeds_and_the_unreadable_files_fail_their_check(local_run):
+    store, truth, results = local_run
+    assert all(r.success for r in results)
+    failed = {
+        e.asset_check_evaluation_data.asset_key.path[-1]
+        for r in results for e in r.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
+        and e.asset_check_evaluation_data.check_name == "files_readable"
+    }
+    file_level = {f["entity"] for f in truth["faults"] if f["rows"] is None and f["expected_reason"] != "duplicate_file"}
+    assert failed == file_level
+
+
+def test_accepted_totals_equal_the_generators_clean_totals(local_run):
+    store, truth, _ = local_run
+    for name, source in load_sources().items():
+        bronze = _bronze(store, source)
+        clean = truth["clean"][name]
+        assert bronze.num_rows == clean["rows"], name
+        if name in QTY:
+            assert pc.sum(bronze.column(QTY[name])).as_py() == clean["qty"], name
+
+
+def test_every_injected_fault_is_caught_with_its_reason(local_run):
+    store, truth, _ = local_run
+    sources = load_sources()
+    for fault in truth["faults"]:
+        source = sources[fault["entity"]]
+        name = fault["file"].rsplit("/", 1)[-1]
+        if fault["expected_reason"] is None:  # a late file: its rows belong to its own day
+            bronze = _bronze(store, source).filter(pc.equal(pc.field("_source_file"), name))
+            assert bronze.num_rows > 0, fault
+            continue
+        quarantine = _quarantine(store, source)
+        assert quarantine is not None, fault
+        mine = quarantine.filter(pc.equal(quarantine.column("_source_file"), name)).to_pylist()
+        if fault["rows"] is None:
+            assert mine and all(r["_reason_code"] == fault["expected_reason"] for r in mine), fault
+        else:
+            reasons = {r["_source_row"]: r["_reason"] for r in mine}
+            for row in fault["rows"]:
+                assert fault["expected_reason"] in reasons.get(row, ""), (fault, reasons.get(row))
+
+
+def test_quarantine_holds_exactly_the_injected_rows_and_files(local_run):
+    """Accepted = clean and quarantined = injected, so accepted + quarantined = delivered."""
+    store, truth, _ = local_run
+    expected = Counter()
+    for fault in truth["faults"]:
+        entity = fault["entity"]
+        if fault["expected_reason"] is None:
+            continue
+        if fault["expected_reason"] == "duplicate_file":
+            expected[entity] += truth["clean"][entity]["by_day"][fault["day"]]
+        elif fault["rows"] is None:
+            expected[entity] += 1
+        else:
+            expected[entity] += len(fault["rows"])
+    for name, source in load_sources().items():
+        quarantine = _quarantine(store, source)
+        assert (quarantine.num_rows if quarantine is not None else 0) == expected[name], name
+
+
+def test_the_same_loop_runs_on_s3_with_the_same_result(local_run, s3_lake):
+    store, truth, _ = local_run
+    s3_truth, results = _run(s3_lake)
+    assert all(r.success for r in results)
+    assert s3_truth["clean"] == truth["clean"]
+    for name, source in load_sources().items():
+        assert _bronze(s3_lake, source).num_rows == _bronze(store, source).num_rows, name
+        local_q, s3_q = _quarantine(store, source), _quarantine(s3_lake, source)
+        assert (s3_q.num_rows if s3_q is not None else 0) == (local_q.num_rows if local_q is not None else 0), name
