@@ -28,7 +28,7 @@ def _child(kind: str, lake: str, days: int) -> None:
 
     store = LakeStore(lake)
     source = load_sources()["order_lines"]
-    files = sorted(f for f in store.list_files(source.landing_dir, "order_lines_*.csv"))
+    files = store.list_files(source.landing_dir, "order_lines_*.csv")
     chosen = sorted({source.day_of(f.name) for f in files if source.day_of(f.name)})[:days]
     paths = [store.fs_path(f.path) for f in files if source.day_of(f.name) in set(chosen)]
     out = Path(lake).parent / f"out-{kind}"

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from orchestration.lib.lake import LakeFile, LakeStore
 from orchestration.lib.readers import FILE, ROW, FileRejected, RawFile, read_landing_file
-from orchestration.lib.rules import apply_rules, connect, raw_name
+from orchestration.lib.rules import apply_rules, connect
 from orchestration.lib.sources import Source, load_sources
 
 log = logging.getLogger(__name__)
@@ -193,10 +193,69 @@ def _malformed_rows(source: Source, raw: RawFile, file_reason: str | None) -> pa
 def _tagged(raw: RawFile, order: int, file_reason: str | None) -> pa.Table:
     n = raw.table.num_rows
     return (
-        raw.table.append_column(FILE, pa.array([raw.file.name] * n, pa.string()))
-        .append_column("_file_order", pa.array([order] * n, pa.int32()))
-        .append_column("_file_reason", pa.array([file_reason] * n, pa.string()))
+        raw.table.append_column(FILE, pa.repeat(pa.scalar(raw.file.name, pa.string()), n))
+        .append_column("_file_order", pa.repeat(pa.scalar(order, pa.int32()), n))
+        .append_column("_file_reason", pa.repeat(pa.scalar(file_reason, pa.string()), n))
     )
+
+
+@dataclass
+class _Delivery:
+    """A partition's files as read: one text table of every readable row, and what was refused."""
+
+    raw: pa.Table | None
+    refused: list[pa.Table]
+    outcomes: dict[str, FileOutcome]
+    bytes_read: int
+
+
+def _read_delivery(store: LakeStore, source: Source, files: list[LakeFile]) -> _Delivery:
+    outcomes = {f.name: FileOutcome(f.name) for f in files}
+    duplicates = _duplicates(store, files)
+    tables, refused = [], []
+    for order, f in enumerate(files):
+        try:
+            raw = read_landing_file(store, source, f)
+        except FileRejected as err:
+            outcomes[f.name].status, outcomes[f.name].error = "rejected", f"{err.code}: {err.message}"
+            refused.append(_file_level_row(source, f, err.code, err.message))
+            log.warning("%s: %s", source.name, err)
+            continue
+        outcomes[f.name].renamed = raw.renamed
+        file_reason = None
+        if f.path in duplicates:
+            outcomes[f.name].status = "duplicate"
+            file_reason = (
+                f"duplicate_file: {f.name} is byte-identical to {duplicates[f.path]}; "
+                "its rows are kept here and not loaded twice"
+            )
+        if raw.malformed:
+            refused.append(_malformed_rows(source, raw, file_reason))
+        tables.append(_tagged(raw, order, file_reason))
+    raw = pa.concat_tables(tables) if tables else None
+    return _Delivery(raw, refused, outcomes, sum(f.size for f in files))
+
+
+def _split(source: Source, raw: pa.Table, typed: pa.RecordBatch) -> tuple[pa.Table, pa.Table | None]:
+    """Accepted rows (typed, with lineage) and rejected rows (as delivered, with the reason).
+
+    ``typed`` is the rules' output for exactly the rows of ``raw``, in the same order.
+    """
+    columns = [typed.column(c.name) for c in source.columns] + [raw.column(FILE), raw.column(ROW)]
+    accepted = pa.Table.from_arrays(columns, schema=source.schema.remove_metadata()).cast(source.schema)
+    reason = typed.column("_reason")
+    if reason.null_count == typed.num_rows:  # the usual case: every row good
+        return accepted, None
+    rejected_mask = pc.is_valid(reason)
+    bad = raw.filter(rejected_mask)
+    reasons = reason.filter(rejected_mask)
+    quarantined = {c.name: bad.column(c.name) for c in source.columns}
+    quarantined.update({
+        FILE: bad.column(FILE), ROW: bad.column(ROW),
+        "_reason_code": pc.list_element(pc.split_pattern(reasons, ":", max_splits=1), 0),
+        "_reason": reasons, "_raw_text": pa.nulls(bad.num_rows, pa.string()),
+    })
+    return accepted.filter(pc.invert(rejected_mask)), pa.table(quarantined, schema=quarantine_schema(source))
 
 
 def ingest_files(
@@ -209,65 +268,35 @@ def ingest_files(
 ) -> IngestResult:
     """Ingest one partition's files: bronze and quarantine are replaced wholly, atomically."""
     files = sorted(files, key=lambda f: f.name)
-    result = IngestResult(source=source.name, day=day, bronze=store.uri(bronze_path(source, day)))
-    outcomes = {f.name: FileOutcome(f.name) for f in files}
-    result.files = list(outcomes.values())
-    duplicates = _duplicates(store, files)
-    tables, side_rejects = [], []
-    for order, f in enumerate(files):
-        result.bytes_read += f.size
-        try:
-            raw = read_landing_file(store, source, f)
-        except FileRejected as err:
-            outcome = outcomes[f.name]
-            outcome.status, outcome.error = "rejected", f"{err.code}: {err.message}"
-            side_rejects.append(_file_level_row(source, f, err.code, err.message))
-            log.warning("%s: %s", source.name, err)
-            continue
-        outcomes[f.name].renamed = raw.renamed
-        file_reason = None
-        if f.path in duplicates:
-            outcomes[f.name].status = "duplicate"
-            file_reason = (
-                f"duplicate_file: {f.name} is byte-identical to {duplicates[f.path]}; "
-                "its rows are kept here and not loaded twice"
-            )
-        if raw.malformed:
-            side_rejects.append(_malformed_rows(source, raw, file_reason))
-        tables.append(_tagged(raw, order, file_reason))
+    delivery = _read_delivery(store, source, files)
+    result = IngestResult(source=source.name, day=day, files=list(delivery.outcomes.values()),
+                          bytes_read=delivery.bytes_read, bronze=store.uri(bronze_path(source, day)))
+    q_path = quarantine_path(source, day or snapshot_day or date.today())
+    accepted_per_file, rejected_per_file = Counter(), Counter()
+    preview: list[pa.Table] = []
 
-    q_day = day or snapshot_day or date.today()
-    q_path = quarantine_path(source, q_day)
-    bronze_schema = source.schema
-    q_schema = quarantine_schema(source)
-    typed_names = [c.name for c in source.columns] + [FILE, ROW]
-    preview: list[pa.RecordBatch] = []
-    per_file = Counter()
-    per_file_rejected = Counter()
+    def reject(table: pa.Table) -> None:
+        quarantine.write(table)
+        rejected_per_file.update(_value_counts(table.column(FILE)))
+        result.reasons.update(_value_counts(table.column("_reason_code")))
 
-    with store.parquet_writer(bronze_path(source, day), bronze_schema) as bronze, \
-            store.parquet_writer(q_path, q_schema) as quarantine:
-        for table in side_rejects:
-            quarantine.write(table)
-            per_file_rejected.update(table.column(FILE).to_pylist())
-            result.reasons.update(table.column("_reason_code").to_pylist())
-        if tables:
+    with store.parquet_writer(bronze_path(source, day), source.schema) as bronze, \
+            store.parquet_writer(q_path, quarantine_schema(source)) as quarantine:
+        for table in delivery.refused:
+            reject(table)
+        if delivery.raw is not None:
             con = connect(source, threads=int(os.environ.get("INGEST_DUCKDB_THREADS", "1")))
             try:
-                stream = apply_rules(con, source, pa.concat_tables(tables), references, day)
-                for batch in stream:
-                    rejected_mask = pc.is_valid(batch.column("_reason"))
-                    good = batch.filter(pc.invert(rejected_mask)).select(typed_names).cast(bronze_schema)
-                    bad = batch.filter(rejected_mask)
+                offset = 0
+                for batch in apply_rules(con, source, delivery.raw, references, day):
+                    good, bad = _split(source, delivery.raw.slice(offset, batch.num_rows), batch)
+                    offset += batch.num_rows
                     bronze.write(good)
-                    if sum(b.num_rows for b in preview) < PREVIEW_ROWS and good.num_rows:
+                    accepted_per_file.update(_value_counts(good.column(FILE)))
+                    if good.num_rows and sum(t.num_rows for t in preview) < PREVIEW_ROWS:
                         preview.append(good.slice(0, PREVIEW_ROWS))
-                    per_file.update(_value_counts(good.column(FILE)))
-                    if bad.num_rows:
-                        rejected = _as_quarantine(source, bad, q_schema)
-                        quarantine.write(rejected)
-                        per_file_rejected.update(_value_counts(rejected.column(FILE)))
-                        result.reasons.update(_value_counts(rejected.column("_reason_code")))
+                    if bad is not None:
+                        reject(bad)
             finally:
                 con.close()
         result.accepted, result.quarantined = bronze.rows, quarantine.rows
@@ -275,27 +304,18 @@ def ingest_files(
     if not keep_quarantine:
         store.delete(q_path)
     result.quarantine = store.uri(q_path) if keep_quarantine else None
-    for name, outcome in outcomes.items():
-        outcome.accepted = per_file.get(name, 0)
-        outcome.quarantined = per_file_rejected.get(name, 0)
+    for name, outcome in delivery.outcomes.items():
+        outcome.accepted = accepted_per_file.get(name, 0)
+        outcome.quarantined = rejected_per_file.get(name, 0)
         outcome.rows = outcome.accepted + outcome.quarantined
     if preview:
-        result.preview = pa.Table.from_batches(preview).slice(0, PREVIEW_ROWS)
+        result.preview = pa.concat_tables(preview).slice(0, PREVIEW_ROWS)
     return result
 
 
 def _value_counts(array: pa.Array | pa.ChunkedArray) -> dict:
     counts = pc.value_counts(array)
     return dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))
-
-
-def _as_quarantine(source: Source, bad: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
-    reason = bad.column("_reason")
-    codes = pc.list_element(pc.split_pattern(reason, ":", max_splits=1), 0)
-    columns = {c.name: bad.column(raw_name(c.name)) for c in source.columns}
-    columns.update({FILE: bad.column(FILE), ROW: bad.column(ROW), "_reason_code": codes, "_reason": reason,
-                    "_raw_text": pa.nulls(bad.num_rows, pa.string())})
-    return pa.table(columns, schema=schema)
 
 
 def ingest_day(

@@ -92,7 +92,7 @@ def _read_csv(data: pa.Buffer, source: Source, name: str) -> tuple[pa.Table, lis
             read_options=pacsv.ReadOptions(use_threads=False, encoding=arrow_encoding, block_size=8 << 20),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in header}, strings_can_be_null=False, quoted_strings_can_be_null=False
+                column_types={h: pa.string() for h in header}, strings_can_be_null=True
             ),
         )
     except UnicodeDecodeError as err:

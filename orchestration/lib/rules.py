@@ -90,92 +90,120 @@ def _typed(col: Column, v: str, params: _Params) -> str:
     raise ValueError(f"no typing rule for {col.type}")
 
 
-def _checks(source: Source, col: Column, v: str, t: str, params: _Params, day: date | None) -> list[str]:
+def _checks(source: Source, col: Column, v: str, t: str, params: _Params, day: date | None) -> list[tuple[str, str]]:
+    """The rules of one column: (condition that breaks it, SQL of the reason text)."""
     name = col.name
+    quoted = f"'''' || {v} || ''''"  # the value as delivered, in quotes
     checks = []
     if col.required:
-        checks.append(f"CASE WHEN {v} IS NULL THEN 'missing_required: {name} is empty' END")
+        checks.append((f"{v} IS NULL", f"'missing_required: {name} is empty'"))
     if col.type != "string":
-        word = TYPE_WORDS[col.type]
-        checks.append(
-            f"CASE WHEN {v} IS NOT NULL AND {t} IS NULL THEN 'invalid_value: {name} ''' || {v} || ''' is not {word}' END"
-        )
+        checks.append((f"{v} IS NOT NULL AND {t} IS NULL",
+                       f"'invalid_value: {name} ' || {quoted} || ' is not {TYPE_WORDS[col.type]}'"))
     if col.min is not None:
-        checks.append(
-            f"CASE WHEN {t} < {params.bind(col.min)} THEN 'below_minimum: {name} ' || {v} || ' is below ' || {params.bind(f'{col.min:g}')} END"
-        )
+        checks.append((f"{t} < {params.bind(col.min)}",
+                       f"'below_minimum: {name} ' || {v} || ' is below ' || {params.bind(f'{col.min:g}')}"))
     if col.accepted:
         allowed = params.bind(", ".join(col.accepted))
-        checks.append(
-            f"CASE WHEN {t} IS NOT NULL AND NOT list_contains({params.bind(list(col.accepted))}, {t}) "
-            f"THEN 'not_accepted: {name} ''' || {v} || ''' is not one of ' || {allowed} END"
-        )
+        checks.append((f"{t} IS NOT NULL AND NOT list_contains({params.bind(list(col.accepted))}, {t})",
+                       f"'not_accepted: {name} ' || {quoted} || ' is not one of ' || {allowed}"))
     if col.references:
         entity, key = col.references
-        checks.append(
-            f"CASE WHEN {t} IS NOT NULL AND {t} NOT IN (SELECT k FROM {ident(ref_table(entity, key))}) "
-            f"THEN 'unknown_reference: {name} ''' || {v} || ''' is not in {entity}; add it to the {entity} master data or correct the row' END"
-        )
+        checks.append((f"{t} IS NOT NULL AND {t} NOT IN (SELECT k FROM {ident(ref_table(entity, key))})",
+                       f"'unknown_reference: {name} ' || {quoted} || ' is not in {entity}; "
+                       f"add it to the {entity} master data or correct the row'"))
     if day is not None and name == source.event_time:
-        checks.append(
-            f"CASE WHEN {t} IS NOT NULL AND CAST({t} AS DATE) <> {params.bind(day)} "
-            f"THEN 'wrong_day: {name} ' || {v} || ' falls on ' || CAST(CAST({t} AS DATE) AS VARCHAR) "
-            f"|| ', not on the file''s day ' || {params.bind(day.isoformat())} END"
-        )
+        checks.append((f"{t} IS NOT NULL AND CAST({t} AS DATE) <> {params.bind(day)}",
+                       f"'wrong_day: {name} ' || {v} || ' falls on ' || CAST(CAST({t} AS DATE) AS VARCHAR) "
+                       f"|| ', not on the file''s day ' || {params.bind(day.isoformat())}"))
     return checks
+
+
+def _reasons(checks: list[tuple[str, str]]) -> str:
+    """Every broken rule's text, joined; NULL for a good row.
+
+    Most rows break nothing: one test of all conditions lets them skip building text.
+    """
+    if not checks:
+        return "NULL"
+    broken = " OR ".join(f"COALESCE({cond}, false)" for cond, _ in checks)
+    texts = ", ".join(f"CASE WHEN {cond} THEN {text} END" for cond, text in checks)
+    return f"CASE WHEN {broken} THEN concat_ws('; ', {texts}) END"
 
 
 def ref_table(entity: str, column: str) -> str:
     return f"ref__{entity}__{column}"
 
 
-def build_query(source: Source, day: date | None) -> tuple[str, dict]:
+def _text(col: Column) -> str:
+    """A delivered value as text, NULL when empty; names and codes lose stray spaces."""
+    if col.type == "string":
+        return f"NULLIF(TRIM({ident(col.name)}), '')"
+    return f"NULLIF({ident(col.name)}, '')"  # the casts ignore surrounding spaces themselves
+
+
+def build_query(source: Source, day: date | None, dedupe: bool = True) -> tuple[str, dict]:
     """The query over the table ``raw`` that types each row and gives its reason, if any.
 
     ``raw`` holds the source's columns as text plus ``_source_file``, ``_source_row``,
     ``_file_order`` and ``_file_reason`` (set when the whole file's rows are refused).
-    The result has the typed columns, ``_reason`` (NULL when accepted), and the original
-    text of rejected rows in ``raw__<column>``.
+    The result has the typed columns and ``_reason`` (NULL when accepted), one row for
+    each row of ``raw`` in the same order, so callers take lineage and the original text
+    of rejected rows from ``raw`` itself.
+
+    ``dedupe=False`` leaves out the search for repeated keys, for input already known to
+    have none (see :func:`has_repeated_keys`); the rows then keep their order by
+    themselves, and the query streams without sorting.
     """
     params = _Params({})
     texts, typed, checks = [], [], []
     for col in source.columns:
         v = ident(raw_name(col.name))
-        texts.append(f"NULLIF(TRIM({ident(col.name)}), '') AS {v}")
-        t_expr = _typed(col, v, params)
-        typed.append(f"{t_expr} AS {ident(col.name)}")
-        checks += _checks(source, col, v, t_expr, params, day)
+        texts.append(f"{_text(col)} AS {v}")
+        typed.append(f"{_typed(col, v, params)} AS {ident(col.name)}")
+        checks += _checks(source, col, v, ident(col.name), params, day)
     keys = ", ".join(ident(k) for k in source.key)
     key_text = " || ', ' || ".join(f"'{k}=' || COALESCE(CAST({ident(k)} AS VARCHAR), '')" for k in source.key)
     lineage = "_source_file, _source_row, _file_order"
     window = f"PARTITION BY (_rules IS NULL), {keys} ORDER BY _file_order, _source_row"
     out_typed = ", ".join(ident(c.name) for c in source.columns)
-    out_raw = ", ".join(
-        f"CASE WHEN _reason IS NOT NULL THEN {ident(raw_name(c.name))} END AS {ident(raw_name(c.name))}"
-        for c in source.columns
-    )
+    if dedupe:
+        reason = f"""CASE WHEN _rules IS NOT NULL THEN _rules
+             WHEN row_number() OVER ({window}) > 1 THEN
+                'duplicate_key: ' || {key_text} || ' was already delivered in row '
+                || CAST(first_value(_source_row) OVER ({window}) AS VARCHAR) || ' of '
+                || first_value(_source_file) OVER ({window}) || '; the first delivery is kept'
+        END"""
+        order = "ORDER BY _file_order, _source_row"
+    else:
+        reason, order = "_rules", ""
     sql = f"""
 WITH texts AS (
     SELECT {", ".join(texts)}, {lineage}, _file_reason FROM raw
 ), typed AS (
     SELECT *, {", ".join(typed)} FROM texts
 ), ruled AS (
-    SELECT *, COALESCE(_file_reason, NULLIF(concat_ws('; ', {", ".join(checks)}), '')) AS _rules FROM typed
-), deduped AS (
-    SELECT *,
-        CASE WHEN _rules IS NOT NULL THEN _rules
-             WHEN row_number() OVER ({window}) > 1 THEN
-                'duplicate_key: ' || {key_text} || ' was already delivered in row '
-                || CAST(first_value(_source_row) OVER ({window}) AS VARCHAR) || ' of '
-                || first_value(_source_file) OVER ({window}) || '; the first delivery is kept'
-        END AS _reason
-    FROM ruled
+    SELECT *, COALESCE(_file_reason, {_reasons(checks)}) AS _rules FROM typed
+), reasoned AS (
+    SELECT *, {reason} AS _reason FROM ruled
 )
-SELECT {out_typed}, _source_file, _source_row, _reason, {out_raw}
-FROM deduped
-ORDER BY _file_order, _source_row
+SELECT {out_typed}, _reason
+FROM reasoned
+{order}
 """
     return sql, params.values
+
+
+def has_repeated_keys(con: duckdb.DuckDBPyConnection, source: Source) -> bool:
+    """Whether any natural key occurs twice in ``raw`` (typed as the rules type it).
+
+    Counting keys over every row is far cheaper than ranking them, and a day's delivery
+    almost never repeats one; only then does the full query rank rows by key.
+    """
+    params = _Params({})
+    keys = ", ".join(_typed(source.column(k), _text(source.column(k)), params) for k in source.key)
+    sql = f"SELECT 1 FROM raw GROUP BY {keys} HAVING count(*) > 1 LIMIT 1"
+    return con.execute(sql, params.values).fetchone() is not None
 
 
 def connect(source: Source, threads: int = 1) -> duckdb.DuckDBPyConnection:
@@ -197,5 +225,5 @@ def apply_rules(
     con.register("raw", raw)
     for (entity, column), keys in references.items():
         con.register(ref_table(entity, column), pa.table({"k": keys}))
-    sql, params = build_query(source, day)
+    sql, params = build_query(source, day, dedupe=has_repeated_keys(con, source))
     return con.execute(sql, params).to_arrow_reader(batch_rows)
