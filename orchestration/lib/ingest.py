@@ -242,10 +242,10 @@ def _split(source: Source, raw: pa.Table, typed: pa.RecordBatch) -> tuple[pa.Tab
     ``typed`` is the rules' output for exactly the rows of ``raw``, in the same order.
     """
     columns = [typed.column(c.name) for c in source.columns] + [raw.column(FILE), raw.column(ROW)]
-    accepted = pa.Table.from_arrays(columns, schema=source.schema.remove_metadata()).cast(source.schema)
+    accepted = pa.Table.from_arrays(columns, names=source.schema.names)
     reason = typed.column("_reason")
     if reason.null_count == typed.num_rows:  # the usual case: every row good
-        return accepted, None
+        return accepted.cast(source.schema), None
     rejected_mask = pc.is_valid(reason)
     bad = raw.filter(rejected_mask)
     reasons = reason.filter(rejected_mask)
@@ -255,7 +255,8 @@ def _split(source: Source, raw: pa.Table, typed: pa.RecordBatch) -> tuple[pa.Tab
         "_reason_code": pc.list_element(pc.split_pattern(reasons, ":", max_splits=1), 0),
         "_reason": reasons, "_raw_text": pa.nulls(bad.num_rows, pa.string()),
     })
-    return accepted.filter(pc.invert(rejected_mask)), pa.table(quarantined, schema=quarantine_schema(source))
+    accepted = accepted.filter(pc.invert(rejected_mask)).cast(source.schema)
+    return accepted, pa.table(quarantined, schema=quarantine_schema(source))
 
 
 def ingest_files(
