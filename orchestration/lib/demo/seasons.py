@@ -98,7 +98,7 @@ def _spring_offset(day: date) -> int | None:
 def _hours(day: date, peak: bool) -> np.ndarray:
     weights = HOURLY.copy()
     if peak:  # the midnight rush when the festival opens, and a second evening peak
-        weights[0] += 0.35 * weights.sum()
+        weights[0:2] += (0.35 * weights.sum(), 0.06 * weights.sum())
         weights[20:22] *= (1.8, 1.5)
     if (day.month, day.day) in PRESALE_OPENINGS:
         weights[20] *= 4.0
