@@ -14,6 +14,7 @@ install: $(STAMP)
 
 $(DAGSTER_HOME):
 	@mkdir -p $(DAGSTER_HOME)
+	@printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
 
 ## run: demo data (first time), every asset on the local lake, and a summary
 run: install | $(DAGSTER_HOME)

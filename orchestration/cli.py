@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--seed", type=int, default=7)
         p.add_argument("--faults", action="store_true", help="inject bad deliveries (see the README)")
         p.add_argument("--order-lines", type=int, help="scale the order-line volume to about this many")
-    sub.choices["run"].add_argument("--fresh", action="store_true", help="regenerate the demo data even if landing/ has files")
+    sub.choices["run"].add_argument("--fresh", action="store_true", help="empty the lake's landing/, bronze/ and quarantine/ first, then regenerate the demo")
     sub.add_parser("summary")
     args = parser.parse_args(argv)
 
@@ -108,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         _demo(store, args.preset, args.seed, args.faults, args.order_lines)
         return 0
     if args.command == "run":
-        if args.fresh or not _landing_days(store):
+        if args.fresh:
+            for layer in ("landing", "bronze", "quarantine", "_demo"):
+                store.delete_dir(layer)
+            print(f"--fresh: emptied landing/, bronze/ and quarantine/ of {store.uri()}", file=sys.stderr)
+        if not _landing_days(store):
             _demo(store, args.preset, args.seed, args.faults, args.order_lines)
         results = materialize_all(store)
         _summary(store)

@@ -34,6 +34,22 @@ def _check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     ]
 
 
+def _day_logger(context: dg.AssetExecutionContext, total: int):
+    """Log days that quarantined something, and progress every tenth of a long range."""
+    step = max(1, total // 10)
+    done = 0
+
+    def on_day(result) -> None:
+        nonlocal done
+        done += 1
+        if result.quarantined or result.rejected_files:
+            context.log.warning(result.summary())
+        elif done % step == 0 or done == total:
+            context.log.info(f"{result.source}: {done}/{total} days done")
+
+    return on_day
+
+
 def bronze_asset(source: Source) -> dg.AssetsDefinition:
     """The asset that turns ``landing/<source>/`` into typed ``bronze/<source>/`` Parquet."""
     sources = load_sources()
@@ -60,7 +76,7 @@ def bronze_asset(source: Source) -> dg.AssetsDefinition:
         if source.is_daily:
             days = [date.fromisoformat(k) for k in context.partition_keys]
             context.log.info(f"{source.name}: ingesting {len(days)} day(s) {days[0]} .. {days[-1]}")
-            results = ingest_days(store, source, days, on_day=lambda r: context.log.info(r.summary()))
+            results = ingest_days(store, source, days, on_day=_day_logger(context, len(days)))
         else:
             results = [ingest_snapshot(store, source)]
             context.log.info(results[0].summary())
