@@ -295,7 +295,8 @@ def ingest_files(
                     bronze.write(good)
                     accepted_per_file.update(_value_counts(good.column(FILE)))
                     if good.num_rows and sum(t.num_rows for t in preview) < PREVIEW_ROWS:
-                        preview.append(good.slice(0, PREVIEW_ROWS))
+                        # a copy: a slice would keep the whole batch alive as long as the result
+                        preview.append(pa.Table.from_pylist(good.slice(0, PREVIEW_ROWS).to_pylist(), good.schema))
                     if bad is not None:
                         reject(bad)
             finally:

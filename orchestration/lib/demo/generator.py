@@ -69,13 +69,19 @@ class _Progress:
 
     def day(self, index: int, day: date, rows: int) -> None:
         self.rows += rows
-        if self.enabled:
-            rate = self.rows / max(time.perf_counter() - self.started, 1e-9)
-            sys.stderr.write(f"\rdemo {day} ({index}/{self.days})  {self.rows:,} order lines  {rate:,.0f} rows/s ")
-            sys.stderr.flush()
+        if not self.enabled:
+            return
+        # in a terminal the line rewrites itself; in a log, a line every tenth of the days
+        interactive = sys.stderr.isatty()
+        if not interactive and index % max(1, self.days // 10) and index != self.days:
+            return
+        rate = self.rows / max(time.perf_counter() - self.started, 1e-9)
+        line = f"demo {day} ({index}/{self.days})  {self.rows:,} order lines  {rate:,.0f} rows/s "
+        sys.stderr.write(f"\r{line}" if interactive else f"{line}\n")
+        sys.stderr.flush()
 
     def done(self) -> None:
-        if self.enabled:
+        if self.enabled and sys.stderr.isatty():
             sys.stderr.write("\n")
             sys.stderr.flush()
 
