@@ -40,8 +40,10 @@ ui: install | $(DAGSTER_HOME)
 bench: install
 	$(PY) -m benchmarks.ingest $(ARGS)
 
+## lint: ruff's checks and formatting
 lint: install
-	$(PY) -m compileall -q orchestration tests benchmarks
+	$(VENV)/bin/ruff check orchestration tests benchmarks
+	$(VENV)/bin/ruff format --check orchestration tests benchmarks
 
 clean:
 	rm -rf lake .dagster .bench

@@ -49,8 +49,18 @@ def _child(kind: str, lake: str, days: int) -> None:
         rows = sum(r.rows_in for r in ingest_days(store, source, chosen))
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"kind": kind, "days": len(chosen), "rows": rows, "seconds": seconds, "peak_mb": peak_mb,
-                      "bytes": sum(Path(p).stat().st_size for p in paths)}))
+    print(
+        json.dumps(
+            {
+                "kind": kind,
+                "days": len(chosen),
+                "rows": rows,
+                "seconds": seconds,
+                "peak_mb": peak_mb,
+                "bytes": sum(Path(p).stat().st_size for p in paths),
+            }
+        )
+    )
 
 
 def _run(kind: str, lake: str, days: int) -> dict:
@@ -92,9 +102,13 @@ def main() -> int:
     rate = lambda r: r["rows"] / r["seconds"]  # noqa: E731
     print(f"\norder lines, {base['rows']:,} rows in {base['days']} daily CSV files ({base['bytes'] / 1e6:,.0f} MB)")
     print(f"{'':<34}{'seconds':>9}{'rows/s':>13}{'peak MB':>10}")
-    print(f"{'plain DuckDB COPY read_csv->parquet':<34}{base['seconds']:>9.1f}{rate(base):>13,.0f}{base['peak_mb']:>10,.0f}")
+    print(
+        f"{'plain DuckDB COPY read_csv->parquet':<34}{base['seconds']:>9.1f}{rate(base):>13,.0f}{base['peak_mb']:>10,.0f}"
+    )
     print(f"{'bronze ingestion, all days':<34}{ours['seconds']:>9.1f}{rate(ours):>13,.0f}{ours['peak_mb']:>10,.0f}")
-    print(f"{'bronze ingestion, first quarter':<34}{part['seconds']:>9.1f}{rate(part):>13,.0f}{part['peak_mb']:>10,.0f}")
+    print(
+        f"{'bronze ingestion, first quarter':<34}{part['seconds']:>9.1f}{rate(part):>13,.0f}{part['peak_mb']:>10,.0f}"
+    )
     print(f"\nthroughput ratio (ours / DuckDB): {rate(ours) / rate(base):.2f}x   (target >= 0.7x)")
     print(f"peak memory, all days / quarter:  {ours['peak_mb'] / part['peak_mb']:.2f}x  (flat = about 1)")
     return 0

@@ -1,8 +1,8 @@
 """`supplyloop`: generate demo data, run the whole loop on the lake, show what is there.
 
-    supplyloop demo --preset small [--faults]    write demo deliveries into <lake>/landing/
-    supplyloop run [--preset small] [--fresh]    demo data if the landing zone is empty, then every asset
-    supplyloop summary                           what bronze and quarantine hold, per entity
+supplyloop demo --preset small [--faults]    write demo deliveries into <lake>/landing/
+supplyloop run [--preset small] [--fresh]    demo data if the landing zone is empty, then every asset
+supplyloop summary                           what bronze and quarantine hold, per entity
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def _landing_days(store: LakeStore) -> list[date]:
     days = set()
     for source in load_sources().values():
         if source.is_daily:
-            days.update(d for d in (source.day_of(f.name) for f in store.list_files(source.landing_dir, source.files)) if d)
+            days.update(
+                d for d in (source.day_of(f.name) for f in store.list_files(source.landing_dir, source.files)) if d
+            )
     return sorted(days)
 
 
@@ -46,8 +48,8 @@ def materialize_all(store: LakeStore, instance=None) -> list:
     in one run. Returns the Dagster results, one per run, recorded in ``instance``."""
     import dagster as dg
 
-    from orchestration.defs.resources import Lake
     from orchestration.definitions import defs
+    from orchestration.defs.resources import Lake
 
     days = _landing_days(store)
     instance = instance or dg.DagsterInstance.get()
@@ -55,26 +57,40 @@ def materialize_all(store: LakeStore, instance=None) -> list:
     assets = list(defs.assets or [])
     steps = [("master data snapshots", dg.AssetSelection.groups("master"), {})]
     if days:
-        steps.append((
-            f"daily facts {days[0]} .. {days[-1]} ({len(days)} days, one run)",
-            dg.AssetSelection.groups("factory", "inventory", "sales"),
-            {"dagster/asset_partition_range_start": days[0].isoformat(),
-             "dagster/asset_partition_range_end": days[-1].isoformat()},
-        ))
+        steps.append(
+            (
+                f"daily facts {days[0]} .. {days[-1]} ({len(days)} days, one run)",
+                dg.AssetSelection.groups("factory", "inventory", "sales"),
+                {
+                    "dagster/asset_partition_range_start": days[0].isoformat(),
+                    "dagster/asset_partition_range_end": days[-1].isoformat(),
+                },
+            )
+        )
     results = []
     for label, selection, tags in steps:
         started = time.perf_counter()
         print(f"materializing {label} ...", file=sys.stderr)
-        result = dg.materialize(assets, selection=selection, instance=instance, resources=resources,
-                                tags=tags, raise_on_error=False, run_config=QUIET)
+        result = dg.materialize(
+            assets,
+            selection=selection,
+            instance=instance,
+            resources=resources,
+            tags=tags,
+            raise_on_error=False,
+            run_config=QUIET,
+        )
         failed_checks = [
             f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}"
             for e in result.all_events
             if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
         ]
         state = "ok" if result.success else "FAILED"
-        print(f"  {state} in {time.perf_counter() - started:.1f}s (run {result.run_id[:8]})"
-              + (f"; checks that did not pass: {', '.join(failed_checks)}" if failed_checks else ""), file=sys.stderr)
+        print(
+            f"  {state} in {time.perf_counter() - started:.1f}s (run {result.run_id[:8]})"
+            + (f"; checks that did not pass: {', '.join(failed_checks)}" if failed_checks else ""),
+            file=sys.stderr,
+        )
         results.append(result)
     return results
 
@@ -90,7 +106,9 @@ def _summary(store: LakeStore) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="supplyloop", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="supplyloop", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--lake", help="lake root (default: $LAKE_ROOT, else lake/ in the project)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("demo", "run"):
@@ -99,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--seed", type=int, default=7)
         p.add_argument("--faults", action="store_true", help="inject bad deliveries (see the README)")
         p.add_argument("--order-lines", type=int, help="scale the order-line volume to about this many")
-    sub.choices["run"].add_argument("--fresh", action="store_true", help="empty the lake's landing/, bronze/ and quarantine/ first, then regenerate the demo")
+    sub.choices["run"].add_argument(
+        "--fresh",
+        action="store_true",
+        help="empty the lake's landing/, bronze/ and quarantine/ first, then regenerate the demo",
+    )
     sub.add_parser("summary")
     args = parser.parse_args(argv)
 

@@ -75,8 +75,10 @@ def write_master(lake: LakeStore, skus=("SKU0001", "SKU0002"), partners=("P00001
     lake.write_bytes("landing/suppliers/suppliers_2026-11-01.csv", b"supplier_id,name,region\nSUP001,Acme,east\n")
     lake.write_bytes(
         "landing/products/products_2026-11-01.xlsx",
-        xlsx_bytes([["sku", "name", "category", "supplier_id", "unit_cost", "unit_price", "lead_time_days", "min_order_qty"]]
-                   + [[s, f"item {s}", "home", "SUP001", 3.5, 9.9, 7, 100] for s in skus]),
+        xlsx_bytes(
+            [["sku", "name", "category", "supplier_id", "unit_cost", "unit_price", "lead_time_days", "min_order_qty"]]
+            + [[s, f"item {s}", "home", "SUP001", 3.5, 9.9, 7, 100] for s in skus]
+        ),
     )
     lake.write_bytes(
         "landing/partners/partners_2026-11-01.csv",

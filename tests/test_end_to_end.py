@@ -14,8 +14,14 @@ from orchestration.lib.lake import LakeStore
 from orchestration.lib.sources import load_sources
 
 pytestmark = pytest.mark.slow
-QTY = {"order_lines": "qty", "production_output": "qty_good", "stock_movements": "qty",
-       "stock_snapshots": "on_hand", "work_orders": "qty_planned", "live_sessions": "peak_viewers"}
+QTY = {
+    "order_lines": "qty",
+    "production_output": "qty_good",
+    "stock_movements": "qty",
+    "stock_snapshots": "on_hand",
+    "work_orders": "qty_planned",
+    "live_sessions": "peak_viewers",
+}
 
 
 def _run(store: LakeStore) -> tuple[dict, list]:
@@ -45,11 +51,15 @@ def test_every_run_succeeds_and_the_unreadable_files_fail_their_check(local_run)
     assert all(r.success for r in results)
     failed = {
         e.asset_check_evaluation_data.asset_key.path[-1]
-        for r in results for e in r.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
+        for r in results
+        for e in r.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not e.asset_check_evaluation_data.passed
         and e.asset_check_evaluation_data.check_name == "files_readable"
     }
-    file_level = {f["entity"] for f in truth["faults"] if f["rows"] is None and f["expected_reason"] != "duplicate_file"}
+    file_level = {
+        f["entity"] for f in truth["faults"] if f["rows"] is None and f["expected_reason"] != "duplicate_file"
+    }
     assert failed == file_level
 
 

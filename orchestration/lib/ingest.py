@@ -170,8 +170,15 @@ def _duplicates(store: LakeStore, files: list[LakeFile]) -> dict[str, str]:
 
 def _file_level_row(source: Source, file: LakeFile, code: str, message: str) -> pa.Table:
     columns = {c.name: pa.nulls(1, pa.string()) for c in source.columns}
-    columns.update({FILE: [file.name], ROW: pa.nulls(1, pa.int64()), "_reason_code": [code],
-                    "_reason": [f"{code}: {message}"], "_raw_text": pa.nulls(1, pa.string())})
+    columns.update(
+        {
+            FILE: [file.name],
+            ROW: pa.nulls(1, pa.int64()),
+            "_reason_code": [code],
+            "_reason": [f"{code}: {message}"],
+            "_raw_text": pa.nulls(1, pa.string()),
+        }
+    )
     return pa.table(columns, schema=quarantine_schema(source))
 
 
@@ -180,13 +187,17 @@ def _malformed_rows(source: Source, raw: RawFile, file_reason: str | None) -> pa
     n = len(raw.malformed)
     code = "duplicate_file" if file_reason else "malformed_row"
     columns = {c.name: pa.nulls(n, pa.string()) for c in source.columns}
-    columns.update({
-        FILE: [raw.file.name] * n,
-        ROW: [m.row for m in raw.malformed],
-        "_reason_code": [code] * n,
-        "_reason": [file_reason or f"malformed_row: row {m.row} of {raw.file.name}: {m.why}" for m in raw.malformed],
-        "_raw_text": [m.text for m in raw.malformed],
-    })
+    columns.update(
+        {
+            FILE: [raw.file.name] * n,
+            ROW: [m.row for m in raw.malformed],
+            "_reason_code": [code] * n,
+            "_reason": [
+                file_reason or f"malformed_row: row {m.row} of {raw.file.name}: {m.why}" for m in raw.malformed
+            ],
+            "_raw_text": [m.text for m in raw.malformed],
+        }
+    )
     return pa.table(columns, schema=quarantine_schema(source))
 
 
@@ -250,11 +261,15 @@ def _split(source: Source, raw: pa.Table, typed: pa.RecordBatch) -> tuple[pa.Tab
     bad = raw.filter(rejected_mask)
     reasons = reason.filter(rejected_mask)
     quarantined = {c.name: bad.column(c.name) for c in source.columns}
-    quarantined.update({
-        FILE: bad.column(FILE), ROW: bad.column(ROW),
-        "_reason_code": pc.list_element(pc.split_pattern(reasons, ":", max_splits=1), 0),
-        "_reason": reasons, "_raw_text": pa.nulls(bad.num_rows, pa.string()),
-    })
+    quarantined.update(
+        {
+            FILE: bad.column(FILE),
+            ROW: bad.column(ROW),
+            "_reason_code": pc.list_element(pc.split_pattern(reasons, ":", max_splits=1), 0),
+            "_reason": reasons,
+            "_raw_text": pa.nulls(bad.num_rows, pa.string()),
+        }
+    )
     accepted = accepted.filter(pc.invert(rejected_mask)).cast(source.schema)
     return accepted, pa.table(quarantined, schema=quarantine_schema(source))
 
@@ -270,8 +285,13 @@ def ingest_files(
     """Ingest one partition's files: bronze and quarantine are replaced wholly, atomically."""
     files = sorted(files, key=lambda f: f.name)
     delivery = _read_delivery(store, source, files)
-    result = IngestResult(source=source.name, day=day, files=list(delivery.outcomes.values()),
-                          bytes_read=delivery.bytes_read, bronze=store.uri(bronze_path(source, day)))
+    result = IngestResult(
+        source=source.name,
+        day=day,
+        files=list(delivery.outcomes.values()),
+        bytes_read=delivery.bytes_read,
+        bronze=store.uri(bronze_path(source, day)),
+    )
     q_path = quarantine_path(source, day or snapshot_day or date.today())
     accepted_per_file, rejected_per_file = Counter(), Counter()
     preview: list[pa.Table] = []
@@ -281,8 +301,10 @@ def ingest_files(
         rejected_per_file.update(_value_counts(table.column(FILE)))
         result.reasons.update(_value_counts(table.column("_reason_code")))
 
-    with store.parquet_writer(bronze_path(source, day), source.schema) as bronze, \
-            store.parquet_writer(q_path, quarantine_schema(source)) as quarantine:
+    with (
+        store.parquet_writer(bronze_path(source, day), source.schema) as bronze,
+        store.parquet_writer(q_path, quarantine_schema(source)) as quarantine,
+    ):
         for table in delivery.refused:
             reject(table)
         if delivery.raw is not None:

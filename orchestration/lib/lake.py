@@ -126,9 +126,7 @@ class LakeStore:
         files = [f.path for f in self.list_files(rel, "*.parquet", recursive=True)]
         if not files:
             raise FileNotFoundError(f"no Parquet files under {self.uri(rel)}")
-        return pa.concat_tables(
-            pq.read_table(self.fs_path(p), columns=columns, filesystem=self.fs) for p in files
-        )
+        return pa.concat_tables(pq.read_table(self.fs_path(p), columns=columns, filesystem=self.fs) for p in files)
 
     # -- writing --------------------------------------------------------------
     @contextmanager
@@ -160,11 +158,13 @@ class LakeStore:
             out.write(data)
 
     @contextmanager
-    def parquet_writer(self, rel: str, schema: pa.Schema) -> Iterator["ParquetSink"]:
+    def parquet_writer(self, rel: str, schema: pa.Schema) -> Iterator[ParquetSink]:
         """A Parquet file written batch by batch and published atomically when the block ends."""
         with self.atomic_output(rel) as out:
             with pq.ParquetWriter(
-                out, schema, compression=PARQUET_OPTIONS["compression"],
+                out,
+                schema,
+                compression=PARQUET_OPTIONS["compression"],
                 compression_level=PARQUET_OPTIONS["compression_level"],
             ) as writer:
                 yield ParquetSink(writer)

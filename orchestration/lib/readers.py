@@ -70,19 +70,27 @@ def _csv_header(data: pa.Buffer, encoding: str, name: str) -> list[str]:
     try:
         text = first.decode(encoding)
     except UnicodeDecodeError as err:
-        raise FileRejected("undecodable", f"{name}: the header is not valid {encoding} ({err.reason} at byte {err.start}); re-export it as {encoding} or set `encoding` for this source in sources.yaml") from err
+        raise FileRejected(
+            "undecodable",
+            f"{name}: the header is not valid {encoding} ({err.reason} at byte {err.start}); re-export it as {encoding} or set `encoding` for this source in sources.yaml",
+        ) from err
     return next(csv.reader([text.lstrip("\ufeff")]))
 
 
 def _read_csv(data: pa.Buffer, source: Source, name: str) -> tuple[pa.Table, list[Malformed]]:
     header = _csv_header(data, _python_codec(source.encoding), name)
     if len(set(header)) != len(header):
-        raise FileRejected("unreadable_file", f"{name}: the header repeats a column name ({header}); fix the export so each column appears once")
+        raise FileRejected(
+            "unreadable_file",
+            f"{name}: the header repeats a column name ({header}); fix the export so each column appears once",
+        )
     malformed: list[Malformed] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         number = (row.number or 0) - 1  # the reader counts the header as row 1
-        malformed.append(Malformed(number, row.text, f"expected {row.expected_columns} fields, found {row.actual_columns}"))
+        malformed.append(
+            Malformed(number, row.text, f"expected {row.expected_columns} fields, found {row.actual_columns}")
+        )
         return "skip"
 
     arrow_encoding = source.encoding if _python_codec(source.encoding) not in ("utf-8", "utf-8-sig") else "utf8"
@@ -96,11 +104,19 @@ def _read_csv(data: pa.Buffer, source: Source, name: str) -> tuple[pa.Table, lis
             ),
         )
     except UnicodeDecodeError as err:
-        raise FileRejected("undecodable", f"{name}: bytes {err.start}-{err.end} are not valid {source.encoding} ({err.reason}); re-export the file as {source.encoding} or set `encoding` for this source in sources.yaml") from err
+        raise FileRejected(
+            "undecodable",
+            f"{name}: bytes {err.start}-{err.end} are not valid {source.encoding} ({err.reason}); re-export the file as {source.encoding} or set `encoding` for this source in sources.yaml",
+        ) from err
     except pa.ArrowInvalid as err:
         if "UTF8" in str(err) or "UTF-8" in str(err):
-            raise FileRejected("undecodable", f"{name}: holds bytes that are not valid {source.encoding} ({err}); re-export it as {source.encoding} or set `encoding` for this source in sources.yaml") from err
-        raise FileRejected("unreadable_file", f"{name}: not a readable CSV ({err}); check the delimiter and quoting of the export") from err
+            raise FileRejected(
+                "undecodable",
+                f"{name}: holds bytes that are not valid {source.encoding} ({err}); re-export it as {source.encoding} or set `encoding` for this source in sources.yaml",
+            ) from err
+        raise FileRejected(
+            "unreadable_file", f"{name}: not a readable CSV ({err}); check the delimiter and quoting of the export"
+        ) from err
     table = table.rename_columns([c.lstrip("\ufeff") for c in table.column_names])
     return _with_row_numbers(table, [m.row for m in malformed]), malformed
 
@@ -109,7 +125,10 @@ def _read_jsonl(data: pa.Buffer, source: Source, name: str) -> tuple[pa.Table, l
     try:
         text = data.to_pybytes().decode(_python_codec(source.encoding))
     except UnicodeDecodeError as err:
-        raise FileRejected("undecodable", f"{name}: bytes {err.start}-{err.end} are not valid {source.encoding}; re-export it as {source.encoding}") from err
+        raise FileRejected(
+            "undecodable",
+            f"{name}: bytes {err.start}-{err.end} are not valid {source.encoding}; re-export it as {source.encoding}",
+        ) from err
     records: list[dict] = []
     numbers: list[int] = []
     malformed: list[Malformed] = []
@@ -128,7 +147,11 @@ def _read_jsonl(data: pa.Buffer, source: Source, name: str) -> tuple[pa.Table, l
     keys = list(dict.fromkeys(k for r in records for k in r))
     columns = {k: pa.array([_text(r.get(k)) for r in records], pa.string()) for k in keys}
     table = pa.table(columns) if columns else pa.table({})
-    table = table.append_column(ROW, pa.array(numbers, pa.int64())) if keys else pa.table({ROW: pa.array(numbers, pa.int64())})
+    table = (
+        table.append_column(ROW, pa.array(numbers, pa.int64()))
+        if keys
+        else pa.table({ROW: pa.array(numbers, pa.int64())})
+    )
     return table, malformed
 
 
@@ -136,7 +159,10 @@ def _read_parquet(data: pa.Buffer, source: Source, name: str) -> tuple[pa.Table,
     try:
         table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowInvalid, OSError) as err:
-        raise FileRejected("unreadable_file", f"{name}: not a readable Parquet file ({err}); the upload was probably cut short, deliver it again") from err
+        raise FileRejected(
+            "unreadable_file",
+            f"{name}: not a readable Parquet file ({err}); the upload was probably cut short, deliver it again",
+        ) from err
     table = pa.table({c: _as_text(table.column(c)) for c in table.column_names})
     return _with_row_numbers(table, []), []
 
@@ -147,7 +173,10 @@ def _read_xlsx(data: pa.Buffer, source: Source, name: str) -> tuple[pa.Table, li
     try:
         book = openpyxl.load_workbook(io.BytesIO(data.to_pybytes()), read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises many types for a broken workbook
-        raise FileRejected("unreadable_file", f"{name}: not a readable .xlsx workbook ({type(err).__name__}: {err}); open and re-save it in Excel, or deliver it again") from err
+        raise FileRejected(
+            "unreadable_file",
+            f"{name}: not a readable .xlsx workbook ({type(err).__name__}: {err}); open and re-save it in Excel, or deliver it again",
+        ) from err
     try:
         rows = book.worksheets[0].iter_rows(values_only=True)
         header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
@@ -181,7 +210,9 @@ READERS: dict[str, Callable[[pa.Buffer, Source, str], tuple[pa.Table, list[Malfo
 def read_landing_file(store: LakeStore, source: Source, file: LakeFile) -> RawFile:
     """Read one delivered file into canonical text columns, or raise :class:`FileRejected`."""
     if file.size == 0:
-        raise FileRejected("empty_file", f"{file.name} is empty (0 bytes): the export probably failed; deliver it again")
+        raise FileRejected(
+            "empty_file", f"{file.name} is empty (0 bytes): the export probably failed; deliver it again"
+        )
     with store.open_input(file.path) as f:
         data = f.read_buffer()
     table, malformed = READERS[source.format](data, source, file.name)
@@ -232,11 +263,13 @@ def _with_row_numbers(table: pa.Table, skipped: list[int]) -> pa.Table:
 
 def _rows_to_table(header: list[str], rows: list[tuple]) -> pa.Table:
     """Spreadsheet rows as text columns, one per non-empty header cell."""
-    return pa.table({
-        h: pa.array([_text(r[i]) if i < len(r) else None for r in rows], pa.string())
-        for i, h in enumerate(header)
-        if h
-    })
+    return pa.table(
+        {
+            h: pa.array([_text(r[i]) if i < len(r) else None for r in rows], pa.string())
+            for i, h in enumerate(header)
+            if h
+        }
+    )
 
 
 def _text(value: object) -> str | None:

@@ -47,9 +47,13 @@ def entity_counts(store: LakeStore, source: Source) -> EntityCounts:
 
 
 def format_summary(rows: list[EntityCounts]) -> str:
-    header = f"{'entity':<20}{'domain':<11}{'partitions':>11}{'landed':>12}{'accepted':>12}{'quarantined':>13}  top reasons"
+    header = (
+        f"{'entity':<20}{'domain':<11}{'partitions':>11}{'landed':>12}{'accepted':>12}{'quarantined':>13}  top reasons"
+    )
     lines = [header, "-" * len(header)]
     for r in rows:
         reasons = ", ".join(f"{code} {n}" for code, n in r.reasons.most_common(3))
-        lines.append(f"{r.entity:<20}{r.domain:<11}{r.partitions:>11}{r.landed:>12,}{r.accepted:>12,}{r.quarantined:>13,}  {reasons}")
+        lines.append(
+            f"{r.entity:<20}{r.domain:<11}{r.partitions:>11}{r.landed:>12,}{r.accepted:>12,}{r.quarantined:>13,}  {reasons}"
+        )
     return "\n".join(lines)

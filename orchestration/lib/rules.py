@@ -98,24 +98,44 @@ def _checks(source: Source, col: Column, v: str, t: str, params: _Params, day: d
     if col.required:
         checks.append((f"{v} IS NULL", f"'missing_required: {name} is empty'"))
     if col.type != "string":
-        checks.append((f"{v} IS NOT NULL AND {t} IS NULL",
-                       f"'invalid_value: {name} ' || {quoted} || ' is not {TYPE_WORDS[col.type]}'"))
+        checks.append(
+            (
+                f"{v} IS NOT NULL AND {t} IS NULL",
+                f"'invalid_value: {name} ' || {quoted} || ' is not {TYPE_WORDS[col.type]}'",
+            )
+        )
     if col.min is not None:
-        checks.append((f"{t} < {params.bind(col.min)}",
-                       f"'below_minimum: {name} ' || {v} || ' is below ' || {params.bind(f'{col.min:g}')}"))
+        checks.append(
+            (
+                f"{t} < {params.bind(col.min)}",
+                f"'below_minimum: {name} ' || {v} || ' is below ' || {params.bind(f'{col.min:g}')}",
+            )
+        )
     if col.accepted:
         allowed = params.bind(", ".join(col.accepted))
-        checks.append((f"{t} IS NOT NULL AND NOT list_contains({params.bind(list(col.accepted))}, {t})",
-                       f"'not_accepted: {name} ' || {quoted} || ' is not one of ' || {allowed}"))
+        checks.append(
+            (
+                f"{t} IS NOT NULL AND NOT list_contains({params.bind(list(col.accepted))}, {t})",
+                f"'not_accepted: {name} ' || {quoted} || ' is not one of ' || {allowed}",
+            )
+        )
     if col.references:
         entity, key = col.references
-        checks.append((f"{t} IS NOT NULL AND {t} NOT IN (SELECT k FROM {ident(ref_table(entity, key))})",
-                       f"'unknown_reference: {name} ' || {quoted} || ' is not in {entity}; "
-                       f"add it to the {entity} master data or correct the row'"))
+        checks.append(
+            (
+                f"{t} IS NOT NULL AND {t} NOT IN (SELECT k FROM {ident(ref_table(entity, key))})",
+                f"'unknown_reference: {name} ' || {quoted} || ' is not in {entity}; "
+                f"add it to the {entity} master data or correct the row'",
+            )
+        )
     if day is not None and name == source.event_time:
-        checks.append((f"{t} IS NOT NULL AND CAST({t} AS DATE) <> {params.bind(day)}",
-                       f"'wrong_day: {name} ' || {v} || ' falls on ' || CAST(CAST({t} AS DATE) AS VARCHAR) "
-                       f"|| ', not on the file''s day ' || {params.bind(day.isoformat())}"))
+        checks.append(
+            (
+                f"{t} IS NOT NULL AND CAST({t} AS DATE) <> {params.bind(day)}",
+                f"'wrong_day: {name} ' || {v} || ' falls on ' || CAST(CAST({t} AS DATE) AS VARCHAR) "
+                f"|| ', not on the file''s day ' || {params.bind(day.isoformat())}",
+            )
+        )
     return checks
 
 

@@ -126,7 +126,9 @@ def _column(source: str, name: str, spec: dict) -> Column:
     known = {"type", "required", "aliases", "min", "accepted", "references"}
     unknown = set(spec) - known
     if unknown:
-        raise SourceConfigError(f"sources.yaml: {source}.{name} has unknown settings {sorted(unknown)}; allowed: {sorted(known)}")
+        raise SourceConfigError(
+            f"sources.yaml: {source}.{name} has unknown settings {sorted(unknown)}; allowed: {sorted(known)}"
+        )
     kind = spec.get("type", "string")
     if kind not in ARROW_TYPES:
         raise SourceConfigError(f"sources.yaml: {source}.{name} has type {kind!r}; use one of {list(ARROW_TYPES)}")

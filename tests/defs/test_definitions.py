@@ -4,9 +4,9 @@ import json
 
 import dagster as dg
 
+from orchestration.definitions import defs
 from orchestration.defs.ingest.sensors import landing_files
 from orchestration.defs.resources import Lake
-from orchestration.definitions import defs
 from orchestration.lib.sources import load_sources
 from tests.conftest import CSV_HEADER
 

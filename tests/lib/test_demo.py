@@ -64,7 +64,9 @@ def read_rows(store: LakeStore, source: str, rel: str) -> list[dict]:
     spec = SOURCES[source]
     data = store.read_bytes(rel)
     if spec.format == "csv":
-        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig" if spec.encoding == "utf-8-sig" else spec.encoding))))
+        rows = list(
+            csv.DictReader(io.StringIO(data.decode("utf-8-sig" if spec.encoding == "utf-8-sig" else spec.encoding)))
+        )
     elif spec.format == "jsonl":
         rows = [json.loads(line) for line in data.decode("utf-8").splitlines()]
     elif spec.format == "parquet":
@@ -154,16 +156,16 @@ def test_every_file_reads_with_its_declared_format_and_columns(store, truth, sou
 
 def test_production_output_is_gb18030_with_chinese_headers(store):
     rel = clean_path("production_output", date(2026, 11, 11))
-    table = pacsv.read_csv(pa.BufferReader(store.read_bytes(rel)),
-                           read_options=pacsv.ReadOptions(encoding="gb18030"))
+    table = pacsv.read_csv(pa.BufferReader(store.read_bytes(rel)), read_options=pacsv.ReadOptions(encoding="gb18030"))
     assert table.column_names == ["工厂编号", "产线编号", "商品编码", "生产时间", "良品数量", "废品数量"]
     assert table.num_rows > 0
     with pytest.raises(UnicodeDecodeError):
         store.read_bytes(rel).decode("utf-8")
 
 
-@pytest.mark.parametrize("source, bom", [("stock_movements", True), ("partners", True),
-                                         ("order_lines", False), ("suppliers", False)])
+@pytest.mark.parametrize(
+    "source, bom", [("stock_movements", True), ("partners", True), ("order_lines", False), ("suppliers", False)]
+)
 def test_utf8_csv_files_carry_a_bom_only_where_declared(store, source, bom):
     rel = clean_path(source, TINY.end if source in MASTER else DAYS[0])
     assert store.read_bytes(rel).startswith(b"\xef\xbb\xbf") is bom
@@ -177,7 +179,16 @@ def test_order_lines_have_english_headers(store):
 def test_workbooks_have_chinese_headers_and_excel_dates(store, truth):
     products = openpyxl.load_workbook(io.BytesIO(store.read_bytes(clean_path("products", TINY.end))))
     assert [c.value for c in next(products.active.iter_rows(max_row=1))] == [
-        "商品编码", "商品名称", "品类", "供应商编号", "单位成本", "销售单价", "交货周期天数", "最小起订量", "保质期天数"]
+        "商品编码",
+        "商品名称",
+        "品类",
+        "供应商编号",
+        "单位成本",
+        "销售单价",
+        "交货周期天数",
+        "最小起订量",
+        "保质期天数",
+    ]
     day = next(d for d in DAYS if truth["clean"]["work_orders"]["by_day"][d.isoformat()] > 0)
     book = openpyxl.load_workbook(io.BytesIO(store.read_bytes(clean_path("work_orders", day))))
     header, first = list(book.active.iter_rows(max_row=2))
@@ -211,8 +222,14 @@ def test_work_orders_and_snapshots_carry_their_own_day(store, truth):
 # -- the truth file -----------------------------------------------------------------------------
 
 
-QTY = {"order_lines": "qty", "production_output": "qty_good", "stock_movements": "qty",
-       "stock_snapshots": "on_hand", "work_orders": "qty_planned", "live_sessions": "peak_viewers"}
+QTY = {
+    "order_lines": "qty",
+    "production_output": "qty_good",
+    "stock_movements": "qty",
+    "stock_snapshots": "on_hand",
+    "work_orders": "qty_planned",
+    "live_sessions": "peak_viewers",
+}
 
 
 def test_truth_is_written_to_the_lake(store, truth, demo):
@@ -292,8 +309,9 @@ def test_movement_signs_follow_their_type_and_transfers_balance(store, truth):
 def test_in_transit_is_what_arrives_the_next_morning(store, truth):
     for day, after in zip(DAYS, DAYS[1:]):
         in_transit = sum(s["in_transit"] for s in clean_rows(store, truth, "stock_snapshots", day))
-        arrived = sum(int(m["qty"]) for m in clean_rows(store, truth, "stock_movements", after)
-                      if m["movement_type"] == "receipt")
+        arrived = sum(
+            int(m["qty"]) for m in clean_rows(store, truth, "stock_movements", after) if m["movement_type"] == "receipt"
+        )
         assert arrived == in_transit, after
 
 
@@ -353,18 +371,33 @@ def faults_of(truth: dict, kind: str) -> dict:
 
 def test_every_kind_of_fault_is_there_once_with_a_known_reason(truth):
     kinds = [f["kind"] for f in truth["faults"]]
-    assert sorted(kinds) == sorted({
-        "missing_key", "negative_quantity", "unknown_sku", "bad_value", "duplicate_delivery", "duplicate_rows",
-        "late_file", "renamed_column", "zero_byte", "truncated", "undecodable"})
+    assert sorted(kinds) == sorted(
+        {
+            "missing_key",
+            "negative_quantity",
+            "unknown_sku",
+            "bad_value",
+            "duplicate_delivery",
+            "duplicate_rows",
+            "late_file",
+            "renamed_column",
+            "zero_byte",
+            "truncated",
+            "undecodable",
+        }
+    )
     assert {f["expected_reason"] for f in truth["faults"]} - {None} <= set(REASON_CODES)
 
 
-@pytest.mark.parametrize("kind, check", [
-    ("missing_key", lambda row: row["order_id"] == "" or row["sku"] == ""),
-    ("negative_quantity", lambda row: int(row["qty"]) < 0),
-    ("unknown_sku", lambda row: row["sku"] == "SKU9999"),
-    ("bad_value", lambda row: row["qty"] == "abc" or row["ordered_at"] == "2026-13-45 25:00:00"),
-])
+@pytest.mark.parametrize(
+    "kind, check",
+    [
+        ("missing_key", lambda row: row["order_id"] == "" or row["sku"] == ""),
+        ("negative_quantity", lambda row: int(row["qty"]) < 0),
+        ("unknown_sku", lambda row: row["sku"] == "SKU9999"),
+        ("bad_value", lambda row: row["qty"] == "abc" or row["ordered_at"] == "2026-13-45 25:00:00"),
+    ],
+)
 def test_bad_rows_sit_where_the_truth_says_and_reuse_no_clean_key(store, truth, kind, check):
     fault = faults_of(truth, kind)
     rows = read_rows(store, "order_lines", fault["file"])
@@ -378,7 +411,9 @@ def test_bad_rows_sit_where_the_truth_says_and_reuse_no_clean_key(store, truth, 
 def test_a_resent_file_is_a_byte_identical_copy(store, truth):
     fault = faults_of(truth, "duplicate_delivery")
     assert fault["file"].endswith(f"order_lines_{fault['day']}_resend.csv") and fault["rows"] is None
-    assert store.read_bytes(fault["file"]) == store.read_bytes(clean_path("order_lines", date.fromisoformat(fault["day"])))
+    assert store.read_bytes(fault["file"]) == store.read_bytes(
+        clean_path("order_lines", date.fromisoformat(fault["day"]))
+    )
 
 
 def test_a_second_part_repeats_clean_rows_of_its_day(store, truth):
@@ -387,7 +422,9 @@ def test_a_second_part_repeats_clean_rows_of_its_day(store, truth):
     assert fault["file"] == clean_path("order_lines", day).replace(".csv", "_part2.csv")
     assert fault["file"] > clean_path("order_lines", day)  # the clean file sorts, and wins, first
     repeated = read_rows(store, "order_lines", fault["file"])
-    assert len(repeated) == len(fault["rows"]) and all(r in clean_rows(store, truth, "order_lines", day) for r in repeated)
+    assert len(repeated) == len(fault["rows"]) and all(
+        r in clean_rows(store, truth, "order_lines", day) for r in repeated
+    )
 
 
 def test_the_late_file_is_clean_and_written_last(store, truth):

@@ -55,8 +55,10 @@ def test_a_corrected_redelivery_of_the_same_keys_keeps_the_first(day_lake):
 
 
 def test_an_unreadable_file_is_quarantined_whole_and_the_others_still_load(day_lake):
-    day_lake.write_bytes("landing/order_lines/order_lines_2026-11-11_erp2.csv",
-                         (CSV_HEADER.replace("qty", "quantity_pcs") + GOOD_ROWS).encode())
+    day_lake.write_bytes(
+        "landing/order_lines/order_lines_2026-11-11_erp2.csv",
+        (CSV_HEADER.replace("qty", "quantity_pcs") + GOOD_ROWS).encode(),
+    )
     result = ingest_day(day_lake, ORDER_LINES, DAY)
     assert result.accepted == 5
     (rejected,) = result.rejected_files
@@ -90,10 +92,16 @@ def test_a_late_file_for_a_past_day_is_a_change_for_that_day_only(day_lake):
     _deliver(day_lake, "order_lines_2026-11-02.csv", GOOD_ROWS.replace("2026-11-11", "2026-11-02"))
     (change,) = changes(seen, fingerprints(day_lake, sources))
     assert (change.partition, change.sources) == ("2026-11-02", ("order_lines",))
-    assert {c.partition for c in changes({}, fingerprints(day_lake, sources))} == {"2026-11-02", "2026-11-11", "snapshot"}
+    assert {c.partition for c in changes({}, fingerprints(day_lake, sources))} == {
+        "2026-11-02",
+        "2026-11-11",
+        "snapshot",
+    }
 
 
 def test_rows_missing_required_values_go_to_quarantine_beside_good_rows(day_lake):
-    _deliver(day_lake, "order_lines_2026-11-11.csv", GOOD_ROWS + ",1,2026-11-11 10:00:00,P00001,SKU0001,1,9.90,,east,,paid\n")
+    _deliver(
+        day_lake, "order_lines_2026-11-11.csv", GOOD_ROWS + ",1,2026-11-11 10:00:00,P00001,SKU0001,1,9.90,,east,,paid\n"
+    )
     result = ingest_day(day_lake, ORDER_LINES, DAY)
     assert (result.accepted, result.quarantined, dict(result.reasons)) == (5, 1, {"missing_required": 1})

@@ -5,7 +5,6 @@ import pytest
 from orchestration.lib.lake import LakeStore
 
 
-
 @pytest.fixture(params=["local", "s3"])
 def store(request, lake) -> LakeStore:
     return lake if request.param == "local" else request.getfixturevalue("s3_lake")

@@ -1,5 +1,4 @@
 import io
-from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,14 +22,35 @@ def test_gbk_csv_with_chinese_headers_lands_with_canonical_names(lake):
     text = "工厂编号,产线编号,商品编码,生产时间,良品数量,废品数量\nF001,F001-L1,SKU0001,2026/11/11 08:00:00,120,3\n"
     raw = _read(lake, "production_output", "production_output_2026-11-11.csv", text.encode("gb18030"))
     row = raw.table.to_pylist()[0]
-    assert row == {"factory_id": "F001", "line_id": "F001-L1", "sku": "SKU0001", "produced_at": "2026/11/11 08:00:00",
-                   "qty_good": "120", "qty_scrap": "3", "_source_row": 1}
+    assert row == {
+        "factory_id": "F001",
+        "line_id": "F001-L1",
+        "sku": "SKU0001",
+        "produced_at": "2026/11/11 08:00:00",
+        "qty_good": "120",
+        "qty_scrap": "3",
+        "_source_row": 1,
+    }
     assert raw.renamed["良品数量"] == "qty_good"
 
 
 def test_xlsx_with_chinese_headers_lands_with_canonical_names(lake):
-    data = xlsx_bytes([["商品编码", "商品名称", "品类", "供应商编号", "单位成本", "销售单价", "交货周期天数", "最小起订量", "保质期天数"],
-                       ["SKU0001", "保温杯", "home", "SUP001", 12.5, 39.9, 7, 200, 720]])
+    data = xlsx_bytes(
+        [
+            [
+                "商品编码",
+                "商品名称",
+                "品类",
+                "供应商编号",
+                "单位成本",
+                "销售单价",
+                "交货周期天数",
+                "最小起订量",
+                "保质期天数",
+            ],
+            ["SKU0001", "保温杯", "home", "SUP001", 12.5, 39.9, 7, 200, 720],
+        ]
+    )
     raw = _read(lake, "products", "products_2026-11-21.xlsx", data)
     row = raw.table.to_pylist()[0]
     assert row["sku"] == "SKU0001" and row["name"] == "保温杯" and row["unit_cost"] == "12.5"
@@ -38,7 +58,9 @@ def test_xlsx_with_chinese_headers_lands_with_canonical_names(lake):
 
 
 def test_utf8_bom_is_not_part_of_the_first_header(lake):
-    raw = _read(lake, "partners", "partners_2026-11-21.csv", "\ufeffpartner_id,partner_type,region\nP1,store,east\n".encode())
+    raw = _read(
+        lake, "partners", "partners_2026-11-21.csv", "\ufeffpartner_id,partner_type,region\nP1,store,east\n".encode()
+    )
     assert raw.table.column("partner_id").to_pylist() == ["P1"]
 
 
@@ -61,8 +83,16 @@ def test_jsonl_keeps_numbers_as_text_and_numbers_lines(lake):
 def test_parquet_with_native_types_is_read_as_text(lake):
     import datetime as dt
 
-    table = pa.table({"snapshot_date": [dt.date(2026, 11, 11)], "warehouse_id": ["WH01"], "sku": ["SKU0001"],
-                      "on_hand": [5], "reserved": [1], "in_transit": [0]})
+    table = pa.table(
+        {
+            "snapshot_date": [dt.date(2026, 11, 11)],
+            "warehouse_id": ["WH01"],
+            "sku": ["SKU0001"],
+            "on_hand": [5],
+            "reserved": [1],
+            "in_transit": [0],
+        }
+    )
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     raw = _read(lake, "stock_snapshots", "stock_snapshots_2026-11-11.parquet", buffer.getvalue())
@@ -74,14 +104,36 @@ def test_parquet_with_native_types_is_read_as_text(lake):
     "source, name, data, code, hint",
     [
         ("suppliers", "suppliers_2026-11-21.csv", b"", "empty_file", "deliver it again"),
-        ("production_output", "production_output_2026-11-11.csv",
-         "工厂编号,产线编号,商品编码,生产时间,良品数量,废品数量\nF1,L1,S1,2026/11/11 08:00:00,1,".encode("gb18030") + b"\xff\xfe\xff\n",
-         "undecodable", "gb18030"),
-        ("suppliers", "suppliers_2026-11-21.csv", b"supplier_id,name,region\nS1,\xff\xfe,east\n", "undecodable", "utf-8"),
-        ("stock_snapshots", "stock_snapshots_2026-11-11.parquet", b"PAR1\x00\x00garbage", "unreadable_file", "deliver it again"),
+        (
+            "production_output",
+            "production_output_2026-11-11.csv",
+            "工厂编号,产线编号,商品编码,生产时间,良品数量,废品数量\nF1,L1,S1,2026/11/11 08:00:00,1,".encode("gb18030")
+            + b"\xff\xfe\xff\n",
+            "undecodable",
+            "gb18030",
+        ),
+        (
+            "suppliers",
+            "suppliers_2026-11-21.csv",
+            b"supplier_id,name,region\nS1,\xff\xfe,east\n",
+            "undecodable",
+            "utf-8",
+        ),
+        (
+            "stock_snapshots",
+            "stock_snapshots_2026-11-11.parquet",
+            b"PAR1\x00\x00garbage",
+            "unreadable_file",
+            "deliver it again",
+        ),
         ("products", "products_2026-11-21.xlsx", b"PK\x03\x04 not a zip", "unreadable_file", ".xlsx"),
-        ("suppliers", "suppliers_2026-11-21.csv", b"supplier_id,supplier_name,region\nS1,A,east\n", "missing_column",
-         "add the new header to `aliases` of suppliers.name"),
+        (
+            "suppliers",
+            "suppliers_2026-11-21.csv",
+            b"supplier_id,supplier_name,region\nS1,A,east\n",
+            "missing_column",
+            "add the new header to `aliases` of suppliers.name",
+        ),
     ],
 )
 def test_a_file_that_cannot_be_read_is_rejected_whole_with_the_fix(lake, source, name, data, code, hint):

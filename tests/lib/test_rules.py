@@ -1,4 +1,4 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pytest
@@ -7,16 +7,37 @@ from orchestration.lib.rules import apply_rules, connect
 from orchestration.lib.sources import load_sources
 
 ORDER_LINES = load_sources()["order_lines"]
-GOOD = {"order_id": "O1", "line_no": "1", "ordered_at": "2026-11-11 20:00:00", "partner_id": "P1", "sku": "SKU0001",
-        "qty": "2", "unit_price": "9.90", "discount": "", "region": "east", "live_session_id": "", "status": "paid"}
+GOOD = {
+    "order_id": "O1",
+    "line_no": "1",
+    "ordered_at": "2026-11-11 20:00:00",
+    "partner_id": "P1",
+    "sku": "SKU0001",
+    "qty": "2",
+    "unit_price": "9.90",
+    "discount": "",
+    "region": "east",
+    "live_session_id": "",
+    "status": "paid",
+}
 REFS = {("partners", "partner_id"): pa.array(["P1"]), ("products", "sku"): pa.array(["SKU0001"])}
 
 
 def _run(rows: list[dict], day=date(2026, 11, 11)) -> list[dict]:
-    raw = pa.Table.from_pylist([{**r, "_source_row": i + 1, "_source_file": "f.csv", "_file_order": 0, "_file_reason": None}
-                                for i, r in enumerate(rows)])
-    raw = raw.cast(pa.schema([pa.field(n, pa.string()) if n not in ("_source_row", "_file_order") else raw.schema.field(n)
-                              for n in raw.column_names]))
+    raw = pa.Table.from_pylist(
+        [
+            {**r, "_source_row": i + 1, "_source_file": "f.csv", "_file_order": 0, "_file_reason": None}
+            for i, r in enumerate(rows)
+        ]
+    )
+    raw = raw.cast(
+        pa.schema(
+            [
+                pa.field(n, pa.string()) if n not in ("_source_row", "_file_order") else raw.schema.field(n)
+                for n in raw.column_names
+            ]
+        )
+    )
     con = connect(ORDER_LINES)
     return apply_rules(con, ORDER_LINES, raw, REFS, day).read_all().to_pylist()
 
@@ -55,13 +76,15 @@ def test_a_rejected_row_gives_every_reason_with_its_original_text():
 
 def test_local_times_become_utc_instants():
     (row,) = _run([{**GOOD, "ordered_at": "2026-11-11 20:00:00"}])
-    assert row["ordered_at"] == datetime(2026, 11, 11, 12, 0, tzinfo=timezone.utc)
+    assert row["ordered_at"] == datetime(2026, 11, 11, 12, 0, tzinfo=UTC)
 
 
 def test_a_repeated_key_keeps_the_first_delivery_and_names_it():
     rows = _run([GOOD, {**GOOD, "qty": "5"}])
     assert rows[0]["_reason"] is None
-    assert rows[1]["_reason"].startswith("duplicate_key: order_id=O1, line_no=1 was already delivered in row 1 of f.csv")
+    assert rows[1]["_reason"].startswith(
+        "duplicate_key: order_id=O1, line_no=1 was already delivered in row 1 of f.csv"
+    )
 
 
 def test_a_bad_row_does_not_claim_the_key_of_a_good_one():

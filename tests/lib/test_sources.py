@@ -4,8 +4,16 @@ from orchestration.lib.sources import SourceConfigError, load_sources, parse_sou
 
 
 def _doc(**column):
-    return {"sources": {"things": {"domain": "sales", "format": "csv", "key": ["id"],
-                                   "columns": {"id": {"type": "string"}, **column}}}}
+    return {
+        "sources": {
+            "things": {
+                "domain": "sales",
+                "format": "csv",
+                "key": ["id"],
+                "columns": {"id": {"type": "string"}, **column},
+            }
+        }
+    }
 
 
 def test_every_declared_source_loads_with_a_bronze_schema():
@@ -34,8 +42,12 @@ def test_a_mistake_in_sources_yaml_is_named_with_the_fix(doc, message):
 
 @pytest.mark.parametrize(
     "name, day",
-    [("order_lines_2026-11-11.csv", "2026-11-11"), ("order_lines_2026-11-11_resend.csv", "2026-11-11"),
-     ("order_lines_latest.csv", None), ("order_lines_2026-13-45.csv", None)],
+    [
+        ("order_lines_2026-11-11.csv", "2026-11-11"),
+        ("order_lines_2026-11-11_resend.csv", "2026-11-11"),
+        ("order_lines_latest.csv", None),
+        ("order_lines_2026-13-45.csv", None),
+    ],
 )
 def test_the_business_day_of_a_file_comes_from_its_name(name, day):
     found = load_sources()["order_lines"].day_of(name)

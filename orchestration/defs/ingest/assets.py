@@ -18,7 +18,9 @@ from orchestration.lib.sources import Source, load_sources
 
 OWNERS = ["team:data-platform"]
 # The nightly run lands yesterday's files after midnight; by 09:00 local time they must be in.
-FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=9), timezone=TIMEZONE_DEFAULT)
+FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=9), timezone=TIMEZONE_DEFAULT
+)
 
 
 def bronze_key(source: Source) -> dg.AssetKey:
@@ -27,10 +29,16 @@ def bronze_key(source: Source) -> dg.AssetKey:
 
 def _check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     return [
-        dg.AssetCheckSpec("files_readable", asset=key,
-                          description="Every delivered file could be read; a rejected file names what to fix."),
-        dg.AssetCheckSpec("quarantine_ratio", asset=key,
-                          description="The share of quarantined rows stays under the source's threshold."),
+        dg.AssetCheckSpec(
+            "files_readable",
+            asset=key,
+            description="Every delivered file could be read; a rejected file names what to fix.",
+        ),
+        dg.AssetCheckSpec(
+            "quarantine_ratio",
+            asset=key,
+            description="The share of quarantined rows stays under the source's threshold.",
+        ),
     ]
 
 
@@ -67,8 +75,11 @@ def bronze_asset(source: Source) -> dg.AssetsDefinition:
         deps=[bronze_key(sources[entity]) for entity in sorted(source.references)],
         check_specs=_check_specs(key),
         freshness_policy=FRESHNESS,
-        metadata={"landing": f"landing/{source.name}/{source.files}", "format": source.format,
-                  "natural_key": ", ".join(source.key)},
+        metadata={
+            "landing": f"landing/{source.name}/{source.files}",
+            "format": source.format,
+            "natural_key": ", ".join(source.key),
+        },
         tags={"domain": source.domain, "layer": "bronze"},
     )
     def _bronze(context: dg.AssetExecutionContext, lake: Lake) -> Iterator:

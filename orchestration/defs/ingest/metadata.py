@@ -69,7 +69,9 @@ def materialization_metadata(source: Source, results: list[IngestResult], uri: s
 
 def rejected_files_check(results: list[IngestResult]) -> dg.AssetCheckResult:
     rejected = [(r.day, f) for r in results for f in r.rejected_files]
-    text = "\n".join(f"- {day or 'snapshot'}: {f.error}" for day, f in rejected[:MAX_LISTED]) or "every file was readable"
+    text = (
+        "\n".join(f"- {day or 'snapshot'}: {f.error}" for day, f in rejected[:MAX_LISTED]) or "every file was readable"
+    )
     return dg.AssetCheckResult(
         check_name="files_readable",
         passed=not rejected,

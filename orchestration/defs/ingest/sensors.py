@@ -33,4 +33,3 @@ def landing_files(context: dg.SensorEvaluationContext, lake: Lake):
     context.update_cursor(json.dumps(current, sort_keys=True))
     if not found:
         yield dg.SkipReason("no new or changed landing files")
-

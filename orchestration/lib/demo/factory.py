@@ -90,8 +90,9 @@ class Factories:
             return []
         w = self.world
         horizon = int(w.lead_time.max()) + SAFETY_DAYS + CYCLE_DAYS
-        ahead = np.cumsum([w.expected_units(day + timedelta(days=i), FESTIVAL_AWARENESS)
-                           for i in range(horizon)], axis=0)
+        ahead = np.cumsum(
+            [w.expected_units(day + timedelta(days=i), FESTIVAL_AWARENESS) for i in range(horizon)], axis=0
+        )
         k = np.arange(len(w.sku_ids))
         reorder_point = ahead[w.lead_time + SAFETY_DAYS - 1, k]
         order_up_to = ahead[w.lead_time + SAFETY_DAYS + CYCLE_DAYS - 1, k]
@@ -102,8 +103,13 @@ class Factories:
         cancelled = rng.random(len(short)) < CANCEL_CHANCE
         orders = []
         for i, sku in enumerate(short):
-            order = WorkOrder(int(sku), int(w.sku_line[sku]), int(qty[i] * w.min_order_qty[sku]), int(released[i]),
-                              cancelled=bool(cancelled[i]))
+            order = WorkOrder(
+                int(sku),
+                int(w.sku_line[sku]),
+                int(qty[i] * w.min_order_qty[sku]),
+                int(released[i]),
+                cancelled=bool(cancelled[i]),
+            )
             if not order.cancelled:
                 self.queues[order.line].append(order)
                 self.open_qty[sku] += order.qty
@@ -129,8 +135,9 @@ class Factories:
                 self._holiday(log, line, line == serviced)
                 continue
             for hour in range(FIRST_HOUR, LAST_HOUR + 1):
-                state = stops.get((line, hour)) or self._work(log, line, hour, pace[line, hour],
-                                                            scrap_rate[line], jitter[line, hour])
+                state = stops.get((line, hour)) or self._work(
+                    log, line, hour, pace[line, hour], scrap_rate[line], jitter[line, hour]
+                )
                 self._change(log, line, hour * 3600, state)
         return self._day(day, log, released)
 
@@ -174,21 +181,25 @@ class Factories:
         events = sorted(log.events, key=lambda e: (e[1], e[0]))
         ev_line = np.array([e[0] for e in events], np.int64)
         ev_second = np.array([e[1] for e in events], np.int64)
-        production = pa.table({
-            "factory_id": factory_of_line.take(pa.array(out[:, 0])),
-            "line_id": line_ids.take(pa.array(out[:, 0])),
-            "sku": w.sku_array.take(pa.array(out[:, 1])),
-            "produced_at": local_times(day, out[:, 2] * 3600, "slashes"),
-            "qty_good": pa.array(out[:, 3]),
-            "qty_scrap": pa.array(out[:, 4]),
-        })
-        machine = pa.table({
-            "factory_id": factory_of_line.take(pa.array(ev_line)),
-            "line_id": line_ids.take(pa.array(ev_line)),
-            "event_at": local_times(day, ev_second, "iso_offset"),
-            "state": pa.array([e[2] for e in events], pa.string()),
-            "reason": pa.array([e[3] for e in events], pa.string()),
-        })
+        production = pa.table(
+            {
+                "factory_id": factory_of_line.take(pa.array(out[:, 0])),
+                "line_id": line_ids.take(pa.array(out[:, 0])),
+                "sku": w.sku_array.take(pa.array(out[:, 1])),
+                "produced_at": local_times(day, out[:, 2] * 3600, "slashes"),
+                "qty_good": pa.array(out[:, 3]),
+                "qty_scrap": pa.array(out[:, 4]),
+            }
+        )
+        machine = pa.table(
+            {
+                "factory_id": factory_of_line.take(pa.array(ev_line)),
+                "line_id": line_ids.take(pa.array(ev_line)),
+                "event_at": local_times(day, ev_second, "iso_offset"),
+                "state": pa.array([e[2] for e in events], pa.string()),
+                "reason": pa.array([e[3] for e in events], pa.string()),
+            }
+        )
         made = np.bincount(out[:, 1], weights=out[:, 3], minlength=len(w.sku_ids)).astype(np.int64)
         return FactoryDay(production, machine, _work_order_table(w, day, released), made)
 
@@ -218,12 +229,14 @@ def _stoppages(lines: int, rng: np.random.Generator) -> dict[tuple[int, int], tu
 def _work_order_table(world: World, day: date, orders: list[WorkOrder]) -> pa.Table:
     """The day's released work orders with their state at the end of the day."""
     sku = np.array([o.sku for o in orders], np.int64)
-    return pa.table({
-        "work_order_id": day_ids("WO", day, np.arange(1, len(orders) + 1), 4),
-        "factory_id": pa.array([world.factory_ids[world.line_factory[o.line]] for o in orders], pa.string()),
-        "sku": world.sku_array.take(pa.array(sku)),
-        "released_at": local_datetimes(day, np.array([o.released for o in orders], np.int64)),
-        "qty_planned": pa.array([o.qty for o in orders], pa.int64()),
-        "due_date": pa.array([day + timedelta(days=int(world.lead_time[s])) for s in sku], pa.date32()),
-        "status": pa.array([o.status for o in orders], pa.string()),
-    })
+    return pa.table(
+        {
+            "work_order_id": day_ids("WO", day, np.arange(1, len(orders) + 1), 4),
+            "factory_id": pa.array([world.factory_ids[world.line_factory[o.line]] for o in orders], pa.string()),
+            "sku": world.sku_array.take(pa.array(sku)),
+            "released_at": local_datetimes(day, np.array([o.released for o in orders], np.int64)),
+            "qty_planned": pa.array([o.qty for o in orders], pa.int64()),
+            "due_date": pa.array([day + timedelta(days=int(world.lead_time[s])) for s in sku], pa.date32()),
+            "status": pa.array([o.status for o in orders], pa.string()),
+        }
+    )

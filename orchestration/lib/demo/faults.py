@@ -220,9 +220,19 @@ def _template(table: pa.Table, day: date) -> dict[str, str]:
     if table.num_rows:
         values = table.slice(0, 1).to_pylist()[0]
     else:
-        values = {"order_id": "", "line_no": 1, "ordered_at": f"{day} 12:00:00", "partner_id": "P00001",
-                  "sku": "SKU0001", "qty": 2, "unit_price": "9.90", "discount": "0.00", "region": "east",
-                  "live_session_id": None, "status": "paid"}
+        values = {
+            "order_id": "",
+            "line_no": 1,
+            "ordered_at": f"{day} 12:00:00",
+            "partner_id": "P00001",
+            "sku": "SKU0001",
+            "qty": 2,
+            "unit_price": "9.90",
+            "discount": "0.00",
+            "region": "east",
+            "live_session_id": None,
+            "status": "paid",
+        }
     text = {k: "" if v is None else str(v) for k, v in values.items()}
     return {**text, "line_no": "1", "qty": "2", "discount": "0.00", "live_session_id": "", "status": "paid"}
 
@@ -233,7 +243,13 @@ def _text_table(rows: list[dict[str, str]]) -> pa.Table:
 
 def _synthetic_output(source: Source, day: date) -> pa.Table:
     """One row of output for a day the factories were closed."""
-    return pa.table({
-        "factory_id": ["F001"], "line_id": ["F001-L1"], "sku": ["SKU0001"],
-        "produced_at": [f"{day:%Y/%m/%d} 08:00:00"], "qty_good": [10], "qty_scrap": [0],
-    })
+    return pa.table(
+        {
+            "factory_id": ["F001"],
+            "line_id": ["F001-L1"],
+            "sku": ["SKU0001"],
+            "produced_at": [f"{day:%Y/%m/%d} 08:00:00"],
+            "qty_good": [10],
+            "qty_scrap": [0],
+        }
+    )

@@ -49,9 +49,15 @@ class _Tally:
 
     def count(self, source: str, day: date, table: pa.Table) -> None:
         column = QUANTITY.get(source)
-        entry = self.sources.setdefault(source, {
-            "rows": 0, "qty": 0 if column else None, "by_day": {}, "qty_by_day": {} if column else None,
-        })
+        entry = self.sources.setdefault(
+            source,
+            {
+                "rows": 0,
+                "qty": 0 if column else None,
+                "by_day": {},
+                "qty_by_day": {} if column else None,
+            },
+        )
         key = day.isoformat()
         entry["rows"] += table.num_rows
         entry["by_day"][key] = entry["by_day"].get(key, 0) + table.num_rows
@@ -86,8 +92,14 @@ class _Progress:
             sys.stderr.flush()
 
 
-def generate(store: LakeStore, preset: str = "small", seed: int = 7, faults: bool = False,
-             order_lines: int | None = None, progress: bool = False) -> DemoResult:
+def generate(
+    store: LakeStore,
+    preset: str = "small",
+    seed: int = 7,
+    faults: bool = False,
+    order_lines: int | None = None,
+    progress: bool = False,
+) -> DemoResult:
     """Write a demo business's landing files, one day at a time, and its truth file.
 
     The same preset, seed and options always give byte-identical files. With ``faults``

@@ -63,14 +63,16 @@ class _Moves:
         else:
             second = warehouse = sku = qty = kind = np.zeros(0, np.int64)
         order = np.lexsort((kind, sku, warehouse, second))
-        return pa.table({
-            "movement_id": day_ids("MV", day, np.arange(1, len(order) + 1), 6),
-            "moved_at": local_times(day, second[order], "iso"),
-            "warehouse_id": world.warehouse_array.take(pa.array(warehouse[order], pa.int64())),
-            "sku": world.sku_array.take(pa.array(sku[order], pa.int64())),
-            "qty": pa.array(qty[order], pa.int64()),
-            "movement_type": pa.array(MOVEMENT_TYPES).take(pa.array(kind[order], pa.int64())),
-        })
+        return pa.table(
+            {
+                "movement_id": day_ids("MV", day, np.arange(1, len(order) + 1), 6),
+                "moved_at": local_times(day, second[order], "iso"),
+                "warehouse_id": world.warehouse_array.take(pa.array(warehouse[order], pa.int64())),
+                "sku": world.sku_array.take(pa.array(sku[order], pa.int64())),
+                "qty": pa.array(qty[order], pa.int64()),
+                "movement_type": pa.array(MOVEMENT_TYPES).take(pa.array(kind[order], pa.int64())),
+            }
+        )
 
 
 class Warehouses:
@@ -111,8 +113,9 @@ class Warehouses:
         return StockDay(moves.table(self.world, day), self._snapshot(day), int(stockout.sum()))
 
     # -- the steps of the day ----------------------------------------------------------
-    def _receive(self, qty: np.ndarray, start: int, span: int, moves: _Moves, rng: np.random.Generator,
-                 kind: int = RECEIPT) -> None:
+    def _receive(
+        self, qty: np.ndarray, start: int, span: int, moves: _Moves, rng: np.random.Generator, kind: int = RECEIPT
+    ) -> None:
         self.on_hand += qty
         moves.add_grid(qty, start, span, kind, rng)
 
@@ -129,8 +132,9 @@ class Warehouses:
         self.returns[-1] = 0
         self._receive(back, 13 * HOUR, HOUR, moves, rng, kind=RETURN)
 
-    def _schedule_returns(self, refunded: np.ndarray, shipped: np.ndarray, demand: np.ndarray,
-                          rng: np.random.Generator) -> None:
+    def _schedule_returns(
+        self, refunded: np.ndarray, shipped: np.ndarray, demand: np.ndarray, rng: np.random.Generator
+    ) -> None:
         """Refunded units that had shipped come back a few days later."""
         fill = np.divide(shipped, demand, out=np.zeros(shipped.shape), where=demand > 0)
         back = np.floor(refunded * np.minimum(fill, 1.0)).astype(np.int64)
@@ -148,8 +152,9 @@ class Warehouses:
         cover = self.on_hand / per_day
         sku = np.arange(k)
         src, dst = cover.argmax(axis=0), cover.argmin(axis=0)
-        qty = np.floor(np.minimum(self.on_hand[src, sku] - 7 * per_day[src, sku],
-                                  7 * per_day[dst, sku] - self.on_hand[dst, sku])).astype(np.int64)
+        qty = np.floor(
+            np.minimum(self.on_hand[src, sku] - 7 * per_day[src, sku], 7 * per_day[dst, sku] - self.on_hand[dst, sku])
+        ).astype(np.int64)
         wanted = np.flatnonzero((cover[dst, sku] < 2) & (cover[src, sku] > 12) & (qty >= 1))
         count = min(len(wanted), int(rng.poisson(1 + w * k / 300)))
         pick = wanted[np.argsort(cover[dst[wanted], wanted], kind="stable")][:count]
@@ -180,14 +185,16 @@ class Warehouses:
         w, k = self.on_hand.shape
         warehouse = np.repeat(np.arange(w), k)
         sku = np.tile(np.arange(k), w)
-        return pa.table({
-            "snapshot_date": pa.array([day] * (w * k), pa.date32()),
-            "warehouse_id": self.world.warehouse_array.take(pa.array(warehouse)),
-            "sku": self.world.sku_array.take(pa.array(sku)),
-            "on_hand": pa.array(self.on_hand.ravel(), pa.int64()),
-            "reserved": pa.array(np.minimum(self.waiting, self.on_hand).ravel(), pa.int64()),
-            "in_transit": pa.array(self.arriving.ravel(), pa.int64()),
-        })
+        return pa.table(
+            {
+                "snapshot_date": pa.array([day] * (w * k), pa.date32()),
+                "warehouse_id": self.world.warehouse_array.take(pa.array(warehouse)),
+                "sku": self.world.sku_array.take(pa.array(sku)),
+                "on_hand": pa.array(self.on_hand.ravel(), pa.int64()),
+                "reserved": pa.array(np.minimum(self.waiting, self.on_hand).ravel(), pa.int64()),
+                "in_transit": pa.array(self.arriving.ravel(), pa.int64()),
+            }
+        )
 
 
 def opening_stock(world: World, rng: np.random.Generator) -> np.ndarray:

@@ -79,10 +79,12 @@ def sell(world: World, day: date, rng: np.random.Generator) -> DaySales:
     expected = world.expected_lines(day)
     sessions = _sessions(world, look, rng)
     live_lines = expected * look.live_share if len(sessions) else 0.0
-    orders = Orders.concat([
-        _regular_orders(world, look, expected - live_lines, rng),
-        _live_orders(sessions, live_lines, rng),
-    ])
+    orders = Orders.concat(
+        [
+            _regular_orders(world, look, expected - live_lines, rng),
+            _live_orders(sessions, live_lines, rng),
+        ]
+    )
     return _lines(world, day, look, orders, sessions, rng)
 
 
@@ -93,8 +95,9 @@ def _sessions(world: World, look: Outlook, rng: np.random.Generator) -> Sessions
     """A few sessions a day by the best-known hosts, many more around festivals."""
     hosts = world.host_ids
     if not len(hosts):
-        return Sessions(*(np.zeros(0, np.int64) for _ in range(4)), np.zeros((0, MAX_FEATURED), np.int64),
-                        np.zeros(0, np.int64))
+        return Sessions(
+            *(np.zeros(0, np.int64) for _ in range(4)), np.zeros((0, MAX_FEATURED), np.int64), np.zeros(0, np.int64)
+        )
     expected = max(2.0, 0.2 * len(hosts)) * look.boost**0.6
     count = min(len(hosts), max(1, int(rng.poisson(expected))))  # at least one session every day
     fame = world.partner_fame[hosts]
@@ -105,8 +108,9 @@ def _sessions(world: World, look: Outlook, rng: np.random.Generator) -> Sessions
     featured_count = np.minimum(rng.integers(3, MAX_FEATURED + 1, count), len(world.sku_ids))
     featured = _featured(world.sku_share(look.day), featured_count, rng)
     order = np.lexsort((host, start))
-    return Sessions(host[order], start[order], end[order], viewers[order].astype(np.int64),
-                    featured[order], featured_count[order])
+    return Sessions(
+        host[order], start[order], end[order], viewers[order].astype(np.int64), featured[order], featured_count[order]
+    )
 
 
 def _featured(share: np.ndarray, count: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -157,8 +161,9 @@ def _live_orders(sessions: Sessions, lines: float, rng: np.random.Generator) -> 
 # -- what they buy ----------------------------------------------------------------------
 
 
-def _lines(world: World, day: date, look: Outlook, orders: Orders, sessions: Sessions,
-           rng: np.random.Generator) -> DaySales:
+def _lines(
+    world: World, day: date, look: Outlook, orders: Orders, sessions: Sessions, rng: np.random.Generator
+) -> DaySales:
     of = np.repeat(np.arange(len(orders.seconds)), orders.lines)
     first = np.cumsum(orders.lines) - orders.lines
     line_no = np.arange(len(of)) - first[of] + 1
@@ -174,25 +179,34 @@ def _lines(world: World, day: date, look: Outlook, orders: Orders, sessions: Ses
     status = _statuses(look, orders, of, live, rng)
     seconds = orders.seconds[of]
     session_ids = day_ids("LS", day, np.arange(1, len(sessions) + 1), 3)
-    table = pa.table({
-        "order_id": day_ids("O", day, of + 1, 6),
-        "line_no": pa.array(line_no, pa.int64()),
-        "ordered_at": local_times(day, seconds, "plain"),
-        "partner_id": world.partner_array.take(pa.array(partner)),
-        "sku": world.sku_array.take(pa.array(sku)),
-        "qty": pa.array(qty, pa.int64()),
-        "unit_price": money(price),
-        "discount": money(discount),
-        "region": world.partner_region_array.take(pa.array(partner)),
-        "live_session_id": session_ids.take(pa.array(session, mask=~live)),
-        "status": pa.array(STATUSES).take(pa.array(status)),
-    })
+    table = pa.table(
+        {
+            "order_id": day_ids("O", day, of + 1, 6),
+            "line_no": pa.array(line_no, pa.int64()),
+            "ordered_at": local_times(day, seconds, "plain"),
+            "partner_id": world.partner_array.take(pa.array(partner)),
+            "sku": world.sku_array.take(pa.array(sku)),
+            "qty": pa.array(qty, pa.int64()),
+            "unit_price": money(price),
+            "discount": money(discount),
+            "region": world.partner_region_array.take(pa.array(partner)),
+            "live_session_id": session_ids.take(pa.array(session, mask=~live)),
+            "status": pa.array(STATUSES).take(pa.array(status)),
+        }
+    )
     to_ship, refunded = _warehouse_work(world, partner, sku, qty, seconds, status)
     return DaySales(table, _session_table(world, day, sessions, session_ids), to_ship, refunded, len(orders.seconds))
 
 
-def _skus(world: World, day: date, orders: Orders, of: np.ndarray, line_no: np.ndarray,
-          sessions: Sessions, rng: np.random.Generator) -> np.ndarray:
+def _skus(
+    world: World,
+    day: date,
+    orders: Orders,
+    of: np.ndarray,
+    line_no: np.ndarray,
+    sessions: Sessions,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Popular SKUs more often; in a live session, the products the host is showing."""
     skus = len(world.sku_ids)
     share = world.sku_share(day)
@@ -217,8 +231,9 @@ def _statuses(look: Outlook, orders: Orders, of: np.ndarray, live: np.ndarray, r
     return np.where(cancelled, CANCELLED, np.where(refunded, REFUNDED, PAID))
 
 
-def _warehouse_work(world: World, partner: np.ndarray, sku: np.ndarray, qty: np.ndarray,
-                    seconds: np.ndarray, status: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _warehouse_work(
+    world: World, partner: np.ndarray, sku: np.ndarray, qty: np.ndarray, seconds: np.ndarray, status: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Units each warehouse must ship per wave, and units refunded, by SKU."""
     w, k = len(world.warehouse_ids), len(world.sku_ids)
     cell = world.partner_warehouse[partner] * k + sku
@@ -231,11 +246,12 @@ def _warehouse_work(world: World, partner: np.ndarray, sku: np.ndarray, qty: np.
 
 
 def _session_table(world: World, day: date, sessions: Sessions, ids: pa.Array) -> pa.Table:
-    return pa.table({
-        "live_session_id": ids,
-        "partner_id": world.partner_array.take(pa.array(sessions.host, pa.int64())),
-        "started_at": local_times(day, sessions.start, "plain"),
-        "ended_at": local_times(day, sessions.end, "plain"),
-        "peak_viewers": pa.array(sessions.viewers, pa.int64()),
-    })
-
+    return pa.table(
+        {
+            "live_session_id": ids,
+            "partner_id": world.partner_array.take(pa.array(sessions.host, pa.int64())),
+            "started_at": local_times(day, sessions.start, "plain"),
+            "ended_at": local_times(day, sessions.end, "plain"),
+            "peak_viewers": pa.array(sessions.viewers, pa.int64()),
+        }
+    )

@@ -18,15 +18,25 @@ WEEKDAY_LEVEL = (0.92, 0.90, 0.93, 0.97, 1.05, 1.22, 1.18)  # Monday first; week
 DOUBLE_ELEVEN = {
     **{d: 1.25 for d in range(-22, -11)},  # 10-20..10-30: warm-up, deposits for presale
     -11: 2.6,  # 10-31 20:00: presale opens
-    -10: 2.2, -9: 1.6, -8: 1.4,
+    -10: 2.2,
+    -9: 1.6,
+    -8: 1.4,
     **{d: 1.35 for d in range(-7, -1)},
-    -1: 2.0, 0: 7.0, 1: 1.8, 2: 1.3, 3: 1.15,
+    -1: 2.0,
+    0: 7.0,
+    1: 1.8,
+    2: 1.3,
+    3: 1.15,
 }
 MID_YEAR_618 = {
     **{d: 1.2 for d in range(-21, -17)},  # 05-28..05-31
     -17: 2.2,  # 06-01: the first wave
     **{d: 1.3 for d in range(-16, -2)},
-    -2: 1.6, -1: 2.2, 0: 5.0, 1: 1.5, 2: 1.15,
+    -2: 1.6,
+    -1: 2.2,
+    0: 5.0,
+    1: 1.5,
+    2: 1.15,
 }
 DOUBLE_TWELVE = {-2: 1.3, -1: 1.6, 0: 2.8, 1: 1.3}
 WOMENS_DAY = {-1: 1.3, 0: 1.8}
@@ -42,10 +52,34 @@ SPRING_FESTIVAL_DEMAND = {
 FACTORY_HOLIDAY = range(-3, 8)  # factories close around the Spring Festival
 
 # Share of a normal day's orders placed in each hour: quiet nights, evening peak.
-HOURLY = np.array([
-    0.6, 0.3, 0.15, 0.1, 0.1, 0.2, 0.5, 1.2, 2.0, 3.0, 3.5, 3.8,
-    3.6, 3.3, 3.4, 3.6, 3.7, 3.6, 3.8, 4.5, 5.2, 5.5, 4.5, 2.5,
-])
+HOURLY = np.array(
+    [
+        0.6,
+        0.3,
+        0.15,
+        0.1,
+        0.1,
+        0.2,
+        0.5,
+        1.2,
+        2.0,
+        3.0,
+        3.5,
+        3.8,
+        3.6,
+        3.3,
+        3.4,
+        3.6,
+        3.7,
+        3.6,
+        3.8,
+        4.5,
+        5.2,
+        5.5,
+        4.5,
+        2.5,
+    ]
+)
 GROWTH_PER_YEAR = 0.3
 GROWTH_EPOCH = date(2025, 1, 1)
 

@@ -20,8 +20,13 @@ from orchestration.lib.demo.presets import Preset
 from orchestration.lib.demo.seasons import levels, outlook
 
 REGION_WEIGHTS = {
-    "east": 0.30, "south": 0.22, "north": 0.16, "central": 0.12,
-    "southwest": 0.10, "northwest": 0.05, "northeast": 0.05,
+    "east": 0.30,
+    "south": 0.22,
+    "north": 0.16,
+    "central": 0.12,
+    "southwest": 0.10,
+    "northwest": 0.05,
+    "northeast": 0.05,
 }
 REGIONS = tuple(REGION_WEIGHTS)
 NEAREST = {  # where a region's orders ship from when it has no warehouse of its own
@@ -58,24 +63,90 @@ class Category:
 
 
 CATEGORIES = (
-    Category("家居日用", ("保温杯", "收纳箱", "毛巾", "拖鞋", "衣架", "垃圾袋", "四件套", "抱枕", "厨房纸", "置物架"),
-             (9.9, 129), None, (1.0, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.05, 1.1, 1.1)),
-    Category("食品饮料", ("坚果礼盒", "挂耳咖啡", "螺蛳粉", "牛肉干", "苏打水", "燕麦片", "自热火锅", "辣条", "茶叶", "蜂蜜"),
-             (9.9, 89), (180, 540), (1.3, 1.2, 0.9, 0.9, 0.95, 1.0, 1.0, 1.0, 1.2, 1.1, 1.1, 1.2)),
-    Category("个护美妆", ("洗发水", "面膜", "牙膏", "洗衣凝珠", "护手霜", "沐浴露", "防晒霜", "口红", "洗面奶", "身体乳"),
-             (12.9, 159), (720, 1095), (1.0, 1.0, 1.15, 1.0, 1.0, 1.05, 1.0, 1.0, 1.0, 1.0, 1.1, 1.1)),
-    Category("母婴用品", ("纸尿裤", "湿巾", "奶瓶", "婴儿洗衣液", "儿童牙刷", "辅食米粉", "爬行垫", "儿童水杯"),
-             (19.9, 199), (365, 1095), (1.0,) * 12),
-    Category("数码配件", ("数据线", "充电宝", "蓝牙耳机", "手机壳", "钢化膜", "充电头", "车载支架", "无线鼠标"),
-             (9.9, 299), None, (1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.05, 1.1, 1.15, 1.0, 1.1, 1.0)),
-    Category("服饰鞋包", ("羽绒服", "卫衣", "袜子", "保暖内衣", "运动鞋", "帆布包", "棒球帽", "冲锋衣", "围巾", "T恤"),
-             (19.9, 599), None, (1.4, 1.1, 0.9, 0.85, 0.8, 0.75, 0.7, 0.75, 0.95, 1.2, 1.45, 1.5)),
+    Category(
+        "家居日用",
+        ("保温杯", "收纳箱", "毛巾", "拖鞋", "衣架", "垃圾袋", "四件套", "抱枕", "厨房纸", "置物架"),
+        (9.9, 129),
+        None,
+        (1.0, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.05, 1.1, 1.1),
+    ),
+    Category(
+        "食品饮料",
+        ("坚果礼盒", "挂耳咖啡", "螺蛳粉", "牛肉干", "苏打水", "燕麦片", "自热火锅", "辣条", "茶叶", "蜂蜜"),
+        (9.9, 89),
+        (180, 540),
+        (1.3, 1.2, 0.9, 0.9, 0.95, 1.0, 1.0, 1.0, 1.2, 1.1, 1.1, 1.2),
+    ),
+    Category(
+        "个护美妆",
+        ("洗发水", "面膜", "牙膏", "洗衣凝珠", "护手霜", "沐浴露", "防晒霜", "口红", "洗面奶", "身体乳"),
+        (12.9, 159),
+        (720, 1095),
+        (1.0, 1.0, 1.15, 1.0, 1.0, 1.05, 1.0, 1.0, 1.0, 1.0, 1.1, 1.1),
+    ),
+    Category(
+        "母婴用品",
+        ("纸尿裤", "湿巾", "奶瓶", "婴儿洗衣液", "儿童牙刷", "辅食米粉", "爬行垫", "儿童水杯"),
+        (19.9, 199),
+        (365, 1095),
+        (1.0,) * 12,
+    ),
+    Category(
+        "数码配件",
+        ("数据线", "充电宝", "蓝牙耳机", "手机壳", "钢化膜", "充电头", "车载支架", "无线鼠标"),
+        (9.9, 299),
+        None,
+        (1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.05, 1.1, 1.15, 1.0, 1.1, 1.0),
+    ),
+    Category(
+        "服饰鞋包",
+        ("羽绒服", "卫衣", "袜子", "保暖内衣", "运动鞋", "帆布包", "棒球帽", "冲锋衣", "围巾", "T恤"),
+        (19.9, 599),
+        None,
+        (1.4, 1.1, 0.9, 0.85, 0.8, 0.75, 0.7, 0.75, 0.95, 1.2, 1.45, 1.5),
+    ),
 )
 VARIANTS = ("经典款", "升级款", "家庭装", "便携装", "礼盒装", "加大号", "轻薄款", "尊享版", "基础款", "组合装")
-CITIES = ("宁波", "义乌", "东莞", "佛山", "苏州", "泉州", "温州", "青岛", "成都", "武汉", "潍坊", "中山", "嘉兴", "漳州", "临沂")
-BRANDS = ("恒达", "远航", "百盛", "嘉禾", "联创", "鸿运", "华信", "金源", "永安", "佳美", "天成", "锦程", "新易", "润丰")
+CITIES = (
+    "宁波",
+    "义乌",
+    "东莞",
+    "佛山",
+    "苏州",
+    "泉州",
+    "温州",
+    "青岛",
+    "成都",
+    "武汉",
+    "潍坊",
+    "中山",
+    "嘉兴",
+    "漳州",
+    "临沂",
+)
+BRANDS = (
+    "恒达",
+    "远航",
+    "百盛",
+    "嘉禾",
+    "联创",
+    "鸿运",
+    "华信",
+    "金源",
+    "永安",
+    "佳美",
+    "天成",
+    "锦程",
+    "新易",
+    "润丰",
+)
 INDUSTRY = {  # company-name suffix by the category a supplier makes
-    "家居日用": "日用品", "食品饮料": "食品", "个护美妆": "日化", "母婴用品": "母婴用品", "数码配件": "电子", "服饰鞋包": "服饰",
+    "家居日用": "日用品",
+    "食品饮料": "食品",
+    "个护美妆": "日化",
+    "母婴用品": "母婴用品",
+    "数码配件": "电子",
+    "服饰鞋包": "服饰",
 }
 MIDMONTH = np.array([15, 46, 74, 105, 135, 166, 196, 227, 258, 288, 319, 349])
 
@@ -196,37 +267,47 @@ class World:
     def master_tables(self) -> dict[str, pa.Table]:
         """Master data under canonical column names, ready for the writers."""
         return {
-            "suppliers": pa.table({
-                "supplier_id": self.supplier_ids,
-                "name": self.supplier_names,
-                "region": [REGIONS[r] for r in self.supplier_region],
-            }),
-            "factories": pa.table({
-                "factory_id": self.factory_ids,
-                "supplier_id": [self.supplier_ids[s] for s in self.factory_supplier],
-                "region": [REGIONS[self.supplier_region[s]] for s in self.factory_supplier],
-                "line_count": pa.array(self.factory_lines, pa.int64()),
-            }),
-            "products": pa.table({
-                "sku": self.sku_ids,
-                "name": self.sku_names,
-                "category": [CATEGORIES[c].name for c in self.sku_category],
-                "supplier_id": [self.supplier_ids[s] for s in self.sku_supplier],
-                "unit_cost": money(self.cost_cents),
-                "unit_price": money(self.price_cents),
-                "lead_time_days": pa.array(self.lead_time, pa.int64()),
-                "min_order_qty": pa.array(self.min_order_qty, pa.int64()),
-                "shelf_life_days": pa.array(self.shelf_life, pa.int64(), mask=self.shelf_life < 0),
-            }),
-            "partners": pa.table({
-                "partner_id": self.partner_ids,
-                "partner_type": [PARTNER_TYPES[t] for t in self.partner_type],
-                "region": self.partner_region_array,
-            }),
-            "warehouses": pa.table({
-                "warehouse_id": self.warehouse_ids,
-                "region": [REGIONS[r] for r in self.warehouse_region],
-            }),
+            "suppliers": pa.table(
+                {
+                    "supplier_id": self.supplier_ids,
+                    "name": self.supplier_names,
+                    "region": [REGIONS[r] for r in self.supplier_region],
+                }
+            ),
+            "factories": pa.table(
+                {
+                    "factory_id": self.factory_ids,
+                    "supplier_id": [self.supplier_ids[s] for s in self.factory_supplier],
+                    "region": [REGIONS[self.supplier_region[s]] for s in self.factory_supplier],
+                    "line_count": pa.array(self.factory_lines, pa.int64()),
+                }
+            ),
+            "products": pa.table(
+                {
+                    "sku": self.sku_ids,
+                    "name": self.sku_names,
+                    "category": [CATEGORIES[c].name for c in self.sku_category],
+                    "supplier_id": [self.supplier_ids[s] for s in self.sku_supplier],
+                    "unit_cost": money(self.cost_cents),
+                    "unit_price": money(self.price_cents),
+                    "lead_time_days": pa.array(self.lead_time, pa.int64()),
+                    "min_order_qty": pa.array(self.min_order_qty, pa.int64()),
+                    "shelf_life_days": pa.array(self.shelf_life, pa.int64(), mask=self.shelf_life < 0),
+                }
+            ),
+            "partners": pa.table(
+                {
+                    "partner_id": self.partner_ids,
+                    "partner_type": [PARTNER_TYPES[t] for t in self.partner_type],
+                    "region": self.partner_region_array,
+                }
+            ),
+            "warehouses": pa.table(
+                {
+                    "warehouse_id": self.warehouse_ids,
+                    "region": [REGIONS[r] for r in self.warehouse_region],
+                }
+            ),
         }
 
 
@@ -265,8 +346,9 @@ def build_world(preset: Preset, seed: int) -> World:
         **_products(preset, rng, sku_category),
         **partners,
         warehouse_ids=[f"WH{i + 1:02d}" for i in range(preset.warehouses)],
-        warehouse_region=np.array([REGIONS.index(WAREHOUSE_REGIONS[i % len(WAREHOUSE_REGIONS)])
-                                   for i in range(preset.warehouses)]),
+        warehouse_region=np.array(
+            [REGIONS.index(WAREHOUSE_REGIONS[i % len(WAREHOUSE_REGIONS)]) for i in range(preset.warehouses)]
+        ),
     )
     world.partner_warehouse = _serving_warehouses(world)
     world.lines_per_level = preset.order_lines / levels(preset.start, len(preset.days)).sum()
@@ -324,8 +406,14 @@ def _products(preset: Preset, rng: np.random.Generator, category: np.ndarray) ->
         old = (~new) & (rng.random(k) < 0.08)
         fading[old] = rng.uniform(0.8, 2.0, old.sum())
     return {
-        "sku_names": names, "price_cents": price, "cost_cents": cost, "popularity": popularity,
-        "lead_time": rng.integers(5, 15, k), "shelf_life": shelf, "launch": launch, "fading": fading,
+        "sku_names": names,
+        "price_cents": price,
+        "cost_cents": cost,
+        "popularity": popularity,
+        "lead_time": rng.integers(5, 15, k),
+        "shelf_life": shelf,
+        "launch": launch,
+        "fading": fading,
         "min_order_qty": np.zeros(k, np.int64),
     }
 

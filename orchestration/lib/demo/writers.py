@@ -41,8 +41,9 @@ def landing_path(source: Source, day: date, variant: str = "") -> str:
     return f"{source.landing_dir}/{source.files.replace('*', day.isoformat() + variant)}"
 
 
-def render(source: Source, table: pa.Table, day: date, header: list[str] | None = None,
-           with_header: bool = True) -> bytes:
+def render(
+    source: Source, table: pa.Table, day: date, header: list[str] | None = None, with_header: bool = True
+) -> bytes:
     """A table of canonical columns as the bytes of one landing file of ``source``."""
     names = header or headers(source, table.column_names)
     return RENDERERS[source.format](table.rename_columns(names), source, day, with_header)
@@ -82,8 +83,9 @@ def _jsonl(table: pa.Table, source: Source, day: date, with_header: bool) -> byt
 def _parquet(table: pa.Table, source: Source, day: date, with_header: bool) -> bytes:
     """Parquet with native types (dates as date32, counts as int64)."""
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression=PARQUET_OPTIONS["compression"],
-                   compression_level=PARQUET_OPTIONS["compression_level"])
+    pq.write_table(
+        table, sink, compression=PARQUET_OPTIONS["compression"], compression_level=PARQUET_OPTIONS["compression_level"]
+    )
     return sink.getvalue().to_pybytes()
 
 
