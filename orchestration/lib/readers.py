@@ -64,16 +64,20 @@ class RawFile:
 # -- per-format strategies: bytes in, (header, text columns, malformed rows) out ----------
 
 
+def _undecodable(name: str, encoding: str, detail: str) -> FileRejected:
+    return FileRejected(
+        "undecodable",
+        f"{name}: {detail} are not valid {encoding}; re-export the file as {encoding}, "
+        "or set `encoding` for this source in sources.yaml",
+    )
+
+
 def _csv_header(data: pa.Buffer, encoding: str, name: str) -> list[str]:
-    head = data.to_pybytes()[: 1 << 16] if data.size > 1 << 16 else data.to_pybytes()
-    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    first = data.slice(0, min(data.size, 1 << 16)).to_pybytes().split(b"\n", 1)[0].rstrip(b"\r")
     try:
         text = first.decode(encoding)
     except UnicodeDecodeError as err:
-        raise FileRejected(
-            "undecodable",
-            f"{name}: the header is not valid {encoding} ({err.reason} at byte {err.start}); re-export it as {encoding} or set `encoding` for this source in sources.yaml",
-        ) from err
+        raise _undecodable(name, encoding, f"the header's bytes {err.start}-{err.end} ({err.reason})") from err
     return next(csv.reader([text.lstrip("\ufeff")]))
 
 
@@ -104,16 +108,10 @@ def _read_csv(data: pa.Buffer, source: Source, name: str) -> tuple[pa.Table, lis
             ),
         )
     except UnicodeDecodeError as err:
-        raise FileRejected(
-            "undecodable",
-            f"{name}: bytes {err.start}-{err.end} are not valid {source.encoding} ({err.reason}); re-export the file as {source.encoding} or set `encoding` for this source in sources.yaml",
-        ) from err
+        raise _undecodable(name, source.encoding, f"bytes {err.start}-{err.end} ({err.reason})") from err
     except pa.ArrowInvalid as err:
         if "UTF8" in str(err) or "UTF-8" in str(err):
-            raise FileRejected(
-                "undecodable",
-                f"{name}: holds bytes that are not valid {source.encoding} ({err}); re-export it as {source.encoding} or set `encoding` for this source in sources.yaml",
-            ) from err
+            raise _undecodable(name, source.encoding, f"some bytes ({err})") from err
         raise FileRejected(
             "unreadable_file", f"{name}: not a readable CSV ({err}); check the delimiter and quoting of the export"
         ) from err
@@ -125,10 +123,7 @@ def _read_jsonl(data: pa.Buffer, source: Source, name: str) -> tuple[pa.Table, l
     try:
         text = data.to_pybytes().decode(_python_codec(source.encoding))
     except UnicodeDecodeError as err:
-        raise FileRejected(
-            "undecodable",
-            f"{name}: bytes {err.start}-{err.end} are not valid {source.encoding}; re-export it as {source.encoding}",
-        ) from err
+        raise _undecodable(name, source.encoding, f"bytes {err.start}-{err.end} ({err.reason})") from err
     records: list[dict] = []
     numbers: list[int] = []
     malformed: list[Malformed] = []
