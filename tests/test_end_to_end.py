@@ -10,18 +10,11 @@ import pytest
 
 from orchestration.cli import materialize_all
 from orchestration.lib.demo import generate
+from orchestration.lib.demo.generator import QUANTITY
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.sources import load_sources
 
 pytestmark = pytest.mark.slow
-QTY = {
-    "order_lines": "qty",
-    "production_output": "qty_good",
-    "stock_movements": "qty",
-    "stock_snapshots": "on_hand",
-    "work_orders": "qty_planned",
-    "live_sessions": "peak_viewers",
-}
 
 
 def _run(store: LakeStore) -> tuple[dict, list]:
@@ -69,8 +62,8 @@ def test_accepted_totals_equal_the_generators_clean_totals(local_run):
         bronze = _bronze(store, source)
         clean = truth["clean"][name]
         assert bronze.num_rows == clean["rows"], name
-        if name in QTY:
-            assert pc.sum(bronze.column(QTY[name])).as_py() == clean["qty"], name
+        if name in QUANTITY:
+            assert pc.sum(bronze.column(QUANTITY[name])).as_py() == clean["qty"], name
 
 
 def test_every_injected_fault_is_caught_with_its_reason(local_run):

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.lib.demo import PRESETS, DemoResult, generate
+from orchestration.lib.demo.generator import QUANTITY
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.rules import REASON_CODES
 from orchestration.lib.sources import load_sources
@@ -222,16 +223,6 @@ def test_work_orders_and_snapshots_carry_their_own_day(store, truth):
 # -- the truth file -----------------------------------------------------------------------------
 
 
-QTY = {
-    "order_lines": "qty",
-    "production_output": "qty_good",
-    "stock_movements": "qty",
-    "stock_snapshots": "on_hand",
-    "work_orders": "qty_planned",
-    "live_sessions": "peak_viewers",
-}
-
-
 def test_truth_is_written_to_the_lake(store, truth, demo):
     assert demo[1].truth_path == "_demo/truth.json"
     assert json.loads(store.read_bytes("_demo/truth.json")) == truth
@@ -248,8 +239,8 @@ def test_truth_clean_totals_equal_what_is_on_disk(store, truth, source):
         rows = all_clean_rows(store, truth, source)
     assert expected["by_day"] == {d.isoformat(): len(r) for d, r in rows.items()}
     assert expected["rows"] == sum(len(r) for r in rows.values())
-    if source in QTY:
-        assert expected["qty"] == sum(int(row[QTY[source]]) for r in rows.values() for row in r)
+    if source in QUANTITY:
+        assert expected["qty"] == sum(int(row[QUANTITY[source]]) for r in rows.values() for row in r)
     else:
         assert expected["qty"] is None
 

@@ -35,19 +35,10 @@ def test_gbk_csv_with_chinese_headers_lands_with_canonical_names(lake):
 
 
 def test_xlsx_with_chinese_headers_lands_with_canonical_names(lake):
+    chinese = [c.aliases[0] for c in SOURCES["products"].columns]
     data = xlsx_bytes(
         [
-            [
-                "商品编码",
-                "商品名称",
-                "品类",
-                "供应商编号",
-                "单位成本",
-                "销售单价",
-                "交货周期天数",
-                "最小起订量",
-                "保质期天数",
-            ],
+            chinese,
             ["SKU0001", "保温杯", "home", "SUP001", 12.5, 39.9, 7, 200, 720],
         ]
     )
