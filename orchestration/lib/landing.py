@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestration.lib.ingest import landing_index
 from orchestration.lib.lake import LakeStore
@@ -25,32 +25,67 @@ class LandingChange:
         return f"{self.partition}:{','.join(self.sources)}:{self.version}"
 
 
-def fingerprints(store: LakeStore, sources: list[Source]) -> dict[str, dict[str, str]]:
-    """{source: {partition: fingerprint of its files (names, sizes, modification times)}}."""
-    seen: dict[str, dict[str, str]] = {}
+@dataclass
+class LandingState:
+    """What the landing zone holds: per source and partition, a version and the newest delivery."""
+
+    versions: dict[str, dict[str, str]] = field(default_factory=dict)
+    newest: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def look(store: LakeStore, sources: list[Source]) -> LandingState:
+    """Fingerprint every partition's deliveries (names, sizes, modification times)."""
+    state = LandingState()
     for source in sources:
-        per_partition: dict[str, str] = {}
+        versions, newest = {}, {}
         for day, files in landing_index(store, source).items():
             if source.is_daily and day is None:
                 continue  # a daily file without a day in its name belongs to no partition
             partition = day.isoformat() if source.is_daily else SNAPSHOT
-            digest = hashlib.sha1()
+            digest = hashlib.sha1(versions.get(partition, "").encode())
             for f in sorted(files, key=lambda f: f.path):
                 digest.update(f"{f.path}|{f.version}\n".encode())
-            previous = per_partition.get(partition, "")
-            per_partition[partition] = hashlib.sha1((previous + digest.hexdigest()).encode()).hexdigest()[:16]
-        seen[source.name] = per_partition
-    return seen
+            versions[partition] = digest.hexdigest()[:16]
+            stamps = [f.mtime.timestamp() for f in files if f.mtime]
+            newest[partition] = max([newest.get(partition, 0.0), *stamps])
+        state.versions[source.name], state.newest[source.name] = versions, newest
+    return state
 
 
-def changes(previous: dict[str, dict[str, str]], current: dict[str, dict[str, str]]) -> list[LandingChange]:
-    """The partitions whose deliveries are new or differ from ``previous``, one per partition."""
+def bronze_stamps(store: LakeStore, sources: list[Source]) -> dict[str, dict[str, float]]:
+    """When each bronze partition was last written: {source: {partition: timestamp}}."""
+    stamps: dict[str, dict[str, float]] = {}
+    for source in sources:
+        per_partition = {}
+        for f in store.list_files(source.bronze_dir, "*.parquet", recursive=True):
+            folder = f.path.rsplit("/", 2)[-2]
+            partition = folder[len("day=") :] if folder.startswith("day=") else SNAPSHOT
+            per_partition[partition] = f.mtime.timestamp() if f.mtime else 0.0
+        stamps[source.name] = per_partition
+    return stamps
+
+
+def changes(
+    previous: dict[str, dict[str, str]],
+    current: LandingState,
+    bronze: dict[str, dict[str, float]] | None = None,
+) -> list[LandingChange]:
+    """The partitions whose deliveries are new or differ from ``previous``, one per partition.
+
+    A partition ``previous`` has never seen (a first look, or a reset cursor) counts as
+    new only if bronze was not written after its newest delivery, so switching the
+    sensor on over an ingested lake does not ingest it all again.
+    """
     changed: dict[str, list[tuple[str, str]]] = {}
-    for source, partitions in current.items():
+    for source, partitions in current.versions.items():
         before = previous.get(source, {})
         for partition, version in partitions.items():
-            if before.get(partition) != version:
-                changed.setdefault(partition, []).append((source, version))
+            if before.get(partition) == version:
+                continue
+            ingested_at = (bronze or {}).get(source, {}).get(partition)
+            if partition not in before and ingested_at is not None and ingested_at >= current.newest[source][partition]:
+                continue
+            changed.setdefault(partition, []).append((source, version))
     result = []
     for partition, items in sorted(changed.items()):
         items.sort()

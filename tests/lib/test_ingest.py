@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 
 from orchestration.lib.ingest import MasterDataMissing, ingest_day, ingest_days, quarantine_path
-from orchestration.lib.landing import changes, fingerprints
+from orchestration.lib.landing import bronze_stamps, changes, look
 from orchestration.lib.sources import load_sources
 from tests.conftest import CSV_HEADER, write_master
 
@@ -87,16 +87,23 @@ def test_many_days_run_together_and_a_day_without_files_is_empty(day_lake):
 
 def test_a_late_file_for_a_past_day_is_a_change_for_that_day_only(day_lake):
     sources = [ORDER_LINES, load_sources()["products"]]
-    seen = fingerprints(day_lake, sources)
-    assert changes(seen, fingerprints(day_lake, sources)) == []
+    seen = look(day_lake, sources).versions
+    assert changes(seen, look(day_lake, sources)) == []
     _deliver(day_lake, "order_lines_2026-11-02.csv", GOOD_ROWS.replace("2026-11-11", "2026-11-02"))
-    (change,) = changes(seen, fingerprints(day_lake, sources))
+    (change,) = changes(seen, look(day_lake, sources))
     assert (change.partition, change.sources) == ("2026-11-02", ("order_lines",))
-    assert {c.partition for c in changes({}, fingerprints(day_lake, sources))} == {
-        "2026-11-02",
-        "2026-11-11",
-        "snapshot",
-    }
+    assert {c.partition for c in changes({}, look(day_lake, sources))} == {"2026-11-02", "2026-11-11", "snapshot"}
+
+
+def test_a_first_look_skips_partitions_already_ingested_after_their_last_delivery(day_lake):
+    sources = [ORDER_LINES, load_sources()["products"]]
+    ingest_day(day_lake, ORDER_LINES, DAY)
+    pending = changes({}, look(day_lake, sources), bronze_stamps(day_lake, sources))
+    assert [c.partition for c in pending] == []  # products' snapshot was ingested by write_master too
+    _deliver(day_lake, "order_lines_2026-11-11_late.csv", "")
+    later = look(day_lake, sources)
+    later.newest["order_lines"]["2026-11-11"] += 3600  # delivered after the ingestion
+    assert [c.partition for c in changes({}, later, bronze_stamps(day_lake, sources))] == ["2026-11-11"]
 
 
 def test_rows_missing_required_values_go_to_quarantine_beside_good_rows(day_lake):

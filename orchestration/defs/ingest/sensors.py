@@ -6,7 +6,7 @@ import dagster as dg
 
 from orchestration.defs.ingest.assets import bronze_key
 from orchestration.defs.resources import Lake
-from orchestration.lib.landing import SNAPSHOT, changes, fingerprints
+from orchestration.lib.landing import SNAPSHOT, bronze_stamps, changes, look
 from orchestration.lib.sources import load_sources
 
 
@@ -19,9 +19,10 @@ from orchestration.lib.sources import load_sources
 )
 def landing_files(context: dg.SensorEvaluationContext, lake: Lake):
     sources = load_sources()
+    store = lake.store()
     previous = json.loads(context.cursor) if context.cursor else {}
-    current = fingerprints(lake.store(), list(sources.values()))
-    found = changes(previous, current)
+    current = look(store, list(sources.values()))
+    found = changes(previous, current, bronze_stamps(store, list(sources.values())))
     for change in found:
         keys = [bronze_key(sources[name]) for name in change.sources]
         yield dg.RunRequest(
@@ -30,6 +31,6 @@ def landing_files(context: dg.SensorEvaluationContext, lake: Lake):
             asset_selection=keys,
             tags={"trigger": "landing_files"},
         )
-    context.update_cursor(json.dumps(current, sort_keys=True))
+    context.update_cursor(json.dumps(current.versions, sort_keys=True))
     if not found:
         yield dg.SkipReason("no new or changed landing files")
