@@ -1,0 +1,2 @@
+select partner_id, partner_type, region
+from {{ source('master', 'partners') }}

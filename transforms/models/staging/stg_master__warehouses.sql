@@ -1,0 +1,2 @@
+select warehouse_id, region
+from {{ source('master', 'warehouses') }}
