@@ -53,7 +53,7 @@ def materialize_all(store: LakeStore, instance=None) -> list:
 
     days = _landing_days(store)
     instance = instance or dg.DagsterInstance.get()
-    resources = {"lake": Lake(root=store.root)}
+    resources = {**(defs.resources or {}), "lake": Lake(root=store.root)}
     assets = list(defs.assets or [])
     steps = [("master data snapshots", dg.AssetSelection.groups("master"), {})]
     if days:
@@ -67,6 +67,7 @@ def materialize_all(store: LakeStore, instance=None) -> list:
                 },
             )
         )
+    steps.append(("supply-demand marts (dbt build)", dg.AssetSelection.groups("staging", "intermediate", "marts"), {}))
     results = []
     for label, selection, tags in steps:
         started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Project-wide resources: the lake every asset reads and writes."""
+"""Project-wide resources: the lake every asset reads and writes, and the dbt CLI."""
 
 from __future__ import annotations
 
@@ -22,4 +22,6 @@ class Lake(dg.ConfigurableResource):
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources={"lake": Lake()})
+    from orchestration.defs.transform.project import dbt_cli
+
+    return dg.Definitions(resources={"lake": Lake(), "dbt": dbt_cli()})

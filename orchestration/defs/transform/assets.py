@@ -1,0 +1,89 @@
+"""The supply-demand marts: the dbt project in transforms/, built on the bronze lake."""
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from orchestration.defs.ingest.assets import OWNERS
+from orchestration.defs.resources import Lake
+from orchestration.defs.transform.project import ensure_manifest, transforms
+from orchestration.lib.warehouse import Warehouse
+
+LAYERS = ("staging", "intermediate", "marts")
+
+
+class LakeTranslator(DagsterDbtTranslator):
+    """dbt sources are the bronze assets; models are keyed by layer, as they are stored."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey(["bronze", dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        return dg.AssetKey([self._layer(dbt_resource_props), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return self._layer(dbt_resource_props)
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return OWNERS
+
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+        # new bronze days (or a new snapshot) rebuild the marts, once the upstream run is done
+        return dg.AutomationCondition.eager()
+
+    @staticmethod
+    def _layer(props: Mapping[str, Any]) -> str:
+        schema = props.get("config", {}).get("schema") or props.get("schema")
+        return schema if schema in LAYERS else "transform"
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=transforms,
+    dagster_dbt_translator=LakeTranslator(),
+    pool="warehouse",
+)
+def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: Lake):
+    """Build staging, intermediate and marts with `dbt build`, then publish them for BI and as Parquet."""
+    warehouse = Warehouse(lake.store())
+    warehouse.prepare()
+    with _environment(warehouse.dbt_env()):
+        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+        events = list(invocation.stream())
+    built = warehouse.marts()
+    exported = warehouse.export_marts(built)
+    published = warehouse.publish()
+    context.log.info(f"published {published}; marts as Parquet: {json.dumps(exported)}")
+    for event in events:
+        if isinstance(event, dg.Output):
+            name = str(event.metadata.get("unique_id", "")).rsplit(".", 1)[-1]
+            if name in exported:
+                event = event.with_metadata(
+                    {
+                        **event.metadata,
+                        "dagster/row_count": exported[name],
+                        "parquet": dg.MetadataValue.path(warehouse.store.uri(f"marts/{name}/part-0.parquet")),
+                        "warehouse": dg.MetadataValue.path(published),
+                    }
+                )
+        yield event
+    if not invocation.is_successful():
+        raise dg.Failure(f"dbt build failed: {invocation.get_error()}")

@@ -1,0 +1,77 @@
+"""The published warehouse: read-only readers in other processes are never broken by a build."""
+
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration.lib.warehouse import Warehouse
+
+READER = textwrap.dedent(
+    """
+    import sys, time
+    import sqlalchemy as sa
+    engine = sa.create_engine(f"duckdb:///{sys.argv[1]}", connect_args={"read_only": True})
+    with engine.connect() as con:
+        print(con.execute(sa.text("SELECT sum(units) FROM marts.daily_demand")).scalar(), flush=True)
+        sys.stdin.readline()  # hold the file open while the test publishes a new build
+        print(con.execute(sa.text("SELECT sum(units) FROM marts.daily_demand")).scalar(), flush=True)
+    """
+)
+
+
+def _build(warehouse: Warehouse, units: int) -> None:
+    warehouse.build_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(warehouse.build_path)) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+        con.execute(
+            "CREATE OR REPLACE TABLE marts.daily_demand AS SELECT range AS day, ? AS units FROM range(10)", [units]
+        )
+
+
+@pytest.fixture
+def warehouse(lake) -> Warehouse:
+    return Warehouse(lake)
+
+
+def test_marts_are_exported_as_parquet_and_published_for_bi(warehouse):
+    _build(warehouse, 2)
+    assert warehouse.export_marts() == {"daily_demand": 10}
+    table = pq.read_table(warehouse.store.fs_path("marts/daily_demand/part-0.parquet"))
+    assert table.column("units").to_pylist() == [2] * 10
+    published = warehouse.publish()
+    with duckdb.connect(published, read_only=True) as con:
+        assert con.execute("SELECT sum(units) FROM marts.daily_demand").fetchone() == (20,)
+
+
+def test_a_reader_in_another_process_keeps_working_while_a_new_build_is_published(warehouse):
+    _build(warehouse, 1)
+    published = warehouse.publish()
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, published], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert reader.stdout.readline().strip() == "10"
+        _build(warehouse, 5)  # the build file is free: readers hold the published copy only
+        warehouse.publish()
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        assert reader.stdout.readline().strip() == "10"  # the old snapshot, unbroken
+    finally:
+        reader.communicate(timeout=30)
+    assert reader.returncode == 0
+    with duckdb.connect(published, read_only=True) as con:  # a new reader sees the new build
+        assert con.execute("SELECT sum(units) FROM marts.daily_demand").fetchone() == (50,)
+
+
+def test_a_new_machine_starts_its_build_from_the_published_warehouse(lake):
+    first = Warehouse(lake)
+    _build(first, 3)
+    first.publish()
+    first.build_path.unlink()
+    first.prepare()
+    with duckdb.connect(str(first.build_path), read_only=True) as con:
+        assert con.execute("SELECT sum(units) FROM marts.daily_demand").fetchone() == (30,)
