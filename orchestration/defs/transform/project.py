@@ -34,5 +34,5 @@ def _stale(manifest: Path) -> bool:
 def ensure_manifest() -> Path:
     """The manifest Dagster builds its asset graph from; ``dbt parse`` (reads no data) when stale."""
     if _stale(transforms.manifest_path):
-        dbt_cli().cli(["parse", "--quiet"]).wait()
+        dbt_cli().cli(["parse", "--quiet"], target_path=transforms.manifest_path.parent).wait()
     return transforms.manifest_path
