@@ -24,6 +24,24 @@ PUBLISHED = "warehouse.duckdb"
 MARTS_SCHEMA = "marts"
 
 
+def _s3_credentials() -> dict[str, str]:
+    """Credentials from the standard AWS chain, handed to DuckDB (which cannot walk the chain
+    itself without an extension it cannot download here)."""
+    import boto3
+
+    credentials = boto3.Session().get_credentials()
+    if credentials is None:
+        raise RuntimeError(
+            "no AWS credentials found: set AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a task role"
+        )
+    frozen = credentials.get_frozen_credentials()
+    return {
+        "DBT_S3_KEY_ID": frozen.access_key,
+        "DBT_S3_SECRET": frozen.secret_key,
+        "DBT_S3_SESSION_TOKEN": frozen.token or "",
+    }
+
+
 def state_dir() -> Path:
     """Where a machine keeps its working build of the warehouse (``$SUPPLYLOOP_STATE``)."""
     return Path(os.environ.get("SUPPLYLOOP_STATE") or PROJECT_ROOT / ".state")
@@ -61,6 +79,8 @@ class Warehouse:
             )
         if endpoint is not None and endpoint.region:
             env["AWS_REGION"] = endpoint.region
+        if self.store.is_s3:
+            env.update(_s3_credentials())
         return env
 
     def prepare(self) -> None:

@@ -1,0 +1,55 @@
+{#- Small helpers of the supply models, written once so the SQL reads in business words
+    and stays portable to the engines a later target may use (Trino / Athena). -#}
+
+{# numerator / denominator as a double, null when the denominator is not positive
+   (a ratio over nothing is unknown, not zero; and no integer division on any engine) #}
+{% macro supply_ratio(numerator, denominator) -%}
+    case when ({{ denominator }}) > 0 then cast({{ numerator }} as double) / ({{ denominator }}) end
+{%- endmacro %}
+
+
+{# the continuous percentile of an expression within a group (fraction between 0 and 1) #}
+{% macro supply_percentile(expression, fraction) -%}
+    {{ return(adapter.dispatch('supply_percentile')(expression, fraction)) }}
+{%- endmacro %}
+
+{% macro default__supply_percentile(expression, fraction) -%}
+    percentile_cont({{ fraction }}) within group (order by {{ expression }})
+{%- endmacro %}
+
+{% macro trino__supply_percentile(expression, fraction) -%}
+    approx_percentile({{ expression }}, {{ fraction }})
+{%- endmacro %}
+
+{% macro athena__supply_percentile(expression, fraction) -%}
+    approx_percentile({{ expression }}, {{ fraction }})
+{%- endmacro %}
+
+
+{# A timestamp with time zone as the local wall-clock time of the session's TimeZone
+   (Asia/Shanghai in profiles.yml), so that day boundaries are local midnights. #}
+{% macro supply_local_time(expression) -%}
+    {{ return(adapter.dispatch('supply_local_time')(expression)) }}
+{%- endmacro %}
+
+{% macro default__supply_local_time(expression) -%}
+    cast({{ expression }} as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{% macro trino__supply_local_time(expression) -%}
+    cast({{ expression }} at time zone 'Asia/Shanghai' as timestamp)
+{%- endmacro %}
+
+{% macro athena__supply_local_time(expression) -%}
+    cast({{ expression }} at time zone 'Asia/Shanghai' as timestamp)
+{%- endmacro %}
+
+
+{# Generic test: no two rows share the same values of these columns (the grain of a model).
+   dbt_utils is not installed; this is its unique_combination_of_columns, nothing more. #}
+{% test supply_unique_combination(model, columns) %}
+select {{ columns | join(', ') }}, count(*) as rows_with_this_key
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endtest %}

@@ -1,0 +1,85 @@
+-- One row per day, warehouse and SKU where the stock flow does NOT hold:
+--     on_hand(day) = on_hand(day before) + net movement of the day
+-- Empty when the WMS exports agree with themselves. Before a pair's first snapshot its
+-- on hand is 0 (the opening stock arrives as a receipt on the first day).
+-- break_reason:
+--   flow_mismatch              both snapshots exist and the movements do not explain the change
+--   snapshot_missing           movements on a day without a snapshot of that day
+--   previous_snapshot_missing  a snapshot whose day before has none, after the pair's first one
+
+with
+
+snapshots as (
+    select snapshot_date, warehouse_id, sku, on_hand
+    from {{ ref('stg_inventory__stock_snapshots') }}
+),
+
+daily_movements as (
+    select movement_day, warehouse_id, sku, net_movement
+    from {{ ref('int_stock_movements_summed') }}
+),
+
+first_snapshots as (
+    select warehouse_id, sku, min(snapshot_date) as first_snapshot_date
+    from snapshots
+    group by warehouse_id, sku
+),
+
+stock_days as (
+    -- every day a pair has a snapshot or a movement
+    select snapshot_date as stock_day, warehouse_id, sku from snapshots
+    union
+    select movement_day as stock_day, warehouse_id, sku from daily_movements
+),
+
+flows as (
+    select
+        stock_days.stock_day,
+        stock_days.warehouse_id,
+        stock_days.sku,
+        case
+            when day_before.on_hand is not null then day_before.on_hand
+            when first_snapshots.first_snapshot_date is null
+                or stock_days.stock_day <= first_snapshots.first_snapshot_date then 0
+        end as previous_on_hand,
+        coalesce(daily_movements.net_movement, 0) as net_movement,
+        that_day.on_hand as actual_on_hand
+    from stock_days
+    left join snapshots as that_day
+        on that_day.warehouse_id = stock_days.warehouse_id
+        and that_day.sku = stock_days.sku
+        and that_day.snapshot_date = stock_days.stock_day
+    left join snapshots as day_before
+        on day_before.warehouse_id = stock_days.warehouse_id
+        and day_before.sku = stock_days.sku
+        and day_before.snapshot_date = cast({{ dbt.dateadd('day', -1, 'stock_days.stock_day') }} as date)
+    left join first_snapshots
+        on first_snapshots.warehouse_id = stock_days.warehouse_id
+        and first_snapshots.sku = stock_days.sku
+    left join daily_movements
+        on daily_movements.warehouse_id = stock_days.warehouse_id
+        and daily_movements.sku = stock_days.sku
+        and daily_movements.movement_day = stock_days.stock_day
+),
+
+checked_flows as (
+    select
+        stock_day,
+        warehouse_id,
+        sku,
+        previous_on_hand,
+        net_movement,
+        previous_on_hand + net_movement as expected_on_hand,
+        actual_on_hand,
+        actual_on_hand - (previous_on_hand + net_movement) as difference,
+        case
+            when actual_on_hand is null then 'snapshot_missing'
+            when previous_on_hand is null then 'previous_snapshot_missing'
+            when actual_on_hand <> previous_on_hand + net_movement then 'flow_mismatch'
+        end as break_reason
+    from flows
+)
+
+select *
+from checked_flows
+where break_reason is not null
