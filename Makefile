@@ -12,12 +12,14 @@ $(STAMP): pyproject.toml infra/install.sh
 
 install: $(STAMP)
 
-$(DAGSTER_HOME):
+# the local Dagster instance: no telemetry; runs that write the warehouse go one at a time
+INSTANCE := $(DAGSTER_HOME)/dagster.yaml
+$(INSTANCE): Makefile
 	@mkdir -p $(DAGSTER_HOME)
-	@printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+	@printf 'telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n' > $@
 
 ## run: demo data (first time), every asset on the local lake, and a summary
-run: install | $(DAGSTER_HOME)
+run: install $(INSTANCE)
 	$(PY) -m orchestration.cli run $(ARGS)
 
 ## demo: regenerate demo deliveries, e.g. `make demo ARGS="--preset tiny --faults"`
@@ -25,7 +27,7 @@ demo: install
 	$(PY) -m orchestration.cli demo $(ARGS)
 
 ## test: the whole suite; slow end-to-end tests included
-test: install | $(DAGSTER_HOME)
+test: install $(INSTANCE)
 	$(PY) -m pytest $(ARGS)
 
 ## test-fast: unit tests only
@@ -33,7 +35,7 @@ test-fast: install
 	$(PY) -m pytest -m "not slow" $(ARGS)
 
 ## ui: the Dagster UI on the same lake and run history (http://127.0.0.1:3000)
-ui: install | $(DAGSTER_HOME)
+ui: install $(INSTANCE)
 	env --default-signal=INT,TERM $(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
 ## bench: ingestion throughput against plain DuckDB at the large preset

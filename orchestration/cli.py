@@ -97,12 +97,19 @@ def materialize_all(store: LakeStore, instance=None) -> list:
 
 
 def _summary(store: LakeStore) -> None:
-    from orchestration.lib.report import entity_counts, format_summary
+    from orchestration.lib.report import entity_counts, format_summary, mart_counts
 
     print(format_summary([entity_counts(store, s) for s in load_sources().values()]))
+    marts = mart_counts(store)
+    if marts:
+        print(f"\n{'mart':<28}{'rows':>12}  location")
+        for name, rows in marts.items():
+            print(f"{name:<28}{rows:>12,}  {store.uri(f'marts/{name}/part-0.parquet')}")
     print(f"\nlake: {store.uri()}")
     print("bronze:     " + store.uri("bronze/<entity>/[day=YYYY-MM-DD/]part-0.parquet"))
     print("quarantine: " + store.uri("quarantine/<entity>/day=YYYY-MM-DD/part-0.parquet"))
+    if store.exists("warehouse.duckdb"):
+        print("warehouse:  " + store.uri("warehouse.duckdb") + "   (BI tools: open read-only, schema `marts`)")
     print("UI: `make ui`, then open http://127.0.0.1:3000 (same lake, same run history)")
 
 

@@ -25,6 +25,11 @@ class EntityCounts:
         return self.accepted + self.quarantined
 
 
+def mart_counts(store: LakeStore) -> dict[str, int]:
+    """Rows of each mart in ``marts/`` (from Parquet footers)."""
+    return {name: _rows(store, f"marts/{name}")[0] for name in store.list_dirs("marts")}
+
+
 def _rows(store: LakeStore, rel_dir: str) -> tuple[int, int]:
     files = store.list_files(rel_dir, "*.parquet", recursive=True)
     rows = 0
