@@ -115,3 +115,50 @@ def test_the_same_loop_runs_on_s3_with_the_same_result(local_run, s3_lake):
         assert _bronze(s3_lake, source).num_rows == _bronze(store, source).num_rows, name
         local_q, s3_q = _quarantine(store, source), _quarantine(s3_lake, source)
         assert (s3_q.num_rows if s3_q is not None else 0) == (local_q.num_rows if local_q is not None else 0), name
+
+
+MARTS = {
+    "daily_demand",
+    "daily_supply",
+    "inventory_position",
+    "factory_oee",
+    "demand_forecast",
+    "forecast_backtest",
+    "supply_demand_balance",
+    "partner_performance",
+    "supplier_replenishment",
+}
+
+
+def test_every_mart_is_published_as_parquet_and_in_the_warehouse(local_run):
+    import duckdb
+
+    store, _, _ = local_run
+    assert MARTS <= set(store.list_dirs("marts"))
+    with duckdb.connect(store.fs_path("warehouse.duckdb"), read_only=True) as con:
+        tables = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'"
+            ).fetchall()
+        }
+        assert MARTS <= tables
+        for mart in MARTS:
+            parquet = store.read_table(f"marts/{mart}/part-0.parquet")
+            assert parquet.num_rows == con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0], mart
+            assert parquet.num_rows > 0, mart
+
+
+def test_demand_and_supply_marts_reconcile_with_the_accepted_rows(local_run):
+    store, truth, _ = local_run
+    demand = store.read_table("marts/daily_demand/part-0.parquet")
+    supply = store.read_table("marts/daily_supply/part-0.parquet")
+    assert pc.sum(demand.column("units_ordered")).as_py() == truth["clean"]["order_lines"]["qty"]
+    assert pc.sum(supply.column("qty_good")).as_py() == truth["clean"]["production_output"]["qty"]
+
+
+def test_replenishment_suggestions_respect_the_minimum_order(local_run):
+    store, _, _ = local_run
+    rows = store.read_table("marts/supplier_replenishment/part-0.parquet").to_pylist()
+    assert all(r["suggested_qty"] % r["min_order_qty"] == 0 and r["suggested_qty"] >= 0 for r in rows)
+    assert {r["priority"] for r in rows} <= {"none", "normal", "high", "urgent"}

@@ -43,13 +43,3 @@
 {% macro athena__supply_local_time(expression) -%}
     cast({{ expression }} at time zone 'Asia/Shanghai' as timestamp)
 {%- endmacro %}
-
-
-{# Generic test: no two rows share the same values of these columns (the grain of a model).
-   dbt_utils is not installed; this is its unique_combination_of_columns, nothing more. #}
-{% test supply_unique_combination(model, columns) %}
-select {{ columns | join(', ') }}, count(*) as rows_with_this_key
-from {{ model }}
-group by {{ columns | join(', ') }}
-having count(*) > 1
-{% endtest %}

@@ -7,11 +7,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.defs.ingest.assets import OWNERS
 from orchestration.defs.resources import Lake
 from orchestration.defs.transform.project import ensure_manifest, transforms
+from orchestration.lib import mart_reports as reports
 from orchestration.lib.warehouse import Warehouse
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -55,6 +57,28 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _mart_metadata(warehouse: Warehouse, exported: dict[str, int], published: str) -> dict[str, dict]:
+    """Per mart: rows, where it is, a preview; the forecast's backtest; the balance picture."""
+    with duckdb.connect(str(warehouse.build_path), read_only=True) as con:
+        extra = {
+            name: {
+                "dagster/row_count": rows,
+                "parquet": dg.MetadataValue.path(warehouse.store.uri(f"marts/{name}/part-0.parquet")),
+                "warehouse": dg.MetadataValue.path(published),
+                "preview": dg.MetadataValue.md(reports.preview(con, name)),
+            }
+            for name, rows in exported.items()
+        }
+        trust = reports.backtest(con)
+        picture = reports.balance_picture(con)
+    for name in ("demand_forecast", "forecast_backtest"):
+        if name in extra:
+            extra[name].update(trust)
+    if "supply_demand_balance" in extra and picture:
+        extra["supply_demand_balance"]["top_skus_by_week"] = dg.MetadataValue.md(picture)
+    return extra
+
+
 @dbt_assets(
     manifest=ensure_manifest(),
     project=transforms,
@@ -72,18 +96,12 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
     exported = warehouse.export_marts(built)
     published = warehouse.publish()
     context.log.info(f"published {published}; marts as Parquet: {json.dumps(exported)}")
+    extra = _mart_metadata(warehouse, exported, published)
     for event in events:
         if isinstance(event, dg.Output):
             name = str(event.metadata.get("unique_id", "")).rsplit(".", 1)[-1]
-            if name in exported:
-                event = event.with_metadata(
-                    {
-                        **event.metadata,
-                        "dagster/row_count": exported[name],
-                        "parquet": dg.MetadataValue.path(warehouse.store.uri(f"marts/{name}/part-0.parquet")),
-                        "warehouse": dg.MetadataValue.path(published),
-                    }
-                )
+            if name in extra:
+                event = event.with_metadata({**event.metadata, **extra[name]})
         yield event
     if not invocation.is_successful():
         raise dg.Failure(f"dbt build failed: {invocation.get_error()}")

@@ -1,0 +1,78 @@
+"""What the marts tell a person at a glance: previews, the forecast's trust, the balance picture.
+
+Each function reads the built warehouse and returns plain values or Markdown, shown as
+asset metadata in the Dagster UI.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+MARTS = "marts"
+
+
+def markdown_table(table: pa.Table, digits: int = 3) -> str:
+    """A small Arrow table as a Markdown table."""
+    names = table.column_names
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    for row in table.to_pylist():
+        cells = (_cell(row[n], digits) for n in names)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: object, digits: int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        text = f"{value:,.{digits}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return str(value)
+
+
+def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [MARTS, name]
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def preview(con: duckdb.DuckDBPyConnection, name: str, rows: int = 5) -> str:
+    return markdown_table(con.execute(f'SELECT * FROM {MARTS}."{name}" LIMIT ?', [rows]).to_arrow_table())
+
+
+def backtest(con: duckdb.DuckDBPyConnection) -> dict:
+    """The forecast's measured error on held-out weeks, against seasonal-naive."""
+    if not _exists(con, "forecast_backtest"):
+        return {}
+    overall = con.execute(
+        f"SELECT level, wape, naive_wape FROM {MARTS}.forecast_backtest WHERE level <> 'sku' ORDER BY level"
+    ).fetchall()
+    skus = con.execute(
+        f"SELECT count(*) FILTER (WHERE beats_naive), count(*) FROM {MARTS}.forecast_backtest WHERE level = 'sku'"
+    ).fetchone()
+    metadata: dict = {f"wape_{level}": wape for level, wape, _ in overall}
+    metadata.update({f"naive_wape_{level}": naive for level, _, naive in overall})
+    metadata["skus_beating_naive"] = f"{skus[0]} of {skus[1]}"
+    return metadata
+
+
+def balance_picture(con: duckdb.DuckDBPyConnection, top: int = 10) -> str:
+    """The top SKUs by forecast demand: per week, demand against stock and production."""
+    if not _exists(con, "supply_demand_balance"):
+        return ""
+    table = con.execute(
+        f"""
+        WITH top_skus AS (
+            SELECT sku FROM {MARTS}.supply_demand_balance GROUP BY sku ORDER BY sum(forecast_demand) DESC LIMIT ?
+        )
+        SELECT sku, week_number AS week, round(sum(forecast_demand)) AS demand,
+               round(sum(available_stock)) AS stock, round(sum(planned_production)) AS production,
+               round(sum(gap)) AS gap, max(stockout_risk) FILTER (WHERE stockout_risk = 'high') AS stockout
+        FROM {MARTS}.supply_demand_balance JOIN top_skus USING (sku)
+        GROUP BY sku, week_number ORDER BY sum(sum(forecast_demand)) OVER (PARTITION BY sku) DESC, sku, week
+        """,
+        [top],
+    ).to_arrow_table()
+    return markdown_table(table, digits=0)

@@ -1,0 +1,43 @@
+-- One row per forecast origin: the day the forecast method stops looking at history.
+--   forward   cut off at the last day of history; forecasts the next forecast_horizon_days days
+--   backtest  cut off backtest_days earlier; forecasts the held-out last backtest_days days,
+--             which forecast_backtest compares with what really sold
+-- Both origins run through the same models (weekday indices, festival uplifts, forecast), so
+-- the backtest measures exactly the method that produces the forward forecast.
+with
+
+history as (
+    select min(demand_day) as first_history_day, max(demand_day) as last_history_day
+    from {{ ref('int_demand_days_filled') }}
+),
+
+origins as (
+    select
+        'forward' as forecast_origin,
+        last_history_day as cutoff_day,
+        {{ var('forecast_horizon_days') }} as horizon_days,
+        first_history_day,
+        last_history_day
+    from history
+
+    union all
+
+    select
+        'backtest' as forecast_origin,
+        {{ demand_add_days(-1 * var('backtest_days'), 'last_history_day') }} as cutoff_day,
+        {{ var('backtest_days') }} as horizon_days,
+        first_history_day,
+        last_history_day
+    from history
+)
+
+select
+    forecast_origin,
+    cutoff_day,
+    cast(horizon_days as integer) as horizon_days,
+    {{ demand_add_days(1, 'cutoff_day') }} as first_forecast_day,
+    {{ demand_add_days('horizon_days', 'cutoff_day') }} as last_forecast_day,
+    first_history_day,
+    last_history_day
+from origins
+where cutoff_day >= first_history_day

@@ -1,0 +1,309 @@
+{{ config(materialized="table") }}
+
+-- One row per forecast origin, SKU, region and forecast day: the demand forecast (units, paid +
+-- refunded) and its rough 80% band. The method, fitted on history up to the origin's cut-off:
+--
+--   forecast = level(SKU) x region_share(SKU, region) x weekday_index(day) x festival_uplift(day)
+--
+--   level          the SKU's de-seasonalised daily demand, all regions together: an
+--                  exponentially weighted mean (half-life level_half_life_days) of
+--                  demand / weekday_index over the ordinary days of the last level_window_days,
+--                  counted from the SKU's first sale (a new SKU is not dragged down by the days
+--                  before it existed); festival days are left out, so a spike does not lift it
+--                  (unless the SKU has sold on festival days only: then they count, divided by
+--                  their uplift)
+--   region_share   the region's share of the SKU's demand over the last share_window_days,
+--                  shrunk towards the platform's regional mix by region_share_prior_units
+--                  (sparse SKU x region series borrow the SKU's level instead of their own noise)
+--   weekday_index  int_demand_weekday_indices_estimated (platform weekly rhythm)
+--   festival_uplift int_demand_festival_uplifts_estimated (measured, borrowed or prior)
+--
+-- method: seasonal_ewma_festival normally; seasonal_ewma_festival_new_sku when the SKU first sold
+-- fewer than 14 days before the cut-off (little evidence); zero_no_recent_demand (forecast 0)
+-- when the SKU had no demand in the last share_window_days (or never sold).
+-- Band: demand is counted in units drawn in orders, so its noise grows with the forecast; the
+-- spread is sqrt(dispersion x forecast + (relative_error x forecast)^2) with dispersion the SKU's
+-- in-sample variance-to-mean ratio (at least 1) and relative_error 0.1 on ordinary days, 0.3 on
+-- festival days (the uplift itself is uncertain); the band is forecast -/+ 1.28 spreads, floored at 0.
+{%- set level_half_life_days = var('forecast_level_half_life_days', 14) %}
+{%- set level_window_days = var('forecast_level_window_days', 112) %}
+{%- set share_window_days = var('forecast_region_share_window_days', 56) %}
+{%- set region_share_prior_units = var('forecast_region_share_prior_units', 28) %}
+{%- set longest_horizon = [var('forecast_horizon_days'), var('backtest_days')] | max %}
+with
+
+origins as (
+    select forecast_origin, cutoff_day, horizon_days from {{ ref('int_demand_forecast_origins_listed') }}
+),
+
+demand_days as (
+    select sku, region, demand_day, demand_units from {{ ref('int_demand_days_filled') }}
+),
+
+festival_days as (
+    select calendar_day, festival, festival_year, festival_phase from {{ ref('int_festival_days_listed') }}
+),
+
+weekday_indices as (
+    select forecast_origin, day_of_week, weekday_index from {{ ref('int_demand_weekday_indices_estimated') }}
+),
+
+festival_uplifts as (
+    select forecast_origin, festival, festival_year, festival_phase, applied_uplift
+    from {{ ref('int_demand_festival_uplifts_estimated') }}
+),
+
+catalogue_skus as (
+    select sku from {{ ref('stg_master__products') }} where sku is not null
+    union
+    select sku from demand_days
+),
+
+selling_regions as (
+    select distinct region from demand_days
+),
+
+sku_days as (
+    select sku, demand_day, sum(demand_units) as demand_units
+    from demand_days
+    group by sku, demand_day
+),
+
+first_sales as (
+    select origins.forecast_origin, sku_days.sku, min(sku_days.demand_day) as first_sale_day
+    from origins
+    inner join sku_days on sku_days.demand_day <= origins.cutoff_day and sku_days.demand_units > 0
+    group by origins.forecast_origin, sku_days.sku
+),
+
+-- each SKU's recent history since its first sale, weekday rhythm (and festival uplift) taken out
+weighted_days as (
+    select
+        origins.forecast_origin,
+        sku_days.sku,
+        festival_days.calendar_day is null as is_ordinary_day,
+        sku_days.demand_units
+            / (weekday_indices.weekday_index * coalesce(festival_uplifts.applied_uplift, 1.0)) as adjusted_units,
+        power(
+            0.5,
+            {{ demand_days_between('sku_days.demand_day', 'origins.cutoff_day') }} / {{ level_half_life_days }}.0
+        ) as weight
+    from origins
+    inner join sku_days
+        on sku_days.demand_day <= origins.cutoff_day
+        and sku_days.demand_day > {{ demand_add_days(-level_window_days, 'origins.cutoff_day') }}
+    inner join first_sales
+        on first_sales.forecast_origin = origins.forecast_origin
+        and first_sales.sku = sku_days.sku
+        and sku_days.demand_day >= first_sales.first_sale_day
+    inner join weekday_indices
+        on weekday_indices.forecast_origin = origins.forecast_origin
+        and weekday_indices.day_of_week = {{ demand_day_of_week('sku_days.demand_day') }}
+    left join festival_days on festival_days.calendar_day = sku_days.demand_day
+    left join festival_uplifts
+        on festival_uplifts.forecast_origin = origins.forecast_origin
+        and festival_uplifts.festival = festival_days.festival
+        and festival_uplifts.festival_year = festival_days.festival_year
+        and festival_uplifts.festival_phase = festival_days.festival_phase
+),
+
+-- ordinary days only, so a spike does not lift the level; a SKU that has sold only on festival
+-- days so far (launched into a festival) falls back to its festival days divided by their uplift
+sku_levels as (
+    select
+        forecast_origin,
+        sku,
+        coalesce(
+            sum(case when is_ordinary_day then weight * adjusted_units end)
+                / nullif(sum(case when is_ordinary_day then weight end), 0),
+            sum(weight * adjusted_units) / nullif(sum(weight), 0)
+        ) as level_units
+    from weighted_days
+    group by forecast_origin, sku
+),
+
+recent_series_demand as (
+    select origins.forecast_origin, demand_days.sku, demand_days.region, sum(demand_days.demand_units) as demand_units
+    from origins
+    inner join demand_days
+        on demand_days.demand_day <= origins.cutoff_day
+        and demand_days.demand_day > {{ demand_add_days(-share_window_days, 'origins.cutoff_day') }}
+    group by origins.forecast_origin, demand_days.sku, demand_days.region
+),
+
+recent_sku_demand as (
+    select forecast_origin, sku, sum(demand_units) as demand_units
+    from recent_series_demand
+    group by forecast_origin, sku
+),
+
+recent_region_mix as (
+    select
+        forecast_origin,
+        region,
+        cast(sum(demand_units) as double) / nullif(sum(sum(demand_units)) over (partition by forecast_origin), 0) as region_mix
+    from recent_series_demand
+    group by forecast_origin, region
+),
+
+series as (
+    select
+        origins.forecast_origin,
+        catalogue_skus.sku,
+        selling_regions.region,
+        coalesce(sku_levels.level_units, 0) as sku_level_units,
+        (coalesce(recent_series_demand.demand_units, 0) + {{ region_share_prior_units }} * coalesce(recent_region_mix.region_mix, 0))
+            / (coalesce(recent_sku_demand.demand_units, 0) + {{ region_share_prior_units }}) as region_share,
+        case
+            when coalesce(recent_sku_demand.demand_units, 0) = 0 then 'zero_no_recent_demand'
+            when {{ demand_days_between('first_sales.first_sale_day', 'origins.cutoff_day') }} < 13 then 'seasonal_ewma_festival_new_sku'
+            else 'seasonal_ewma_festival'
+        end as method
+    from origins
+    cross join catalogue_skus
+    cross join selling_regions
+    left join sku_levels
+        on sku_levels.forecast_origin = origins.forecast_origin
+        and sku_levels.sku = catalogue_skus.sku
+    left join first_sales
+        on first_sales.forecast_origin = origins.forecast_origin
+        and first_sales.sku = catalogue_skus.sku
+    left join recent_series_demand
+        on recent_series_demand.forecast_origin = origins.forecast_origin
+        and recent_series_demand.sku = catalogue_skus.sku
+        and recent_series_demand.region = selling_regions.region
+    left join recent_sku_demand
+        on recent_sku_demand.forecast_origin = origins.forecast_origin
+        and recent_sku_demand.sku = catalogue_skus.sku
+    left join recent_region_mix
+        on recent_region_mix.forecast_origin = origins.forecast_origin
+        and recent_region_mix.region = selling_regions.region
+),
+
+series_levels as (
+    select
+        forecast_origin,
+        sku,
+        region,
+        method,
+        case when method = 'zero_no_recent_demand' then 0.0 else sku_level_units * region_share end as level_units
+    from series
+),
+
+-- how noisy each SKU's series are around the fitted level on recent ordinary days
+in_sample_fit as (
+    select
+        series_levels.forecast_origin,
+        series_levels.sku,
+        demand_days.demand_units as actual_units,
+        series_levels.level_units * weekday_indices.weekday_index as fitted_units
+    from series_levels
+    inner join origins on origins.forecast_origin = series_levels.forecast_origin
+    inner join demand_days
+        on demand_days.sku = series_levels.sku
+        and demand_days.region = series_levels.region
+        and demand_days.demand_day <= origins.cutoff_day
+        and demand_days.demand_day > {{ demand_add_days(-share_window_days, 'origins.cutoff_day') }}
+    inner join weekday_indices
+        on weekday_indices.forecast_origin = series_levels.forecast_origin
+        and weekday_indices.day_of_week = {{ demand_day_of_week('demand_days.demand_day') }}
+    left join festival_days on festival_days.calendar_day = demand_days.demand_day
+    where festival_days.calendar_day is null
+),
+
+sku_dispersion as (
+    select
+        forecast_origin,
+        sku,
+        least(
+            greatest(
+                coalesce(
+                    sum((actual_units - fitted_units) * (actual_units - fitted_units)) / nullif(sum(fitted_units), 0),
+                    1.0
+                ),
+                1.0
+            ),
+            50.0
+        ) as dispersion
+    from in_sample_fit
+    group by forecast_origin, sku
+),
+
+horizon_steps as (
+    {{ dbt.generate_series(longest_horizon) }}
+),
+
+forecast_days as (
+    select
+        origins.forecast_origin,
+        origins.cutoff_day,
+        cast(horizon_steps.generated_number as integer) as horizon_day,
+        {{ demand_add_days('horizon_steps.generated_number', 'origins.cutoff_day') }} as forecast_day
+    from origins
+    inner join horizon_steps on horizon_steps.generated_number <= origins.horizon_days
+),
+
+forecast_day_factors as (
+    select
+        forecast_days.*,
+        {{ demand_day_of_week('forecast_days.forecast_day') }} as day_of_week,
+        weekday_indices.weekday_index,
+        festival_days.festival,
+        festival_days.festival_phase,
+        coalesce(festival_uplifts.applied_uplift, 1.0) as festival_uplift
+    from forecast_days
+    inner join weekday_indices
+        on weekday_indices.forecast_origin = forecast_days.forecast_origin
+        and weekday_indices.day_of_week = {{ demand_day_of_week('forecast_days.forecast_day') }}
+    left join festival_days on festival_days.calendar_day = forecast_days.forecast_day
+    left join festival_uplifts
+        on festival_uplifts.forecast_origin = forecast_days.forecast_origin
+        and festival_uplifts.festival = festival_days.festival
+        and festival_uplifts.festival_year = festival_days.festival_year
+        and festival_uplifts.festival_phase = festival_days.festival_phase
+),
+
+forecasts as (
+    select
+        forecast_day_factors.forecast_origin,
+        forecast_day_factors.cutoff_day,
+        series_levels.sku,
+        series_levels.region,
+        forecast_day_factors.forecast_day,
+        forecast_day_factors.horizon_day,
+        forecast_day_factors.day_of_week,
+        forecast_day_factors.weekday_index,
+        forecast_day_factors.festival,
+        forecast_day_factors.festival_phase,
+        forecast_day_factors.festival_uplift,
+        series_levels.level_units,
+        series_levels.level_units * forecast_day_factors.weekday_index * forecast_day_factors.festival_uplift as forecast_units,
+        case when forecast_day_factors.festival is null then 0.1 else 0.3 end as relative_error,
+        coalesce(sku_dispersion.dispersion, 1.0) as dispersion,
+        series_levels.method
+    from series_levels
+    inner join forecast_day_factors on forecast_day_factors.forecast_origin = series_levels.forecast_origin
+    left join sku_dispersion
+        on sku_dispersion.forecast_origin = series_levels.forecast_origin
+        and sku_dispersion.sku = series_levels.sku
+)
+
+select
+    forecast_origin,
+    cutoff_day,
+    sku,
+    region,
+    forecast_day,
+    horizon_day,
+    cast(day_of_week as integer) as day_of_week,
+    weekday_index,
+    festival,
+    festival_phase,
+    festival is not null as is_festival,
+    festival_uplift,
+    cast(round(level_units, 4) as double) as level_units,
+    cast(round(forecast_units, 2) as double) as forecast_units,
+    cast(round(greatest(forecast_units - 1.2816 * sqrt(dispersion * forecast_units + power(relative_error * forecast_units, 2)), 0), 2) as double) as forecast_lower,
+    cast(round(forecast_units + 1.2816 * sqrt(dispersion * forecast_units + power(relative_error * forecast_units, 2)), 2) as double) as forecast_upper,
+    method
+from forecasts

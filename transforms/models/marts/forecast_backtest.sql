@@ -1,0 +1,109 @@
+-- One row per accuracy measurement of the demand forecast on held-out history: the method is
+-- fitted on history up to backtest_days before the last day (the 'backtest' origin, same code
+-- as the forward forecast) and its forecasts for the held-out days are compared with what sold.
+--   level 'overall'        all SKUs, regions and held-out days
+--   level 'festival_days'  only the held-out days inside a festival (calendar)
+--   level 'ordinary_days'  only the other held-out days
+--   level 'sku'            one SKU, all regions and held-out days (sku is null on the other levels)
+-- Errors are taken at the forecast's grain (SKU x region x day) and summed:
+--   wape       = sum |actual - forecast| / sum actual      (null when nothing sold)
+--   naive_wape = the same for the seasonal-naive baseline: each held-out day gets the actual
+--                of the same weekday in the last week before the cut-off
+with
+
+origins as (
+    select cutoff_day from {{ ref('int_demand_forecast_origins_listed') }} where forecast_origin = 'backtest'
+),
+
+forecasts as (
+    select * from {{ ref('int_demand_forecasts_fitted') }} where forecast_origin = 'backtest'
+),
+
+actuals as (
+    select sku, region, demand_day, demand_units from {{ ref('int_demand_days_filled') }}
+),
+
+held_out_series_days as (
+    select
+        forecasts.sku,
+        forecasts.region,
+        forecasts.forecast_day,
+        forecasts.is_festival,
+        forecasts.method,
+        cast(coalesce(actual.demand_units, 0) as double) as actual_units,
+        forecasts.forecast_units,
+        cast(coalesce(last_week.demand_units, 0) as double) as naive_units,
+        case
+            when coalesce(actual.demand_units, 0) between forecasts.forecast_lower and forecasts.forecast_upper then 1
+            else 0
+        end as within_band
+    from forecasts
+    cross join origins
+    left join actuals as actual
+        on actual.sku = forecasts.sku
+        and actual.region = forecasts.region
+        and actual.demand_day = forecasts.forecast_day
+    left join actuals as last_week
+        on last_week.sku = forecasts.sku
+        and last_week.region = forecasts.region
+        and last_week.demand_day = {{ demand_add_days('(forecasts.horizon_day - 1) % 7 - 6', 'origins.cutoff_day') }}
+),
+
+measured as (
+    select 'overall' as level, cast(null as varchar) as scope_sku, held_out_series_days.*
+    from held_out_series_days
+
+    union all
+
+    select
+        case when is_festival then 'festival_days' else 'ordinary_days' end as level,
+        cast(null as varchar) as scope_sku,
+        held_out_series_days.*
+    from held_out_series_days
+
+    union all
+
+    select 'sku' as level, held_out_series_days.sku as scope_sku, held_out_series_days.*
+    from held_out_series_days
+),
+
+accuracy as (
+    select
+        level,
+        scope_sku as sku,
+        count(distinct forecast_day) as holdout_days,
+        min(forecast_day) as first_holdout_day,
+        max(forecast_day) as last_holdout_day,
+        sum(actual_units) as actual_units,
+        sum(forecast_units) as forecast_units,
+        sum(naive_units) as naive_units,
+        sum(abs(actual_units - forecast_units)) as abs_error,
+        sum(abs(actual_units - naive_units)) as naive_abs_error,
+        avg(cast(within_band as double)) as band_coverage,
+        max(method) as method
+    from measured
+    group by level, scope_sku
+)
+
+select
+    accuracy.level,
+    accuracy.sku,
+    origins.cutoff_day,
+    accuracy.first_holdout_day,
+    accuracy.last_holdout_day,
+    cast(accuracy.holdout_days as integer) as holdout_days,
+    cast(accuracy.actual_units as bigint) as actual_units,
+    cast(round(accuracy.forecast_units, 2) as double) as forecast_units,
+    cast(accuracy.naive_units as bigint) as naive_units,
+    cast(round(accuracy.abs_error, 2) as double) as abs_error,
+    cast(round(accuracy.naive_abs_error, 2) as double) as naive_abs_error,
+    cast(round(accuracy.abs_error / nullif(accuracy.actual_units, 0), 4) as double) as wape,
+    cast(round(accuracy.naive_abs_error / nullif(accuracy.actual_units, 0), 4) as double) as naive_wape,
+    cast(round((accuracy.forecast_units - accuracy.actual_units) / nullif(accuracy.actual_units, 0), 4) as double) as bias,
+    case
+        when accuracy.actual_units > 0 then accuracy.abs_error < accuracy.naive_abs_error
+    end as beats_naive,
+    cast(round(accuracy.band_coverage, 4) as double) as band_coverage,
+    case when accuracy.level = 'sku' then accuracy.method end as method
+from accuracy
+cross join origins
