@@ -1,7 +1,8 @@
 -- One row per forecast origin: the day the forecast method stops looking at history.
 --   forward   cut off at the last day of history; forecasts the next forecast_horizon_days days
---   backtest  cut off backtest_days earlier; forecasts the held-out last backtest_days days,
---             which forecast_backtest compares with what really sold
+--   backtest  cut off backtest_days earlier (at most half the history, so a short history
+--             still gets a backtest); forecasts the held-out days, which forecast_backtest
+--             compares with what really sold
 -- Both origins run through the same models (weekday indices, festival uplifts, forecast), so
 -- the backtest measures exactly the method that produces the forward forecast.
 with
@@ -9,6 +10,14 @@ with
 history as (
     select min(demand_day) as first_history_day, max(demand_day) as last_history_day
     from {{ ref('int_demand_days_filled') }}
+),
+
+held_out as (
+    select
+        *,
+        least({{ var('backtest_days') }}, cast(floor(({{ dbt.datediff('first_history_day', 'last_history_day', 'day') }} + 1) / 2) as integer))
+            as backtest_days
+    from history
 ),
 
 origins as (
@@ -24,11 +33,11 @@ origins as (
 
     select
         'backtest' as forecast_origin,
-        {{ demand_add_days(-1 * var('backtest_days'), 'last_history_day') }} as cutoff_day,
-        {{ var('backtest_days') }} as horizon_days,
+        {{ demand_add_days('-1 * backtest_days', 'last_history_day') }} as cutoff_day,
+        backtest_days as horizon_days,
         first_history_day,
         last_history_day
-    from history
+    from held_out
 )
 
 select
