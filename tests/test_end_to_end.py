@@ -144,15 +144,15 @@ def test_every_mart_is_published_as_parquet_and_in_the_warehouse(local_run):
         }
         assert MARTS <= tables
         for mart in MARTS:
-            parquet = store.read_table(f"marts/{mart}/part-0.parquet")
+            parquet = store.read_table(f"marts/{mart}")
             assert parquet.num_rows == con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0], mart
             assert parquet.num_rows > 0, mart
 
 
 def test_demand_and_supply_marts_reconcile_with_the_accepted_rows(local_run):
     store, truth, _ = local_run
-    demand = store.read_table("marts/daily_demand/part-0.parquet")
-    supply = store.read_table("marts/daily_supply/part-0.parquet")
+    demand = store.read_table("marts/daily_demand")
+    supply = store.read_table("marts/daily_supply")
     assert pc.sum(demand.column("units_ordered")).as_py() == truth["clean"]["order_lines"]["qty"]
     assert pc.sum(supply.column("qty_good")).as_py() == truth["clean"]["production_output"]["qty"]
 
@@ -162,3 +162,22 @@ def test_replenishment_suggestions_respect_the_minimum_order(local_run):
     rows = store.read_table("marts/supplier_replenishment/part-0.parquet").to_pylist()
     assert all(r["suggested_qty"] % r["min_order_qty"] == 0 and r["suggested_qty"] >= 0 for r in rows)
     assert {r["priority"] for r in rows} <= {"none", "normal", "high", "urgent"}
+
+
+def test_a_new_day_rebuilds_only_that_day_of_the_daily_marts(local_run):
+    from datetime import date
+
+    from orchestration.lib.ingest import ingest_day
+    from orchestration.lib.landing import bronze_stamps
+    from orchestration.lib.warehouse import Warehouse
+
+    store, truth, _ = local_run
+    sources = load_sources()
+    day = date.fromisoformat(truth["end"])
+    ingest_day(store, sources["order_lines"], day)  # the day's bronze is written again
+    plan = Warehouse(store).plan(bronze_stamps(store, list(sources.values())))
+    assert not plan.full and plan.days == [day]
+    results = materialize_all(store, instance=dg.DagsterInstance.ephemeral())
+    assert all(r.success for r in results)
+    demand = store.read_table("marts/daily_demand")
+    assert pc.sum(demand.column("units_ordered")).as_py() == truth["clean"]["order_lines"]["qty"]

@@ -9,19 +9,41 @@ Each mart is also written to ``<lake>/marts/<mart>/part-0.parquet`` for any engi
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import duckdb
 
 from orchestration.lib.lake import LakeStore
+from orchestration.lib.landing import SNAPSHOT
 from orchestration.lib.paths import PROJECT_ROOT
 
 PUBLISHED = "warehouse.duckdb"
 MARTS_SCHEMA = "marts"
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What a build redoes: everything, or only the business days whose bronze changed.
+
+    Daily marts are incremental: they replace just ``days`` (as the range first..last).
+    A changed master-data snapshot (a renamed partner type, a new supplier) reaches every
+    day, so it makes the build full.
+    """
+
+    full: bool
+    days: list[date] = field(default_factory=list)
+
+    def dbt_args(self) -> list[str]:
+        if self.full:
+            return ["build", "--full-refresh"]
+        first, last = (self.days[0], self.days[-1]) if self.days else (date(1900, 1, 1), date(1900, 1, 1))
+        return ["build", "--vars", json.dumps({"start_day": first.isoformat(), "end_day": last.isoformat()})]
 
 
 def _s3_credentials() -> dict[str, str]:
@@ -91,6 +113,30 @@ class Warehouse:
         with self.store.open_input(PUBLISHED) as src, open(self.build_path, "wb") as dst:
             shutil.copyfileobj(src, dst, length=8 << 20)
 
+    @property
+    def _built_from(self) -> Path:
+        return self.build_path.with_name("built_from.json")
+
+    def plan(self, bronze: dict[str, dict[str, float]]) -> BuildPlan:
+        """Compare bronze (``{source: {partition: written at}}``) with what the last build read."""
+        if not (self.build_path.exists() and self._built_from.exists()):
+            return BuildPlan(full=True)
+        previous = json.loads(self._built_from.read_text())
+        changed: set[date] = set()
+        for source, partitions in bronze.items():
+            before = previous.get(source, {})
+            for partition, stamp in partitions.items():
+                if before.get(partition) == stamp:
+                    continue
+                if partition == SNAPSHOT:
+                    return BuildPlan(full=True)
+                changed.add(date.fromisoformat(partition))
+        return BuildPlan(full=False, days=sorted(changed))
+
+    def record(self, bronze: dict[str, dict[str, float]]) -> None:
+        """Remember what bronze this build read, for the next plan."""
+        self._built_from.write_text(json.dumps(bronze, sort_keys=True))
+
     def marts(self) -> list[str]:
         with duckdb.connect(str(self.build_path), read_only=True) as con:
             rows = con.execute(
@@ -100,15 +146,38 @@ class Warehouse:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def export_marts(self, names: list[str] | None = None, batch_rows: int = 256 * 1024) -> dict[str, int]:
-        """Write each mart to ``marts/<mart>/part-0.parquet`` in the lake; rows per mart."""
-        written = {}
-        names = self.marts() if names is None else names
+    def export_marts(
+        self, partitioned: dict[str, str], plan: BuildPlan, batch_rows: int = 256 * 1024
+    ) -> dict[str, int]:
+        """Write each mart to the lake as Parquet; returns its rows.
+
+        Marts in ``partitioned`` ({mart: day column}) go to ``marts/<mart>/day=YYYY-MM-DD/``,
+        and an incremental build rewrites only the days it rebuilt; the others are one file,
+        ``marts/<mart>/part-0.parquet``.
+        """
+        rows = {}
         with duckdb.connect(str(self.build_path), read_only=True) as con:
-            for name in names:
-                reader = con.execute(f'SELECT * FROM {MARTS_SCHEMA}."{name}"').to_arrow_reader(batch_rows)
-                written[name] = self.store.write_parquet(f"marts/{name}/part-0.parquet", reader, schema=reader.schema)
-        return written
+            for name in self.marts():
+                table = f'{MARTS_SCHEMA}."{name}"'
+                rows[name] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                column = partitioned.get(name)
+                if column is None:
+                    reader = con.execute(f"SELECT * FROM {table}").to_arrow_reader(batch_rows)
+                    self.store.write_parquet(f"marts/{name}/part-0.parquet", reader, schema=reader.schema)
+                    continue
+                days = (
+                    plan.days
+                    if not plan.full
+                    else [r[0] for r in con.execute(f'SELECT DISTINCT "{column}" FROM {table} ORDER BY 1').fetchall()]
+                )
+                for day in days:
+                    reader = con.execute(f'SELECT * FROM {table} WHERE "{column}" = ?', [day]).to_arrow_reader(
+                        batch_rows
+                    )
+                    self.store.write_parquet(
+                        f"marts/{name}/day={day.isoformat()}/part-0.parquet", reader, schema=reader.schema
+                    )
+        return rows
 
     def publish(self) -> str:
         """Replace the published warehouse with the build in one step; returns its URI."""

@@ -8,7 +8,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.lib.warehouse import Warehouse
+from orchestration.lib.warehouse import BuildPlan, Warehouse
 
 READER = textwrap.dedent(
     """
@@ -39,7 +39,7 @@ def warehouse(lake) -> Warehouse:
 
 def test_marts_are_exported_as_parquet_and_published_for_bi(warehouse):
     _build(warehouse, 2)
-    assert warehouse.export_marts() == {"daily_demand": 10}
+    assert warehouse.export_marts({}, BuildPlan(full=True)) == {"daily_demand": 10}
     table = pq.read_table(warehouse.store.fs_path("marts/daily_demand/part-0.parquet"))
     assert table.column("units").to_pylist() == [2] * 10
     published = warehouse.publish()
@@ -75,3 +75,35 @@ def test_a_new_machine_starts_its_build_from_the_published_warehouse(lake):
     first.prepare()
     with duckdb.connect(str(first.build_path), read_only=True) as con:
         assert con.execute("SELECT sum(units) FROM marts.daily_demand").fetchone() == (30,)
+
+
+def test_a_build_plans_only_the_days_whose_bronze_changed(warehouse):
+    _build(warehouse, 1)
+    assert warehouse.plan({"order_lines": {"2026-11-10": 1.0}}).full  # never recorded: full
+    warehouse.record({"order_lines": {"2026-11-10": 1.0, "2026-11-11": 1.0}, "products": {"snapshot": 1.0}})
+    plan = warehouse.plan(
+        {"order_lines": {"2026-11-10": 1.0, "2026-11-11": 2.0, "2026-11-12": 2.0}, "products": {"snapshot": 1.0}}
+    )
+    assert not plan.full and [d.isoformat() for d in plan.days] == ["2026-11-11", "2026-11-12"]
+    assert '"start_day": "2026-11-11", "end_day": "2026-11-12"' in plan.dbt_args()[-1]
+    assert warehouse.plan({"order_lines": {"2026-11-10": 1.0}, "products": {"snapshot": 2.0}}).full
+
+
+def test_daily_marts_are_written_by_day_and_an_incremental_build_rewrites_only_its_days(warehouse):
+    from datetime import date
+
+    warehouse.build_path.parent.mkdir(parents=True)
+    with duckdb.connect(str(warehouse.build_path)) as con:
+        con.execute("CREATE SCHEMA marts")
+        con.execute(
+            "CREATE TABLE marts.daily_supply AS SELECT DATE '2026-11-10' + range::INT AS production_day, 1 AS qty FROM range(3)"
+        )
+    warehouse.export_marts({"daily_supply": "production_day"}, BuildPlan(full=True))
+    days = sorted(
+        p.rsplit("/", 2)[-2] for p in (f.path for f in warehouse.store.list_files("marts/daily_supply", recursive=True))
+    )
+    assert days == ["day=2026-11-10", "day=2026-11-11", "day=2026-11-12"]
+    before = {f.path: f.mtime for f in warehouse.store.list_files("marts/daily_supply", recursive=True)}
+    warehouse.export_marts({"daily_supply": "production_day"}, BuildPlan(full=False, days=[date(2026, 11, 12)]))
+    after = {f.path: f.mtime for f in warehouse.store.list_files("marts/daily_supply", recursive=True)}
+    assert [p for p in after if after[p] != before[p]] == ["marts/daily_supply/day=2026-11-12/part-0.parquet"]

@@ -14,9 +14,25 @@ from orchestration.defs.ingest.assets import OWNERS
 from orchestration.defs.resources import Lake
 from orchestration.defs.transform.project import ensure_manifest, transforms
 from orchestration.lib import mart_reports as reports
+from orchestration.lib.landing import bronze_stamps
+from orchestration.lib.sources import load_sources
 from orchestration.lib.warehouse import Warehouse
 
 LAYERS = ("staging", "intermediate", "marts")
+
+
+def _partitioned_marts(manifest_path) -> dict[str, str]:
+    """Marts stored by day in the lake: ``meta.lake_partition`` in their dbt config."""
+    nodes = json.loads(manifest_path.read_text())["nodes"].values()
+    return {
+        n["name"]: n["config"]["meta"]["lake_partition"]
+        for n in nodes
+        if n["resource_type"] == "model" and n["config"].get("meta", {}).get("lake_partition")
+    }
+
+
+MANIFEST = ensure_manifest()
+PARTITIONED_MARTS = _partitioned_marts(MANIFEST)
 
 
 class LakeTranslator(DagsterDbtTranslator):
@@ -63,7 +79,7 @@ def _mart_metadata(warehouse: Warehouse, exported: dict[str, int], published: st
         extra = {
             name: {
                 "dagster/row_count": rows,
-                "parquet": dg.MetadataValue.path(warehouse.store.uri(f"marts/{name}/part-0.parquet")),
+                "parquet": dg.MetadataValue.path(warehouse.store.uri(f"marts/{name}/")),
                 "warehouse": dg.MetadataValue.path(published),
                 "preview": dg.MetadataValue.md(reports.preview(con, name)),
             }
@@ -80,21 +96,26 @@ def _mart_metadata(warehouse: Warehouse, exported: dict[str, int], published: st
 
 
 @dbt_assets(
-    manifest=ensure_manifest(),
+    manifest=MANIFEST,
     project=transforms,
     dagster_dbt_translator=LakeTranslator(),
     pool="warehouse",
 )
 def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: Lake):
     """Build staging, intermediate and marts with `dbt build`, then publish them for BI and as Parquet."""
-    warehouse = Warehouse(lake.store())
+    store = lake.store()
+    warehouse = Warehouse(store)
     warehouse.prepare()
+    bronze = bronze_stamps(store, list(load_sources().values()))
+    plan = warehouse.plan(bronze)
+    context.log.info("full build" if plan.full else f"incremental build of {len(plan.days)} changed day(s)")
     with _environment(warehouse.dbt_env()):
-        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+        invocation = dbt.cli(plan.dbt_args(), context=context, raise_on_error=False)
         events = list(invocation.stream())
-    built = warehouse.marts()
-    exported = warehouse.export_marts(built)
+    exported = warehouse.export_marts(PARTITIONED_MARTS, plan)
     published = warehouse.publish()
+    if invocation.is_successful():
+        warehouse.record(bronze)
     context.log.info(f"published {published}; marts as Parquet: {json.dumps(exported)}")
     extra = _mart_metadata(warehouse, exported, published)
     for event in events:

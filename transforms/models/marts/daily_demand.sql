@@ -1,10 +1,11 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='order_day', on_schema_change='fail', meta={'lake_partition': 'order_day'}) }}
 -- One row per order day, SKU, region and partner type: what channel partners ordered, sold,
 -- had refunded or cancelled, the money it made, and how much of it sold in live-stream sessions.
 -- Unit and money buckets are defined once in int_order_lines_enriched.
 with
 
 order_lines as (
-    select * from {{ ref('int_order_lines_enriched') }}
+    select * from {{ ref('int_order_lines_enriched') }} where {{ in_build_window('order_day') }}
 ),
 
 demand_per_day as (

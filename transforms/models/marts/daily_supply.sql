@@ -1,3 +1,4 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='production_day', on_schema_change='fail', meta={'lake_partition': 'production_day'}) }}
 -- One row per production day, SKU, factory and line: the good and scrap units the line made
 -- of the SKU that day, and in how many hours it reported output. supplier_id is the owner of
 -- the factory (the supplier whose feed this production belongs to).
@@ -7,6 +8,7 @@ with
 hourly_output as (
     select production_day, sku, factory_id, line_id, produced_at, qty_good, qty_scrap
     from {{ ref('stg_factory__production_output') }}
+    where {{ in_build_window('production_day') }}
 ),
 
 factories as (

@@ -1,3 +1,4 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='snapshot_date', on_schema_change='fail', meta={'lake_partition': 'snapshot_date'}) }}
 -- One row per snapshot day, SKU and warehouse: the end-of-day stock position and what
 -- moved that day. available = on_hand - reserved (reserved: ordered after the last wave,
 -- ships tomorrow); in_transit: on the road from the factories, arriving tomorrow.
@@ -10,10 +11,12 @@ with
 snapshots as (
     select snapshot_date, sku, warehouse_id, on_hand, reserved, in_transit
     from {{ ref('stg_inventory__stock_snapshots') }}
+    where {{ in_build_window('snapshot_date') }}
 ),
 
 daily_movements as (
     select * from {{ ref('int_stock_movements_summed') }}
+    where {{ in_build_window('movement_day') }}
 ),
 
 products as (

@@ -1,0 +1,10 @@
+{# The days an incremental run rebuilds: the orchestration passes the first and last
+   business day whose bronze changed (vars start_day, end_day). A full build, or a first
+   build, takes every day. #}
+{% macro in_build_window(day_column) -%}
+    {%- if is_incremental() -%}
+        {{ day_column }} between cast('{{ var("start_day") }}' as date) and cast('{{ var("end_day") }}' as date)
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
