@@ -10,7 +10,6 @@ and what to do.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections import Counter, defaultdict
@@ -138,14 +137,6 @@ def load_references(store: LakeStore, source: Source) -> dict[tuple[str, str], p
 # -- the work ---------------------------------------------------------------------------
 
 
-def _sha256(store: LakeStore, file: LakeFile) -> str:
-    digest = hashlib.sha256()
-    with store.open_input(file.path) as f:
-        while chunk := f.read(8 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _duplicates(store: LakeStore, files: list[LakeFile]) -> dict[str, str]:
     """Files byte-identical to an earlier file of the same delivery: {later: earlier}.
 
@@ -160,7 +151,7 @@ def _duplicates(store: LakeStore, files: list[LakeFile]) -> dict[str, str]:
             continue
         first_by_hash: dict[str, LakeFile] = {}
         for f in same_size:
-            h = _sha256(store, f)
+            h = store.sha256(f.path)
             if h in first_by_hash:
                 dupes[f.path] = f"{first_by_hash[h].name} (sha256 {h[:12]})"
             else:

@@ -8,6 +8,7 @@ to it are relative to the lake root and always use ``/``.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -135,7 +136,9 @@ class LakeStore:
 
         Bytes go to a hidden sibling first and are moved into place only when the block
         ends without error: a rename on a local disk, a single server-side copy on S3.
-        Readers see the old file or the new one, never a half-written one.
+        Readers see the old file or the new one, never a half-written one. Writing the
+        same bytes again leaves the old file untouched, so a re-run that changes nothing
+        does not look like new data downstream.
         """
         final = self.fs_path(rel)
         parent, name = final.rsplit("/", 1)
@@ -146,7 +149,10 @@ class LakeStore:
         try:
             yield stream
             stream.close()
-            self.fs.move(tmp, final)
+            if self._same_content(tmp, final):
+                self._delete_quietly(tmp)  # unchanged: keep the file, and its timestamp, as it is
+            else:
+                self.fs.move(tmp, final)
         except BaseException:
             if not stream.closed:
                 stream.close()
@@ -200,6 +206,23 @@ class LakeStore:
     def delete_dir(self, rel: str) -> None:
         if self.exists(rel):
             self.fs.delete_dir(self.fs_path(rel))
+
+    def sha256(self, rel: str) -> str:
+        """The SHA-256 of a file, read in chunks."""
+        return self._digest(self.fs_path(rel))
+
+    def _same_content(self, a: str, b: str) -> bool:
+        size_a, size_b = (self.fs.get_file_info(p) for p in (a, b))
+        if size_b.type != pafs.FileType.File or size_a.size != size_b.size:
+            return False
+        return self._digest(a) == self._digest(b)
+
+    def _digest(self, fs_path: str) -> str:
+        digest = hashlib.sha256()
+        with self.fs.open_input_stream(fs_path) as f:
+            while chunk := f.read(8 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
 
     def _delete_quietly(self, fs_path: str) -> None:
         try:

@@ -36,7 +36,8 @@ def test_each_bronze_asset_has_its_quality_checks():
     assert ("bronze/sales/order_lines", "quarantine_ratio") in check_keys
 
     graph = defs.resolve_asset_graph()
-    assert all(graph.get(k).freshness_policy is not None for k in graph.get_all_asset_keys())
+    bronze = [k for k in graph.get_all_asset_keys() if k.path[0] == "bronze"]
+    assert bronze and all(graph.get(k).freshness_policy is not None for k in bronze)
 
 
 def test_schedule_sensor_and_job_are_there():
@@ -61,3 +62,17 @@ def test_the_landing_sensor_asks_once_per_new_or_changed_file_version(lake):
     with dg.build_sensor_context(cursor=cursor, resources={"lake": resource}) as context:
         (late,) = list(landing_files(context))
     assert late.partition_key == "2026-11-09" and late.run_key != requests[0].run_key
+
+
+def test_the_marts_continue_the_lineage_from_bronze_with_dbt_tests_as_checks():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    for mart in ("daily_demand", "demand_forecast", "supply_demand_balance", "supplier_replenishment", "factory_oee"):
+        assert f"marts/{mart}" in keys
+    assert graph.get(dg.AssetKey(["staging", "stg_sales__order_lines"])).parent_keys == {
+        dg.AssetKey(["bronze", "sales", "order_lines"])
+    }
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert any(key == "marts/supplier_replenishment" for key, _ in checks)
+    node = graph.get(dg.AssetKey(["marts", "daily_demand"]))
+    assert node.group_name == "marts" and node.automation_condition is not None

@@ -40,3 +40,12 @@ def test_listing_skips_unfinished_writes_and_matches_patterns(store):
 def test_uris_name_the_same_place_for_any_engine(lake, s3_lake):
     assert lake.uri("bronze/x").endswith("/lake/bronze/x")
     assert s3_lake.uri("bronze/x").startswith("s3://") and s3_lake.uri("bronze/x").endswith("/lake/bronze/x")
+
+
+def test_writing_the_same_bytes_again_keeps_the_file_and_its_timestamp(store):
+    store.write_bytes("bronze/z/part-0.parquet", b"same")
+    before = store.list_files("bronze/z")[0]
+    store.write_bytes("bronze/z/part-0.parquet", b"same")
+    assert store.list_files("bronze/z") == [before]
+    store.write_bytes("bronze/z/part-0.parquet", b"new!")
+    assert store.read_bytes("bronze/z/part-0.parquet") == b"new!"

@@ -104,6 +104,9 @@ def test_daily_marts_are_written_by_day_and_an_incremental_build_rewrites_only_i
     )
     assert days == ["day=2026-11-10", "day=2026-11-11", "day=2026-11-12"]
     before = {f.path: f.mtime for f in warehouse.store.list_files("marts/daily_supply", recursive=True)}
+    with duckdb.connect(str(warehouse.build_path)) as con:
+        con.execute("UPDATE marts.daily_supply SET qty = 2")  # every day changes in the warehouse...
     warehouse.export_marts({"daily_supply": "production_day"}, BuildPlan(full=False, days=[date(2026, 11, 12)]))
     after = {f.path: f.mtime for f in warehouse.store.list_files("marts/daily_supply", recursive=True)}
+    # ...but only the day the build rebuilt is written to the lake
     assert [p for p in after if after[p] != before[p]] == ["marts/daily_supply/day=2026-11-12/part-0.parquet"]
