@@ -12,13 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-MARKER = "_demo/bench-marker"  # which preset the cached bench lake holds
+from benchmarks.common import BENCH_LAKE, ensure_demo, run_child
 
 
 def _child(kind: str, lake: str, days: int) -> None:
@@ -64,16 +62,14 @@ def _child(kind: str, lake: str, days: int) -> None:
 
 
 def _run(kind: str, lake: str, days: int) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.ingest", "--child", kind, "--lake", lake, "--days", str(days)]
-    done = subprocess.run(cmd, cwd=PROJECT, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child("benchmarks.ingest", kind, "--lake", lake, "--days", str(days))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="large")
     parser.add_argument("--order-lines", type=int)
-    parser.add_argument("--lake", default=str(PROJECT / ".bench" / "lake"))
+    parser.add_argument("--lake", default=str(BENCH_LAKE))
     parser.add_argument("--child")
     parser.add_argument("--days", type=int, default=100_000)
     args = parser.parse_args()
@@ -82,17 +78,9 @@ def main() -> int:
         return 0
 
     from orchestration.lib.ingest import ingest_snapshot
-    from orchestration.lib.lake import LakeStore
     from orchestration.lib.sources import master_sources
 
-    store = LakeStore(args.lake)
-    marker = f"{args.preset}:{args.order_lines}"
-    if not store.exists(MARKER) or store.read_bytes(MARKER).decode() != marker:
-        from orchestration.lib.demo import generate
-
-        print(f"generating the {args.preset} preset into {args.lake} (once; cached) ...", file=sys.stderr)
-        generate(store, preset=args.preset, order_lines=args.order_lines, progress=True)
-        store.write_bytes(MARKER, marker.encode())
+    store = ensure_demo(args.lake, args.preset, args.order_lines)
     for source in master_sources():
         ingest_snapshot(store, source)
 

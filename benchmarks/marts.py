@@ -1,0 +1,172 @@
+"""The marts build at the large preset: against a plain DuckDB script, and one new day vs the first.
+
+    python -m benchmarks.marts [--lake .bench/lake]
+
+- ours: the Dagster asset that runs `dbt build` (models and all ~180 tests), exports every
+  mart to Parquet and publishes the warehouse, as `make run` does.
+- baseline: the same models' compiled SQL run as one DuckDB script (CREATE TABLE/VIEW in
+  dependency order, then COPY each mart to Parquet): the computation alone, no dbt, no tests.
+- incremental: the history minus its last day is built; then the last day lands and is built
+  incrementally, against a build of a lake that holds only the first day.
+
+Each side runs in its own process; peak memory is the larger of that process and its children.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from benchmarks.common import BENCH_LAKE, ensure_demo, run_child
+
+
+def _peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def _ours(lake: str) -> dict:
+    import dagster as dg
+
+    from orchestration.defs.resources import Lake
+    from orchestration.defs.transform.assets import supply_demand_marts
+    from orchestration.defs.transform.project import dbt_cli
+
+    started = time.perf_counter()
+    result = dg.materialize(
+        [supply_demand_marts],
+        resources={"lake": Lake(root=lake), "dbt": dbt_cli()},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    return {"seconds": time.perf_counter() - started, "ok": result.success, "peak_mb": _peak_mb()}
+
+
+def _baseline(lake: str) -> dict:
+    """The compiled SQL of every model, in dependency order, as one DuckDB script."""
+    import duckdb
+
+    from orchestration.defs.transform.project import DBT_EXECUTABLE
+    from orchestration.lib.lake import LakeStore
+    from orchestration.lib.paths import TRANSFORMS_DIR
+    from orchestration.lib.warehouse import Warehouse
+
+    store = LakeStore(lake)
+    work = Path(lake).parent / "baseline"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "out").mkdir(parents=True)
+    env = {**os.environ, **Warehouse(store).dbt_env(), "WAREHOUSE_PATH": str(work / "warehouse.duckdb")}
+    subprocess.run(
+        [DBT_EXECUTABLE, "compile", "--quiet", "--target-path", str(work / "target")],
+        cwd=TRANSFORMS_DIR,
+        env=env,
+        check=True,
+    )
+    manifest = json.loads((work / "target" / "manifest.json").read_text())
+    models = {k: v for k, v in manifest["nodes"].items() if v["resource_type"] == "model"}
+    order, seen = [], set()
+
+    def visit(uid: str) -> None:
+        if uid in seen or uid not in models:
+            return
+        seen.add(uid)
+        for parent in models[uid]["depends_on"]["nodes"]:
+            visit(parent)
+        order.append(uid)
+
+    for uid in sorted(models):
+        visit(uid)
+    started = time.perf_counter()
+    con = duckdb.connect(str(work / "warehouse.duckdb"))
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    for uid in order:
+        node = models[uid]
+        kind = "VIEW" if node["config"]["materialized"] == "view" else "TABLE"
+        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{node["schema"]}"')
+        con.execute(f'CREATE OR REPLACE {kind} "{node["schema"]}"."{node["name"]}" AS {node["compiled_code"]}')
+        if node["schema"] == "marts":
+            con.execute(
+                f"""COPY "marts"."{node["name"]}" TO '{work / "out" / (node["name"] + ".parquet")}' (FORMAT parquet)"""
+            )
+    con.close()
+    return {"seconds": time.perf_counter() - started, "ok": True, "peak_mb": _peak_mb(), "models": len(order)}
+
+
+def _prepare(store, first_day_lake: Path) -> date:
+    """Bronze of every source for all days but the last; a second lake with only the first day."""
+    from orchestration.lib.ingest import ingest_days, ingest_snapshot, landing_index
+    from orchestration.lib.lake import LakeStore
+    from orchestration.lib.sources import daily_sources, master_sources
+
+    sources = daily_sources()
+    days = sorted({d for s in sources for d in landing_index(store, s) if d})
+    for source in master_sources():
+        ingest_snapshot(store, source)
+    started = time.perf_counter()
+    for source in sources:
+        ingest_days(store, source, days[:-1])
+        store.delete_dir(f"{source.bronze_dir}/day={days[-1].isoformat()}")
+    print(f"bronze for {len(days) - 1} days of every source in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+    shutil.rmtree(first_day_lake, ignore_errors=True)
+    first = LakeStore(str(first_day_lake))
+    for source in master_sources():
+        first.write_bytes(
+            f"{source.bronze_dir}/part-0.parquet", store.read_bytes(f"{source.bronze_dir}/part-0.parquet")
+        )
+    for source in sources:
+        rel = f"{source.bronze_dir}/day={days[0].isoformat()}/part-0.parquet"
+        first.write_bytes(rel, store.read_bytes(rel))
+    return days[-1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lake", default=str(BENCH_LAKE))
+    parser.add_argument("--preset", default="large")
+    parser.add_argument("--child", choices=["ours", "baseline"])
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps((_ours if args.child == "ours" else _baseline)(args.lake)))
+        return 0
+
+    from orchestration.lib.ingest import ingest_day
+    from orchestration.lib.sources import daily_sources
+
+    store = ensure_demo(args.lake, args.preset)
+    first_day_lake = Path(args.lake).parent / "first-day"
+    last_day = _prepare(store, first_day_lake)
+    shutil.rmtree(store.fs_path(".build"), ignore_errors=True)
+
+    first = run_child("benchmarks.marts", "ours", "--lake", str(first_day_lake))
+    full = run_child("benchmarks.marts", "ours", "--lake", args.lake)
+    base = run_child("benchmarks.marts", "baseline", "--lake", args.lake)
+    for source in daily_sources():
+        ingest_day(store, source, last_day)
+    new_day = run_child("benchmarks.marts", "ours", "--lake", args.lake)
+
+    print(f"\nmarts at the {args.preset} preset ({last_day} is the new day)")
+    print(f"{'':<46}{'seconds':>9}{'peak MB':>10}  ok")
+    for label, r in [
+        ("plain DuckDB script (compiled models, no tests)", base),
+        ("full build: Dagster + dbt build + export", full),
+        ("first day's build (1 day of history)", first),
+        ("one new day at a year of history", new_day),
+    ]:
+        print(f"{label:<46}{r['seconds']:>9.1f}{r['peak_mb']:>10,.0f}  {r['ok']}")
+    print(f"\nfull build / plain script:     {full['seconds'] / base['seconds']:.2f}x  (target <= 1.3x)")
+    print(f"new day / first day's build:   {new_day['seconds'] / first['seconds']:.2f}x  (target <= 1.2x)")
+    return 0 if all(r["ok"] for r in (first, full, base, new_day)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
