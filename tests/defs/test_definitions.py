@@ -76,3 +76,9 @@ def test_the_marts_continue_the_lineage_from_bronze_with_dbt_tests_as_checks():
     assert any(key == "marts/supplier_replenishment" for key, _ in checks)
     node = graph.get(dg.AssetKey(["marts", "daily_demand"]))
     assert node.group_name == "marts" and node.automation_condition is not None
+
+
+def test_runs_that_write_the_warehouse_share_one_concurrency_pool():
+    from orchestration.defs.transform.assets import supply_demand_marts
+
+    assert supply_demand_marts.op.pool == "warehouse"
