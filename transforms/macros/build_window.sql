@@ -8,3 +8,11 @@
         true
     {%- endif -%}
 {%- endmacro %}
+
+{# Run before an incremental daily mart inserts its days: drop the rows of those days
+   (a range delete, cheap on DuckDB's zone maps, where a keyed delete+insert is not). #}
+{% macro clear_build_window(day_column) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ in_build_window(day_column) }}
+    {%- endif -%}
+{%- endmacro %}

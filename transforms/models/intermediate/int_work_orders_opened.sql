@@ -1,10 +1,11 @@
--- One row per open work order (released or in progress, not yet due before the last day of
--- history): production the factories have promised, by the region of the factory and the
--- day it is due.
+-- One row per open work order (released or in progress, due after the last day of history):
+-- production the factories have promised, with the factory's region and the day it is due.
 with
 
 last_day as (
-    select max(order_day) as as_of_day from {{ ref('stg_sales__order_lines') }}
+    -- the local day of the newest order (not max(order_day): DuckDB 1.5.5 can fail with an
+    -- internal error when the maximum of a hive partition column is joined to another scan)
+    select cast(max(ordered_at) as date) as as_of_day from {{ ref('stg_sales__order_lines') }}
 )
 
 select

@@ -1,4 +1,10 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='order_day', on_schema_change='fail', meta={'lake_partition': 'order_day'}) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ clear_build_window('order_day') }}",
+    on_schema_change='fail',
+    meta={'lake_partition': 'order_day'},
+) }}
 -- One row per order day, SKU, region and partner type: what channel partners ordered, sold,
 -- had refunded or cancelled, the money it made, and how much of it sold in live-stream sessions.
 -- Unit and money buckets are defined once in int_order_lines_enriched.

@@ -1,4 +1,10 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='snapshot_date', on_schema_change='fail', meta={'lake_partition': 'snapshot_date'}) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ clear_build_window('snapshot_date') }}",
+    on_schema_change='fail',
+    meta={'lake_partition': 'snapshot_date'},
+) }}
 -- One row per snapshot day, SKU and warehouse: the end-of-day stock position and what
 -- moved that day. available = on_hand - reserved (reserved: ordered after the last wave,
 -- ships tomorrow); in_transit: on the road from the factories, arriving tomorrow.
