@@ -1,3 +1,4 @@
+{{ config(materialized="table") }}
 -- One row per day, warehouse and SKU where the stock flow does NOT hold:
 --     on_hand(day) = on_hand(day before) + net movement of the day
 -- Empty when the WMS exports agree with themselves. Before a pair's first snapshot its

@@ -1,4 +1,5 @@
--- One row per channel partner (every partner in the master data, sales or not): its units,
+-- One row per channel partner (every partner in the master data, sales or not), rolled up
+-- from int_partner_days_summed: its units,
 -- revenue, refund rate, sell-through and live-stream conversion over the whole history and
 -- over the last 28 days of history, ranked by revenue among partners of the same type.
 --   refund_rate     refunded units / (paid + refunded units): of what was delivered, how much came back
@@ -12,8 +13,8 @@ partners as (
     select partner_id, partner_type, region from {{ ref('stg_master__partners') }}
 ),
 
-order_lines as (
-    select * from {{ ref('int_order_lines_enriched') }}
+partner_days as (
+    select * from {{ ref('int_partner_days_summed') }}
 ),
 
 live_sessions as (
@@ -21,41 +22,34 @@ live_sessions as (
 ),
 
 last_history_day as (
-    select max(order_day) as last_day from order_lines
+    select max(order_day) as last_day from partner_days
 ),
 
 sales_per_partner as (
     select
-        order_lines.partner_id,
-        sum(order_lines.units_ordered) as units_ordered,
-        sum(order_lines.units_sold) as units_sold,
-        sum(order_lines.units_refunded) as units_refunded,
-        sum(order_lines.units_cancelled) as units_cancelled,
-        sum(order_lines.revenue) as revenue,
-        sum(order_lines.refunds) as refunds,
-        count(distinct order_lines.order_id) as orders,
-        min(order_lines.order_day) as first_order_day,
-        max(order_lines.order_day) as last_order_day,
-        sum(case when order_lines.order_day > {{ demand_add_days(-28, 'last_history_day.last_day') }} then order_lines.units_sold else 0 end) as units_sold_last_28d,
-        sum(case when order_lines.order_day > {{ demand_add_days(-28, 'last_history_day.last_day') }} then order_lines.units_refunded else 0 end) as units_refunded_last_28d,
-        sum(case when order_lines.order_day > {{ demand_add_days(-28, 'last_history_day.last_day') }} then order_lines.revenue else 0 end) as revenue_last_28d
-    from order_lines
+        partner_days.partner_id,
+        sum(partner_days.units_ordered) as units_ordered,
+        sum(partner_days.units_sold) as units_sold,
+        sum(partner_days.units_refunded) as units_refunded,
+        sum(partner_days.units_cancelled) as units_cancelled,
+        sum(partner_days.revenue) as revenue,
+        sum(partner_days.refunds) as refunds,
+        sum(partner_days.orders) as orders,
+        sum(partner_days.live_orders) as live_orders,
+        min(case when partner_days.units_ordered > 0 then partner_days.order_day end) as first_order_day,
+        max(case when partner_days.units_ordered > 0 then partner_days.order_day end) as last_order_day,
+        sum(case when partner_days.order_day > {{ demand_add_days(-28, 'last_history_day.last_day') }} then partner_days.units_sold else 0 end) as units_sold_last_28d,
+        sum(case when partner_days.order_day > {{ demand_add_days(-28, 'last_history_day.last_day') }} then partner_days.units_refunded else 0 end) as units_refunded_last_28d,
+        sum(case when partner_days.order_day > {{ demand_add_days(-28, 'last_history_day.last_day') }} then partner_days.revenue else 0 end) as revenue_last_28d
+    from partner_days
     cross join last_history_day
-    group by order_lines.partner_id
+    group by partner_days.partner_id
 ),
 
 sessions_per_partner as (
     select partner_id, count(*) as live_sessions, sum(peak_viewers) as live_peak_viewers
     from live_sessions
     group by partner_id
-),
-
-live_orders_per_partner as (
-    -- orders placed in a partner's own sessions, whatever became of them later
-    select live_sessions.partner_id, count(distinct order_lines.order_id) as live_orders
-    from order_lines
-    inner join live_sessions on live_sessions.live_session_id = order_lines.live_session_id
-    group by live_sessions.partner_id
 ),
 
 performance as (
@@ -77,11 +71,10 @@ performance as (
         coalesce(sales_per_partner.revenue_last_28d, 0) as revenue_last_28d,
         coalesce(sessions_per_partner.live_sessions, 0) as live_sessions,
         coalesce(sessions_per_partner.live_peak_viewers, 0) as live_peak_viewers,
-        coalesce(live_orders_per_partner.live_orders, 0) as live_orders
+        coalesce(sales_per_partner.live_orders, 0) as live_orders
     from partners
     left join sales_per_partner on sales_per_partner.partner_id = partners.partner_id
     left join sessions_per_partner on sessions_per_partner.partner_id = partners.partner_id
-    left join live_orders_per_partner on live_orders_per_partner.partner_id = partners.partner_id
 )
 
 select
