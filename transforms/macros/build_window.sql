@@ -1,9 +1,11 @@
 {# The days an incremental run rebuilds: the orchestration passes the first and last
    business day whose bronze changed (vars start_day, end_day). A full build, or a first
-   build, takes every day. #}
-{% macro in_build_window(day_column) -%}
+   build, takes every day. days_before widens the window back, for models that compare a
+   day with the days before it. #}
+{% macro in_build_window(day_column, days_before=0) -%}
     {%- if is_incremental() -%}
-        {{ day_column }} between cast('{{ var("start_day") }}' as date) and cast('{{ var("end_day") }}' as date)
+        {{ day_column }} between cast({{ dbt.dateadd('day', -days_before, "cast('" ~ var("start_day") ~ "' as date)") }} as date)
+            and cast('{{ var("end_day") }}' as date)
     {%- else -%}
         true
     {%- endif -%}

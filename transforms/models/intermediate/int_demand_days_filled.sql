@@ -4,13 +4,13 @@
 -- that day, zero when the SKU sold nothing in that region.
 -- Series: every SKU x region pair that ever had demand. Trading days: every day with at least
 -- one order line anywhere (a day missing from the lake stays missing instead of reading as a
--- day of zero sales). Lines without a SKU or region cannot be forecast and are left out here
--- (daily_demand still counts them).
+-- day of zero sales). Rows without a SKU or region cannot be forecast and are left out.
 with
 
 demand_lines as (
+    -- the daily aggregate, not the order lines: its cost follows days x series, not lines
     select order_day, sku, region, demand_units
-    from {{ ref('int_order_lines_enriched') }}
+    from {{ ref('daily_demand') }}
 ),
 
 trading_days as (

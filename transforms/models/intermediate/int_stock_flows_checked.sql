@@ -1,4 +1,9 @@
-{{ config(materialized="table") }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ clear_build_window('stock_day') }}",
+    on_schema_change='fail',
+) }}
 -- One row per day, warehouse and SKU where the stock flow does NOT hold:
 --     on_hand(day) = on_hand(day before) + net movement of the day
 -- Empty when the WMS exports agree with themselves. Before a pair's first snapshot its
@@ -11,24 +16,28 @@
 with
 
 snapshots as (
+    -- the days checked, and the day before the first of them (incremental builds check only
+    -- the days whose bronze changed)
     select snapshot_date, warehouse_id, sku, on_hand
     from {{ ref('stg_inventory__stock_snapshots') }}
+    where {{ in_build_window('snapshot_date', days_before=1) }}
 ),
 
 daily_movements as (
     select movement_day, warehouse_id, sku, net_movement
     from {{ ref('int_stock_movements_summed') }}
+    where {{ in_build_window('movement_day') }}
 ),
 
 first_snapshots as (
     select warehouse_id, sku, min(snapshot_date) as first_snapshot_date
-    from snapshots
+    from {{ ref('stg_inventory__stock_snapshots') }}
     group by warehouse_id, sku
 ),
 
 stock_days as (
     -- every day a pair has a snapshot or a movement
-    select snapshot_date as stock_day, warehouse_id, sku from snapshots
+    select snapshot_date as stock_day, warehouse_id, sku from snapshots where {{ in_build_window('snapshot_date') }}
     union
     select movement_day as stock_day, warehouse_id, sku from daily_movements
 ),
