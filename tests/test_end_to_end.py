@@ -170,14 +170,19 @@ def test_a_new_day_rebuilds_only_that_day_of_the_daily_marts(local_run):
     from orchestration.lib.ingest import ingest_day
     from orchestration.lib.landing import bronze_stamps
     from orchestration.lib.warehouse import Warehouse
+    from tests.conftest import CSV_HEADER
 
     store, truth, _ = local_run
     sources = load_sources()
     day = date.fromisoformat(truth["end"])
-    ingest_day(store, sources["order_lines"], day)  # the day's bronze is written again
+    sku = store.read_table("bronze/products").column("sku")[0].as_py()
+    partner = store.read_table("bronze/partners").column("partner_id")[0].as_py()
+    late_line = f"O-LATE-1,1,{day} 12:00:00,{partner},{sku},7,9.90,,east,,paid\n"
+    store.write_bytes(f"landing/order_lines/order_lines_{day}_late.csv", (CSV_HEADER + late_line).encode())
+    ingest_day(store, sources["order_lines"], day)  # the day's bronze changes
     plan = Warehouse(store).plan(bronze_stamps(store, list(sources.values())))
     assert not plan.full and plan.days == [day]
     results = materialize_all(store, instance=dg.DagsterInstance.ephemeral())
     assert all(r.success for r in results)
     demand = store.read_table("marts/daily_demand")
-    assert pc.sum(demand.column("units_ordered")).as_py() == truth["clean"]["order_lines"]["qty"]
+    assert pc.sum(demand.column("units_ordered")).as_py() == truth["clean"]["order_lines"]["qty"] + 7
