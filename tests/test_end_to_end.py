@@ -186,3 +186,27 @@ def test_a_new_day_rebuilds_only_that_day_of_the_daily_marts(local_run):
     assert all(r.success for r in results)
     demand = store.read_table("marts/daily_demand")
     assert pc.sum(demand.column("units_ordered")).as_py() == truth["clean"]["order_lines"]["qty"] + 7
+
+
+def test_a_failing_dbt_test_publishes_nothing_and_keeps_the_last_good_marts(local_run):
+    from datetime import date
+
+    from orchestration.lib.ingest import ingest_day
+
+    store, truth, _ = local_run
+    published = store.read_bytes("warehouse.duckdb")
+    marts_before = {f.path: f.size for f in store.list_files("marts", recursive=True)}
+    movements = store.read_table("bronze/stock_movements").to_pylist()
+    first, last = movements[0], movements[-1]
+    day = date.fromisoformat(truth["end"])
+    # a movement id that another day already used: the ingestion cannot see across days, dbt's test can
+    row = f"{first['movement_id']},{day}T11:00:00,{last['warehouse_id']},{last['sku']},1,adjustment\n"
+    store.write_bytes(
+        f"landing/stock_movements/stock_movements_{day}_fix.csv",
+        ("\ufeffmovement_id,moved_at,warehouse_id,sku,qty,movement_type\n" + row).encode(),
+    )
+    ingest_day(store, load_sources()["stock_movements"], day)
+    result = materialize_all(store, instance=dg.DagsterInstance.ephemeral())[-1]
+    assert not result.success
+    assert store.read_bytes("warehouse.duckdb") == published
+    assert {f.path: f.size for f in store.list_files("marts", recursive=True)} == marts_before

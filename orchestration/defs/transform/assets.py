@@ -102,7 +102,7 @@ def _mart_metadata(warehouse: Warehouse, exported: dict[str, int], published: st
     pool="warehouse",
 )
 def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: Lake):
-    """Build staging, intermediate and marts with `dbt build`, then publish them for BI and as Parquet."""
+    """Build staging, intermediate and marts with `dbt build`; when it passes, publish them for BI and as Parquet."""
     store = lake.store()
     warehouse = Warehouse(store)
     warehouse.prepare()
@@ -112,10 +112,15 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
     with _environment(warehouse.dbt_env()):
         invocation = dbt.cli(plan.dbt_args(), context=context, raise_on_error=False)
         events = list(invocation.stream())
+    if not invocation.is_successful():
+        # a failed build publishes nothing: BI tools and Parquet readers keep the last good marts
+        yield from events
+        raise dg.Failure(
+            f"dbt build failed, so the published warehouse and marts are unchanged: {invocation.get_error()}"
+        )
     exported = warehouse.export_marts(PARTITIONED_MARTS, plan)
     published = warehouse.publish()
-    if invocation.is_successful():
-        warehouse.record(bronze)
+    warehouse.record(bronze)
     context.log.info(f"published {published}; marts as Parquet: {json.dumps(exported)}")
     extra = _mart_metadata(warehouse, exported, published)
     for event in events:
@@ -124,5 +129,3 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
             if name in extra:
                 event = event.with_metadata({**event.metadata, **extra[name]})
         yield event
-    if not invocation.is_successful():
-        raise dg.Failure(f"dbt build failed: {invocation.get_error()}")
