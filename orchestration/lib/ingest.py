@@ -392,15 +392,14 @@ def ingest_days(
                 on_day(res)
     if failures:
         day, err = failures[0]
-        raise IngestFailed(source.name, failures, results) from err
+        raise IngestFailed(source.name, failures) from err
     return results
 
 
 class IngestFailed(RuntimeError):
     """Some days of a source could not be written; the others were."""
 
-    def __init__(self, source: str, failures: list[tuple[date, BaseException]], done: list[IngestResult]):
+    def __init__(self, source: str, failures: list[tuple[date, BaseException]]):
         days = ", ".join(d.isoformat() for d, _ in failures)
         super().__init__(f"{source}: {len(failures)} day(s) failed ({days}): {failures[0][1]}")
         self.failures = failures
-        self.done = done

@@ -7,28 +7,10 @@ asset metadata in the Dagster UI.
 from __future__ import annotations
 
 import duckdb
-import pyarrow as pa
+
+from orchestration.lib.report import markdown_table
 
 MARTS = "marts"
-
-
-def markdown_table(table: pa.Table, digits: int = 3) -> str:
-    """A small Arrow table as a Markdown table."""
-    names = table.column_names
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    for row in table.to_pylist():
-        cells = (_cell(row[n], digits) for n in names)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _cell(value: object, digits: int) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        text = f"{value:,.{digits}f}"
-        return text.rstrip("0").rstrip(".") if "." in text else text
-    return str(value)
 
 
 def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -7,4 +7,3 @@ PROJECT_ROOT = PACKAGE_DIR.parent
 SOURCES_FILE = Path(__file__).resolve().parent / "sources.yaml"
 DEFAULT_LAKE_DIR = PROJECT_ROOT / "lake"
 TRANSFORMS_DIR = PROJECT_ROOT / "transforms"
-EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"

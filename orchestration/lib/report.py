@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration.lib.lake import LakeStore
@@ -62,3 +63,22 @@ def format_summary(rows: list[EntityCounts]) -> str:
             f"{r.entity:<20}{r.domain:<11}{r.partitions:>11}{r.landed:>12,}{r.accepted:>12,}{r.quarantined:>13,}  {reasons}"
         )
     return "\n".join(lines)
+
+
+def markdown_table(table: pa.Table, digits: int = 3) -> str:
+    """A small Arrow table as a Markdown table."""
+    names = table.column_names
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    for row in table.to_pylist():
+        cells = (_cell(row[n], digits) for n in names)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: object, digits: int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        text = f"{value:,.{digits}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return str(value)

@@ -21,10 +21,6 @@ def lake_root() -> str:
     return os.environ.get(LAKE_ROOT_ENV) or str(DEFAULT_LAKE_DIR)
 
 
-def is_cloud(root: str | None = None) -> bool:
-    return (root or lake_root()).startswith("s3://")
-
-
 @dataclass(frozen=True)
 class S3Endpoint:
     """Where S3 is: AWS itself (``host`` None) or an S3-compatible store."""

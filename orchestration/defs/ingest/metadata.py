@@ -8,6 +8,7 @@ import dagster as dg
 import pyarrow as pa
 
 from orchestration.lib.ingest import IngestResult
+from orchestration.lib.report import markdown_table
 from orchestration.lib.sources import Source
 
 MAX_LISTED = 20
@@ -26,22 +27,20 @@ def column_schema(source: Source) -> dg.TableSchema:
     )
 
 
-def _markdown(table: pa.Table) -> str:
-    names = table.column_names
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    for row in table.to_pylist():
-        lines.append("| " + " | ".join("" if row[n] is None else str(row[n]) for n in names) + " |")
-    return "\n".join(lines)
-
-
 def _days_table(results: list[IngestResult]) -> str:
-    shown = sorted(results, key=lambda r: (-r.quarantined, r.day or 0))[:MAX_LISTED]
-    lines = ["| day | files | rows in | accepted | quarantined |", "|---|---|---|---|---|"]
-    for r in sorted(shown, key=lambda r: str(r.day)):
-        lines.append(f"| {r.day or 'snapshot'} | {len(r.files)} | {r.rows_in} | {r.accepted} | {r.quarantined} |")
-    if len(results) > len(shown):
-        lines.append(f"| ... {len(results) - len(shown)} more days with fewer quarantined rows | | | | |")
-    return "\n".join(lines)
+    """The days that quarantined most (all of them for a short range), as a table."""
+    shown = sorted(sorted(results, key=lambda r: (-r.quarantined, str(r.day)))[:MAX_LISTED], key=lambda r: str(r.day))
+    table = pa.table(
+        {
+            "day": [str(r.day or "snapshot") for r in shown],
+            "files": [len(r.files) for r in shown],
+            "rows in": [r.rows_in for r in shown],
+            "accepted": [r.accepted for r in shown],
+            "quarantined": [r.quarantined for r in shown],
+        }
+    )
+    more = len(results) - len(shown)
+    return markdown_table(table) + (f"\n\n{more} more days with fewer quarantined rows." if more > 0 else "")
 
 
 def materialization_metadata(source: Source, results: list[IngestResult], uri: str) -> dict:
@@ -63,7 +62,7 @@ def materialization_metadata(source: Source, results: list[IngestResult], uri: s
         "partitions": dg.MetadataValue.md(_days_table(results)),
     }
     if preview is not None:
-        metadata["preview"] = dg.MetadataValue.md(_markdown(preview))
+        metadata["preview"] = dg.MetadataValue.md(markdown_table(preview))
     return metadata
 
 
