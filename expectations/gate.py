@@ -1,0 +1,336 @@
+"""Run a quality gate: a Great Expectations suite on a pandas batch, its result kept in the lake.
+
+A gate validates one *partition* (a supplier's feed, a window of order lines) against a
+suite built in code. Each expectation carries a GX ``severity``: ``critical`` failures are
+errors and block, ``warning`` (or ``info``) failures are warnings and only report. The
+result is stored as JSON at ``<lake>/gates/<suite>/<partition>/<result_id>.json``, with the
+*subject* the caller vouches for (e.g. the checksums of the files that were validated), so
+a later step can check for itself what passed. GX Data Docs (HTML) are built under
+``<lake>/gates/docs/`` (for an S3 lake: in a temporary folder, then uploaded there).
+
+GX runs in an ephemeral context made for each gate (in-memory stores, no analytics, no
+progress bars), through its public API only. It is imported on first use: it takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+from orchestration.lib.lake import LakeStore
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+    import pandas as pd
+
+GATES_DIR = "gates"
+DOCS_DIR = f"{GATES_DIR}/docs"
+DOCS_SITE = "gates"
+ERROR, WARN = "error", "warn"
+# GX severities -> what they do here: errors block, warnings report
+SEVERITIES = {"critical": ERROR, "warning": WARN, "info": WARN}
+SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+EXAMPLES = 5
+
+
+class GateError(ValueError):
+    """A gate was asked to store or read something it cannot name safely."""
+
+
+def _segment(what: str, value: str) -> str:
+    if not SEGMENT.match(value or "") or ".." in value:
+        raise GateError(
+            f"{what} {value[:80]!r} cannot name a folder under {GATES_DIR}/: use 1-64 letters, digits, '.', '_' or '-'"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class FailedExpectation:
+    """One expectation that did not hold: which, on what column, how badly, how serious."""
+
+    expectation: str
+    column: str | None
+    unexpected_count: int | None
+    severity: str
+    gate: str
+    observed: Any = None
+    examples: tuple = ()
+
+    def describe(self) -> str:
+        target = f"{self.expectation}({self.column})" if self.column else self.expectation
+        if self.unexpected_count is not None:
+            what = f"{self.unexpected_count} unexpected row(s)"
+            if self.examples:
+                what += ", e.g. " + ", ".join(repr(v) for v in self.examples[:3])
+        else:
+            what = f"observed {self.observed!r}"
+        return f"{self.gate}: {target}: {what} [{self.severity}]"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """What a gate decided, in plain Python: safe to log, store, and compare."""
+
+    suite: str
+    partition: str
+    result_id: str
+    success: bool
+    evaluated: int
+    failed: tuple[FailedExpectation, ...]
+    path: str
+    uri: str
+    docs: str | None = None
+    subject: dict = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[FailedExpectation]:
+        return [f for f in self.failed if f.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[FailedExpectation]:
+        return [f for f in self.failed if f.severity == WARN]
+
+    @property
+    def outcome(self) -> str:
+        if not self.success:
+            return "failed"
+        return "passed with warnings" if self.warnings else "passed"
+
+    def summary(self) -> str:
+        head = f"gate {self.suite} for {self.partition} {self.outcome}"
+        if not self.failed:
+            return f"{head} ({self.evaluated} expectations)"
+        counts = f"{len(self.errors)} error(s), {len(self.warnings)} warning(s) of {self.evaluated} expectations"
+        return f"{head}: {counts}: " + "; ".join(f.describe() for f in self.failed)
+
+    def record(self, gx_result: dict | None = None) -> dict:
+        data = asdict(self)
+        data["failed"] = [asdict(f) for f in self.failed]
+        data["outcome"] = self.outcome
+        data["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        if gx_result is not None:
+            data["gx"] = gx_result
+        return data
+
+    @classmethod
+    def from_record(cls, record: dict) -> GateResult:
+        failed = tuple(
+            FailedExpectation(**{**f, "examples": tuple(f.get("examples") or ())}) for f in record.get("failed", [])
+        )
+        return cls(
+            suite=record["suite"],
+            partition=record["partition"],
+            result_id=record["result_id"],
+            success=bool(record["success"]),
+            evaluated=int(record.get("evaluated", 0)),
+            failed=failed,
+            path=record["path"],
+            uri=record["uri"],
+            docs=record.get("docs"),
+            subject=record.get("subject") or {},
+        )
+
+
+def result_path(suite: str, partition: str, result_id: str) -> str:
+    return f"{GATES_DIR}/{_segment('suite', suite)}/{_segment('partition', partition)}/{result_id}.json"
+
+
+def new_result_id() -> str:
+    """Sortable by time (to the microsecond), unique by a random suffix."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:6]}"
+
+
+def store_result(
+    store: LakeStore,
+    suite: str,
+    partition: str,
+    failed: list[FailedExpectation],
+    evaluated: int,
+    subject: dict | None = None,
+    docs: str | None = None,
+    gx_result: dict | None = None,
+    result_id: str | None = None,
+) -> GateResult:
+    """Keep a gate's decision as JSON in the lake; success means no error-severity failure."""
+    result_id = result_id or new_result_id()
+    path = result_path(suite, partition, result_id)
+    result = GateResult(
+        suite=suite,
+        partition=partition,
+        result_id=result_id,
+        success=not any(f.severity == ERROR for f in failed),
+        evaluated=evaluated,
+        failed=tuple(failed),
+        path=path,
+        uri=store.uri(path),
+        docs=docs,
+        subject=subject or {},
+    )
+    body = json.dumps(result.record(gx_result), indent=2, ensure_ascii=False, default=str)
+    store.write_bytes(path, body.encode("utf-8"))
+    return result
+
+
+def load_result(store: LakeStore, path: str) -> GateResult:
+    return GateResult.from_record(json.loads(store.read_bytes(path)))
+
+
+def latest_result(store: LakeStore, suite: str, partition: str) -> GateResult | None:
+    """The newest stored result of a gate for one partition, if it ever ran."""
+    files = store.list_files(f"{GATES_DIR}/{_segment('suite', suite)}/{_segment('partition', partition)}", "*.json")
+    return load_result(store, files[-1].path) if files else None
+
+
+def run_gate(
+    store: LakeStore,
+    suite: gx.ExpectationSuite,
+    frame: pd.DataFrame,
+    partition: str,
+    subject: dict | None = None,
+    docs: bool = True,
+) -> GateResult:
+    """Validate ``frame`` against ``suite``; store the result (and Data Docs); return the decision."""
+    _segment("partition", partition)
+    result_id = new_result_id()
+    if not docs:
+        validation, _ = _validate(suite, frame, partition, result_id, None)
+        page = None
+    elif store.is_s3:
+        with tempfile.TemporaryDirectory(prefix="gate-docs-") as folder:
+            validation, rel = _validate(suite, frame, partition, result_id, folder)
+            _upload_docs(store, Path(folder))
+            page = store.uri(f"{DOCS_DIR}/{rel}") if rel else None
+    else:
+        folder = store.fs_path(DOCS_DIR)
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        validation, rel = _validate(suite, frame, partition, result_id, folder)
+        page = store.uri(f"{DOCS_DIR}/{rel}") if rel else None
+    return store_result(
+        store,
+        suite.name,
+        partition,
+        failed=_failures(validation),
+        evaluated=int(validation.statistics.get("evaluated_expectations", len(validation.results))),
+        subject=subject,
+        docs=page,
+        gx_result=validation.to_json_dict(),
+        result_id=result_id,
+    )
+
+
+def _context(docs_dir: str | None):
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    sites = {}
+    if docs_dir:
+        sites[DOCS_SITE] = {
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": docs_dir},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(),  # no temporary docs site of its own
+        data_docs_sites=sites,
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def _validate(suite, frame, partition: str, result_id: str, docs_dir: str | None):
+    """Run the suite through a checkpoint; returns the GX validation result and the docs page."""
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    context = _context(docs_dir)
+    batch = context.data_sources.add_pandas("gates").add_dataframe_asset(suite.name)
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(
+            name=f"{suite.name}-{partition}",
+            data=batch.add_batch_definition_whole_dataframe("rows"),
+            suite=context.suites.add(suite),
+        )
+    )
+    actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])] if docs_dir else []
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=f"{suite.name}-{partition}",
+            validation_definitions=[definition],
+            actions=actions,
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES},
+        )
+    )
+    outcome = checkpoint.run(
+        batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=f"{partition}-{result_id}")
+    )
+    ((identifier, validation),) = outcome.run_results.items()
+    if not docs_dir:
+        return validation, None
+    urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=DOCS_SITE)
+    page = next((u["site_url"] for u in urls if u.get("site_url")), None)
+    if page is None:
+        return validation, None
+    local = Path(unquote(urlparse(page).path))
+    return validation, local.relative_to(Path(docs_dir).resolve()).as_posix()
+
+
+def _failures(validation) -> list[FailedExpectation]:
+    failed = []
+    for outcome in validation.results:
+        if outcome.success:
+            continue
+        config = outcome.expectation_config
+        severity = getattr(config.severity, "value", config.severity) or "critical"
+        result = outcome.result or {}
+        exception = outcome.exception_info or {}
+        observed = result.get("observed_value")
+        if exception.get("raised_exception"):
+            observed = exception.get("exception_message")
+        failed.append(
+            FailedExpectation(
+                expectation=config.type,
+                column=config.kwargs.get("column") or _columns(config.kwargs),
+                unexpected_count=result.get("unexpected_count"),
+                severity=SEVERITIES.get(str(severity), ERROR),
+                gate=(config.meta or {}).get("gate", config.type),
+                observed=_plain(observed),
+                examples=tuple(_plain(v) for v in (result.get("partial_unexpected_list") or [])[:EXAMPLES]),
+            )
+        )
+    return failed
+
+
+def _columns(kwargs: dict) -> str | None:
+    if "column_list" in kwargs:
+        return ", ".join(kwargs["column_list"])
+    if "column_A" in kwargs:
+        return f"{kwargs['column_A']}, {kwargs['column_B']}"
+    return None
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly values for the stored record (dates as ISO text, numpy scalars as Python)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _upload_docs(store: LakeStore, folder: Path) -> None:
+    """Copy a built Data Docs site into the lake; the static assets only once."""
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        target = f"{DOCS_DIR}/{rel}"
+        if rel.startswith("static/") and store.exists(target):
+            continue
+        store.write_bytes(target, path.read_bytes())

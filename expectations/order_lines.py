@@ -1,0 +1,75 @@
+"""The input gate on bronze order lines: the demand window every supplier feed is computed from.
+
+The feeds read the last 28 business days of sales; this gate checks that window in bronze
+(``bronze/order_lines/day=*/``, with its ``day`` partition as a column):
+
+- errors (block the feeds): every day of the window is there (completeness); the columns
+  the demand is built from are never null; ``order_id`` + ``line_no`` unique across days
+  (the ingestion deduplicates within a day only); quantity at least 1; status accepted;
+- warnings (report only): a line's quantity beyond ``MAX_LINE_QTY``; the last day holding
+  fewer than ``LAST_DAY_SHARE`` of a typical day's orders (a partial delivery).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+NAME = "order_lines"
+WINDOW_DAYS = 28
+REQUIRED = ("order_id", "line_no", "ordered_at", "partner_id", "sku", "qty", "status")
+COLUMNS = (*REQUIRED, "day")
+STATUSES = ("paid", "cancelled", "refunded")
+MAX_LINE_QTY = 1_000
+LAST_DAY_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class OrderLinesWindow:
+    """The business days a gate run covers, and what a typical day held before the last."""
+
+    first_day: date
+    last_day: date
+    typical_daily_orders: float | None = None
+
+    @property
+    def days(self) -> list[str]:
+        count = (self.last_day - self.first_day).days + 1
+        return [(self.first_day + timedelta(days=i)).isoformat() for i in range(count)]
+
+
+def build_suite(window: OrderLinesWindow) -> gx.ExpectationSuite:
+    import great_expectations as gx
+    from great_expectations.expectations.row_conditions import Column
+
+    E = gx.expectations
+
+    def error(gate: str) -> dict:
+        return {"meta": {"gate": gate}, "severity": "critical"}
+
+    def warn(gate: str) -> dict:
+        return {"meta": {"gate": gate}, "severity": "warning"}
+
+    expectations = [
+        E.ExpectColumnDistinctValuesToContainSet(column="day", value_set=window.days, **error("completeness")),
+        *(E.ExpectColumnValuesToNotBeNull(column=c, **error("completeness")) for c in REQUIRED),
+        E.ExpectCompoundColumnsToBeUnique(column_list=["order_id", "line_no"], **error("keys")),
+        E.ExpectColumnValuesToBeBetween(column="qty", min_value=1, **error("quantities")),
+        E.ExpectColumnValuesToBeInSet(column="status", value_set=list(STATUSES), **error("accepted values")),
+        E.ExpectColumnValuesToBeBetween(column="qty", max_value=MAX_LINE_QTY, **warn("plausibility")),
+    ]
+    if window.typical_daily_orders:
+        expectations.append(
+            E.ExpectColumnUniqueValueCountToBeBetween(
+                column="order_id",
+                min_value=math.floor(LAST_DAY_SHARE * window.typical_daily_orders),
+                row_condition=Column("day") == window.last_day.isoformat(),
+                **warn("last day volume"),
+            )
+        )
+    return gx.ExpectationSuite(name=NAME, expectations=expectations)

@@ -1,0 +1,469 @@
+"""Supplier feeds from the replenishment mart: write, audit, publish, one supplier at a time.
+
+A supplier's feed is its own rows of ``marts/supplier_replenishment``, nothing else. It is
+written to a staging area, validated by its gate (``expectations.supplier_replenishment``),
+and only then published by copying it into a new version folder, writing the manifest, and
+last of all switching ``latest.json`` to it::
+
+    <lake>/feeds/_staging/<supplier_id>/<version>/...      written, not yet (or never) published
+    <lake>/feeds/<supplier_id>/<version>/replenishment.parquet
+    <lake>/feeds/<supplier_id>/<version>/replenishment.csv  UTF-8 with BOM (Excel shows Chinese)
+    <lake>/feeds/<supplier_id>/<version>/manifest.json      rows, sha256 per file, time range,
+                                                            code version, the gate's result
+    <lake>/feeds/<supplier_id>/latest.json                  the published version, written last
+
+A reader follows ``latest.json`` (or lists only version folders that have a manifest), so it
+never sees half a feed: until the pointer moves it gets the previous feed, whole. Versions
+stay as history. A version is ``<as_of_day>_<hash of the Parquet bytes>``: the same data
+published twice is the same version, and publishing it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from importlib import metadata
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from expectations import order_lines, supplier_replenishment
+from expectations.gate import GateResult, load_result
+from orchestration.lib.lake import PARQUET_OPTIONS, LakeStore
+from orchestration.lib.paths import PROJECT_ROOT
+
+FEED = supplier_replenishment.NAME
+FEEDS_DIR = "feeds"
+STAGING_DIR = f"{FEEDS_DIR}/_staging"
+MART = "marts/supplier_replenishment/part-0.parquet"
+SUPPLIERS = "bronze/suppliers"
+ORDER_LINES = "bronze/order_lines"
+PARQUET_FILE = "replenishment.parquet"
+CSV_FILE = "replenishment.csv"
+MANIFEST = "manifest.json"
+LATEST = "latest.json"
+BOM = b"\xef\xbb\xbf"
+SUPPLIER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+STALE = timedelta(hours=1)  # staging or half-published folders older than this are left-overs
+CODE_VERSION_ENV = "SUPPLYLOOP_CODE_VERSION"
+QUANTITIES = (
+    "recent_demand_28d",
+    "forecast_demand",
+    "on_hand",
+    "available",
+    "in_transit",
+    "open_production",
+    "safety_stock",
+    "suggested_qty",
+)
+
+
+class InvalidSupplierId(ValueError):
+    """A supplier id that cannot safely name a folder of the lake."""
+
+
+class PublishRefused(RuntimeError):
+    """The staged feed is not what its gate passed, or the gate did not pass."""
+
+
+def validate_supplier_id(value: object) -> str:
+    """The id itself when it can name a feed folder; otherwise a clear error saying what to fix."""
+    if isinstance(value, str) and SUPPLIER_ID.match(value):
+        return value
+    shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else f"{value[:40]!r}... ({len(value)} chars)"
+    raise InvalidSupplierId(
+        f"supplier id {shown} cannot name a feed folder: use 1 to 64 letters, digits, '_' or '-', "
+        "starting with a letter or digit; correct it in the suppliers master data"
+    )
+
+
+# -- inputs -----------------------------------------------------------------------
+def supplier_ids(store: LakeStore) -> tuple[list[str], list[str]]:
+    """The suppliers in master data: (ids that can have a feed, ids that cannot)."""
+    if not store.list_files(SUPPLIERS, "*.parquet", recursive=True):
+        return [], []
+    ids = sorted({v for v in store.read_table(SUPPLIERS, columns=["supplier_id"]).column(0).to_pylist() if v})
+    valid = [s for s in ids if SUPPLIER_ID.match(s)]
+    return valid, [s for s in ids if not SUPPLIER_ID.match(s)]
+
+
+def feed_rows(store: LakeStore, supplier_id: str) -> pa.Table:
+    """One supplier's rows of the replenishment mart, in the feed's columns, by SKU.
+
+    Only that supplier's rows are read (a filter on ``supplier_id``). Mart columns the
+    feed does not promise are left out; a promised column that is missing is left for the
+    gate to report.
+    """
+    validate_supplier_id(supplier_id)
+    if not store.exists(MART):
+        raise FileNotFoundError(f"no replenishment mart at {store.uri(MART)}: build the marts first")
+    table = pq.read_table(store.fs_path(MART), filesystem=store.fs, filters=[("supplier_id", "==", supplier_id)])
+    table = table.select([c for c in supplier_replenishment.SCHEMA.names if c in table.column_names])
+    if "sku" in table.column_names:
+        table = table.sort_by("sku")
+    return table.replace_schema_metadata(None)
+
+
+def expected_as_of_day(store: LakeStore) -> date | None:
+    """The day a feed must reach: the last business day of order lines in bronze."""
+    days = _bronze_days(store)
+    return days[-1] if days else None
+
+
+def _bronze_days(store: LakeStore) -> list[date]:
+    return sorted(date.fromisoformat(d[4:]) for d in store.list_dirs(ORDER_LINES) if d.startswith("day="))
+
+
+def order_lines_window(
+    store: LakeStore, days: int = order_lines.WINDOW_DAYS
+) -> tuple[pa.Table, order_lines.OrderLinesWindow] | None:
+    """The last ``days`` business days of bronze order lines (as far back as history goes)."""
+    landed = _bronze_days(store)
+    if not landed:
+        return None
+    last = landed[-1]
+    first = max(landed[0], last - timedelta(days=days - 1))
+    parts = []
+    for day in (d for d in landed if d >= first):
+        table = store.read_table(f"{ORDER_LINES}/day={day.isoformat()}", columns=list(order_lines.REQUIRED))
+        parts.append(table.append_column("day", pa.array([day.isoformat()] * table.num_rows, pa.string())))
+    rows = pa.concat_tables(parts)
+    before = rows.filter(pc.not_equal(rows.column("day"), last.isoformat()))
+    typical = None
+    if before.num_rows:
+        per_day = before.group_by("day").aggregate([("order_id", "count_distinct")])
+        typical = float(pc.approximate_median(per_day.column("order_id_count_distinct")).as_py())
+    return rows, order_lines.OrderLinesWindow(first, last, typical)
+
+
+def latest_manifest(store: LakeStore, supplier_id: str) -> dict | None:
+    """The manifest of the supplier's published feed, if it has one."""
+    pointer = f"{FEEDS_DIR}/{validate_supplier_id(supplier_id)}/{LATEST}"
+    if not store.exists(pointer):
+        return None
+    latest = json.loads(store.read_bytes(pointer))
+    return json.loads(store.read_bytes(f"{FEEDS_DIR}/{supplier_id}/{latest['manifest']}"))
+
+
+# -- write --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StagedFeed:
+    """A feed written to staging: not visible to its supplier until published."""
+
+    supplier_id: str
+    version: str
+    rows: int
+    files: dict[str, str]  # file name -> sha256
+    sizes: dict[str, int]
+
+    @property
+    def folder(self) -> str:
+        return f"{STAGING_DIR}/{self.supplier_id}/{self.version}"
+
+    def path(self, name: str) -> str:
+        return f"{self.folder}/{name}"
+
+
+def parquet_bytes(rows: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(
+        rows,
+        sink,
+        compression=PARQUET_OPTIONS["compression"],
+        compression_level=PARQUET_OPTIONS["compression_level"],
+    )
+    return sink.getvalue()
+
+
+def csv_bytes(rows: pa.Table) -> bytes:
+    """CSV in UTF-8 with a byte-order mark, so Excel opens Chinese product names correctly."""
+    sink = io.BytesIO()
+    pacsv.write_csv(rows, sink)
+    return BOM + sink.getvalue()
+
+
+def version_of(rows: pa.Table, parquet: bytes) -> str:
+    day = "undated"
+    if "as_of_day" in rows.column_names and rows.num_rows:
+        latest = pc.max(rows.column("as_of_day")).as_py()
+        day = latest.isoformat() if latest else day
+    return f"{day}_{hashlib.sha256(parquet).hexdigest()[:12]}"
+
+
+def stage_feed(store: LakeStore, supplier_id: str, rows: pa.Table) -> StagedFeed:
+    """Write the feed's Parquet and CSV into ``feeds/_staging/<supplier>/<version>/``."""
+    validate_supplier_id(supplier_id)
+    contents = {PARQUET_FILE: parquet_bytes(rows), CSV_FILE: csv_bytes(rows)}
+    staged = StagedFeed(
+        supplier_id=supplier_id,
+        version=version_of(rows, contents[PARQUET_FILE]),
+        rows=rows.num_rows,
+        files={name: hashlib.sha256(data).hexdigest() for name, data in contents.items()},
+        sizes={name: len(data) for name, data in contents.items()},
+    )
+    _sweep(store, f"{STAGING_DIR}/{supplier_id}", keep=staged.version, stale=lambda folder: True)
+    for name, data in contents.items():
+        store.write_bytes(staged.path(name), data)
+    return staged
+
+
+def read_staged(store: LakeStore, staged: StagedFeed) -> pa.Table:
+    """The staged rows as stored, which is what the gate must see."""
+    return store.read_table(staged.path(PARQUET_FILE))
+
+
+def discard_staged(store: LakeStore, staged: StagedFeed) -> None:
+    store.delete_dir(staged.folder)
+
+
+# -- audit ------------------------------------------------------------------------------
+def gate_feed(store: LakeStore, staged: StagedFeed, as_of_day: date, docs: bool = True) -> GateResult:
+    """Validate the staged feed as stored, against the supplier's last published feed."""
+    from expectations.gate import run_gate
+
+    rows = read_staged(store, staged)
+    context = supplier_replenishment.context_for(
+        staged.supplier_id, as_of_day, rows, latest_manifest(store, staged.supplier_id)
+    )
+    return run_gate(
+        store,
+        supplier_replenishment.build_suite(context),
+        rows.to_pandas(),
+        partition=staged.supplier_id,
+        subject={"version": staged.version, "files": staged.files, "rows": staged.rows},
+        docs=docs,
+    )
+
+
+def gate_order_lines(store: LakeStore, docs: bool = True) -> GateResult | None:
+    """Validate the bronze order lines the feeds read (the last 28 days); None before any landed."""
+    from expectations.gate import run_gate
+
+    found = order_lines_window(store)
+    if found is None:
+        return None
+    rows, window = found
+    return run_gate(
+        store,
+        order_lines.build_suite(window),
+        rows.to_pandas(),
+        partition=window.last_day.isoformat(),
+        subject={"first_day": window.first_day.isoformat(), "last_day": window.last_day.isoformat()},
+        docs=docs,
+    )
+
+
+def blocking_input_gate(store: LakeStore, as_of_day: date) -> GateResult | None:
+    """The order lines' gate result for ``as_of_day`` if it failed with errors (it blocks every feed)."""
+    from expectations.gate import latest_result
+
+    result = latest_result(store, order_lines.NAME, as_of_day.isoformat())
+    return result if result is not None and not result.success else None
+
+
+# -- publish --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PublishedFeed:
+    """A feed its supplier can read: where its manifest is, and whether this run changed it."""
+
+    supplier_id: str
+    version: str
+    rows: int
+    manifest_path: str
+    manifest: dict = field(repr=False)
+    changed: bool = True
+
+    @property
+    def folder(self) -> str:
+        return f"{FEEDS_DIR}/{self.supplier_id}/{self.version}"
+
+
+def publish_feed(store: LakeStore, staged: StagedFeed, gate_result: str) -> PublishedFeed:
+    """Publish a staged feed, but only if its stored gate result says it passed, for these bytes.
+
+    ``gate_result`` is the lake path of the gate's JSON result; it is read back here rather
+    than trusted from the caller. The files are copied into the version folder, then the
+    manifest is written, then ``latest.json``: a crash at any point leaves the previous
+    feed published and whole; the next run completes the publication.
+    """
+    result = load_result(store, gate_result)
+    _check_gate(store, staged, result)
+    sid, version = staged.supplier_id, staged.version
+    folder = f"{FEEDS_DIR}/{sid}/{version}"
+    manifest_path = f"{folder}/{MANIFEST}"
+    if store.exists(manifest_path):  # this very content was published before: keep that publication
+        manifest = json.loads(store.read_bytes(manifest_path))
+        if {n: f["sha256"] for n, f in manifest["files"].items()} != staged.files:
+            raise PublishRefused(f"{store.uri(folder)} holds other files than staged for {sid} {version}")
+    else:
+        try:
+            for name, digest in staged.files.items():
+                store.write_bytes(f"{folder}/{name}", store.read_bytes(staged.path(name)))
+                if store.sha256(f"{folder}/{name}") != digest:
+                    raise PublishRefused(f"{name} of {sid} {version} changed while it was copied; nothing published")
+            manifest = build_manifest(store, staged, result)
+            _write_manifest(store, manifest_path, manifest)
+        except BaseException:
+            if not store.exists(manifest_path):
+                store.delete_dir(folder)  # best effort: a crash that skips this leaves an orphan the next run sweeps
+            raise
+    changed = _point_latest(store, sid, version, manifest_path)
+    _sweep(store, f"{FEEDS_DIR}/{sid}", keep=version, stale=lambda f: not store.exists(f"{f}/{MANIFEST}"))
+    return PublishedFeed(sid, version, manifest["rows"], manifest_path, manifest, changed)
+
+
+def _check_gate(store: LakeStore, staged: StagedFeed, result: GateResult) -> None:
+    where = f"gate result {result.uri}"
+    if result.suite != FEED or result.partition != staged.supplier_id:
+        raise PublishRefused(f"{where} is for {result.suite}/{result.partition}, not {FEED}/{staged.supplier_id}")
+    if not result.success:
+        raise PublishRefused(f"{where} did not pass, so the feed of {staged.supplier_id} is not published")
+    if result.subject.get("version") != staged.version or result.subject.get("files") != staged.files:
+        raise PublishRefused(f"{where} validated other files than the staged feed {staged.version}")
+    for name, digest in staged.files.items():
+        if store.sha256(staged.path(name)) != digest:
+            raise PublishRefused(f"staged {name} of {staged.supplier_id} changed after its gate passed")
+
+
+def build_manifest(store: LakeStore, staged: StagedFeed, result: GateResult) -> dict:
+    """What a published feed is: its files and checksums, its time range, what let it through."""
+    rows = read_staged(store, staged)
+    as_of = _day_range(rows, "as_of_day")
+    order_by = _day_range(rows, "order_by_day")
+    demand_from = (date.fromisoformat(as_of[0]) - timedelta(days=27)).isoformat() if as_of[0] else None
+    return {
+        "feed": FEED,
+        "supplier_id": staged.supplier_id,
+        "version": staged.version,
+        "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rows": staged.rows,
+        "as_of_day": as_of[1],
+        "time_range": {
+            "demand_from": demand_from,
+            "demand_to": as_of[1],
+            "order_by_from": order_by[0],
+            "order_by_to": order_by[1],
+        },
+        "files": {
+            name: {"sha256": digest, "bytes": staged.sizes[name], "format": name.rsplit(".", 1)[-1]}
+            for name, digest in staged.files.items()
+        },
+        "columns": [{"name": f.name, "type": str(f.type)} for f in rows.schema],
+        "quantities": {
+            c: {"min": pc.min(rows[c]).as_py(), "max": pc.max(rows[c]).as_py(), "sum": pc.sum(rows[c]).as_py()}
+            for c in QUANTITIES
+            if c in rows.column_names
+        },
+        "code_version": code_version(),
+        "validation": {
+            "suite": result.suite,
+            "result_id": result.result_id,
+            "outcome": result.outcome,
+            "success": result.success,
+            "result": result.path,
+            "docs": result.docs,
+            "warnings": [f.describe() for f in result.warnings],
+        },
+    }
+
+
+def _day_range(rows: pa.Table, column: str) -> tuple[str | None, str | None]:
+    if column not in rows.column_names or not rows.num_rows:
+        return None, None
+    low, high = pc.min(rows[column]).as_py(), pc.max(rows[column]).as_py()
+    return (low.isoformat() if low else None), (high.isoformat() if high else None)
+
+
+def _write_manifest(store: LakeStore, path: str, manifest: dict) -> None:
+    store.write_bytes(path, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+
+
+def _point_latest(store: LakeStore, supplier_id: str, version: str, manifest_path: str) -> bool:
+    """Switch ``latest.json`` to ``version``; False when it already pointed there."""
+    pointer = f"{FEEDS_DIR}/{supplier_id}/{LATEST}"
+    if store.exists(pointer) and json.loads(store.read_bytes(pointer)).get("version") == version:
+        return False
+    manifest = store.read_bytes(manifest_path)
+    latest = {
+        "supplier_id": supplier_id,
+        "version": version,
+        "manifest": f"{version}/{MANIFEST}",
+        "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+        "rows": json.loads(manifest)["rows"],
+        "switched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    store.write_bytes(pointer, json.dumps(latest, indent=2).encode("utf-8"))
+    return True
+
+
+def _sweep(store: LakeStore, parent: str, keep: str, stale) -> None:
+    """Remove left-over folders under ``parent`` (not ``keep``) that ``stale`` picks and are old."""
+    cutoff = datetime.now(UTC) - STALE
+    for name in store.list_dirs(parent):
+        folder = f"{parent}/{name}"
+        if name == keep or not stale(folder):
+            continue
+        files = store.list_files(folder, recursive=True)
+        if all(f.mtime is not None and f.mtime < cutoff for f in files):
+            store.delete_dir(folder)
+
+
+# -- read -------------------------------------------------------------------------------
+def published_versions(store: LakeStore, supplier_id: str) -> list[str]:
+    """The supplier's published versions, oldest first (only folders with a manifest)."""
+    base = f"{FEEDS_DIR}/{validate_supplier_id(supplier_id)}"
+    return [v for v in store.list_dirs(base) if store.exists(f"{base}/{v}/{MANIFEST}")]
+
+
+def read_feed(store: LakeStore, supplier_id: str) -> pa.Table | None:
+    """The supplier's published feed as a reader gets it: through ``latest.json``."""
+    manifest = latest_manifest(store, supplier_id)
+    if manifest is None:
+        return None
+    return store.read_table(f"{FEEDS_DIR}/{supplier_id}/{manifest['version']}/{PARQUET_FILE}")
+
+
+def verify_feed(store: LakeStore, supplier_id: str) -> list[str]:
+    """Problems with the published feed: a file missing or not matching its manifest checksum."""
+    manifest = latest_manifest(store, supplier_id)
+    if manifest is None:
+        return [f"{supplier_id} has no published feed"]
+    folder = f"{FEEDS_DIR}/{supplier_id}/{manifest['version']}"
+    problems = []
+    for name, entry in manifest["files"].items():
+        if not store.exists(f"{folder}/{name}"):
+            problems.append(f"{folder}/{name} is missing")
+        elif store.sha256(f"{folder}/{name}") != entry["sha256"]:
+            problems.append(f"{folder}/{name} does not match its sha256 in the manifest")
+    return problems
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """``$SUPPLYLOOP_CODE_VERSION`` (set by a build), else the package version and git commit."""
+    if os.environ.get(CODE_VERSION_ENV):
+        return os.environ[CODE_VERSION_ENV]
+    try:
+        version = metadata.version("supplyloop")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{version}+g{commit}" if commit else version
