@@ -4,10 +4,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: install run demo test test-all ui bench lint clean
+.PHONY: install run demo test test-all ui bench lint clean synth deploy image
 
-$(STAMP): pyproject.toml infra/install.sh
-	bash infra/install.sh $(VENV) test
+# test: the suite; infra: the AWS stack and its scanners; cloud: what the image adds
+$(STAMP): pyproject.toml infra/install.sh infra/scanners.txt
+	bash infra/install.sh $(VENV) test,infra,cloud
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -50,3 +51,22 @@ lint: install
 
 clean:
 	rm -rf lake .dagster .bench
+
+# ---- the AWS deployment (infra/README.md) ------------------------------------------------
+CDK       := npx --yes aws-cdk@2.1148.1
+IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD)
+CDK_ARGS  ?=
+CDK_RUN   := cd infra && PYTHON=$(abspath $(PY)) $(CDK)
+
+## synth: the stack as a CloudFormation template in infra/cdk.out, e.g. `make synth CDK_ARGS="-c suppliers=SUP001,SUP002"`
+synth: install
+	$(CDK_RUN) synth --quiet -c imageTag=$(IMAGE_TAG) $(CDK_ARGS)
+
+## deploy: the stack into the account of the current AWS credentials, then the image it runs
+deploy: install
+	$(CDK_RUN) deploy -c imageTag=$(IMAGE_TAG) $(CDK_ARGS)
+	$(MAKE) image IMAGE_TAG=$(IMAGE_TAG)
+
+## image: build the code location's image and push it to the stack's repository (needs Docker)
+image:
+	bash infra/push-image.sh $(IMAGE_TAG)

@@ -1,0 +1,85 @@
+"""The image's Dockerfile, read as text (no Docker engine here): pinned, non-root, one install path."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+
+import pytest
+
+from orchestration.lib.paths import PROJECT_ROOT
+
+DOCKERFILE = PROJECT_ROOT / "infra" / "Dockerfile"
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
+    lines, current = [], ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        current += line
+        keyword, _, rest = current.partition(" ")
+        lines.append((keyword.upper(), rest.strip()))
+        current = ""
+    return lines
+
+
+def only(keyword: str) -> list[str]:
+    return [args for k, args in instructions() if k == keyword]
+
+
+def test_base_image_is_python_3_11_pinned_to_an_exact_release():
+    (base,) = only("FROM")
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", base), base
+
+
+def test_the_image_runs_as_a_non_root_user_with_the_uid_the_task_definition_names():
+    from infra.compute import RUN_USER
+
+    *_, user = only("USER")
+    assert user == RUN_USER
+    assert user.split(":")[0] not in ("root", "0")
+    assert instructions()[-1][0] in ("CMD", "ENTRYPOINT")  # nothing after USER runs as root again
+    assert [k for k, _ in instructions()].index("USER") > max(
+        i for i, (k, _) in enumerate(instructions()) if k == "RUN"
+    )
+
+
+def test_the_image_installs_with_the_one_install_script_and_only_runtime_extras():
+    runs = [a for a in only("RUN") if "infra/install.sh" in a]
+    assert len(runs) == 1
+    words = shlex.split(runs[0].split("&&")[0])
+    script = words.index("infra/install.sh")
+    assert words[script - 1] == "bash"
+    venv, extras = words[script + 1], words[script + 2]
+    assert venv.startswith("/")
+    assert set(extras.split(",")) == {"cloud"}, "test and infra tooling stay out of the image"
+    assert f"PATH={venv}/bin" in " ".join(only("ENV"))
+
+
+def test_the_cloud_instance_config_and_the_httpfs_extension_belong_to_the_run_user():
+    (env,) = only("ENV")
+    assert "HOME=/home/supplyloop" in env  # install.sh puts DuckDB's httpfs under $HOME/.duckdb
+    assert "DAGSTER_HOME=/opt/dagster/home" in env
+    run = next(a for a in only("RUN") if "infra/install.sh" in a)
+    assert 'cp infra/dagster.yaml "$DAGSTER_HOME/dagster.yaml"' in run
+    assert "chown -R supplyloop:supplyloop /home/supplyloop" in run
+
+
+def test_the_default_command_serves_the_code_location():
+    (cmd,) = only("CMD")
+    command = json.loads(cmd)
+    assert command[:3] == ["dagster", "code-server", "start"]
+    assert command[command.index("-m") + 1] == "orchestration.definitions"
+
+
+@pytest.mark.parametrize("left_out", [".venv", "lake", ".git", "tests", "transforms/target"])
+def test_the_build_context_leaves_out_local_state(left_out):
+    ignored = (PROJECT_ROOT / "infra" / "Dockerfile.dockerignore").read_text().split()
+    assert left_out in ignored
