@@ -164,6 +164,25 @@ def test_replenishment_suggestions_respect_the_minimum_order(local_run):
     assert {r["priority"] for r in rows} <= {"none", "normal", "high", "urgent"}
 
 
+def test_the_dbt_unit_tests_pass_against_the_built_warehouse(local_run, tmp_path):
+    """Production builds leave dbt's unit tests out; CI runs them here, on the same project."""
+    import json
+    import os
+    import subprocess
+
+    from orchestration.defs.transform.project import DBT_EXECUTABLE
+    from orchestration.lib.paths import TRANSFORMS_DIR
+    from orchestration.lib.warehouse import Warehouse
+
+    store, _, _ = local_run
+    env = {**os.environ, **Warehouse(store).dbt_env()}
+    args = [DBT_EXECUTABLE, "test", "--select", "test_type:unit", "--target-path", str(tmp_path)]
+    done = subprocess.run(args, cwd=TRANSFORMS_DIR, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-4000:]
+    results = json.loads((tmp_path / "run_results.json").read_text())["results"]
+    assert len(results) >= 10 and all(r["status"] == "pass" for r in results)
+
+
 def test_a_new_day_rebuilds_only_that_day_of_the_daily_marts(local_run):
     from datetime import date
 

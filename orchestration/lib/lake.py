@@ -159,6 +159,23 @@ class LakeStore:
             self._delete_quietly(tmp)
             raise
 
+    def put_file(self, local_path: str | Path, rel: str) -> None:
+        """Move a finished local file to ``rel``, atomically: a rename when the lake is the
+        same local disk, else a streamed copy through :meth:`atomic_output`."""
+        local_path = Path(local_path)
+        if not self.is_s3:
+            final = Path(self.fs_path(rel))
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                local_path.replace(final)
+                return
+            except OSError:  # another file system: copy instead
+                pass
+        with open(local_path, "rb") as src, self.atomic_output(rel) as out:
+            while chunk := src.read(8 << 20):
+                out.write(chunk)
+        local_path.unlink()
+
     def write_bytes(self, rel: str, data: bytes) -> None:
         with self.atomic_output(rel) as out:
             out.write(data)

@@ -25,6 +25,12 @@ from orchestration.lib.paths import PROJECT_ROOT
 
 PUBLISHED = "warehouse.duckdb"
 MARTS_SCHEMA = "marts"
+COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 262144"
+
+
+def _date_literal(day: date) -> str:
+    """A SQL date literal from a date object (never from text), for COPY, which binds no parameters."""
+    return f"DATE '{date.fromordinal(day.toordinal()).isoformat()}'"
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,17 @@ class BuildPlan:
     days: list[date] = field(default_factory=list)
 
     def dbt_args(self) -> list[str]:
+        # dbt's unit tests check the models' logic on fixed rows, not the data: they run in
+        # development and CI (tests/), not in every production build (dbt's own advice)
+        build = ["build", "--exclude-resource-type", "unit_test"]
+        return [*build, "--full-refresh"] if self.full else build
+
+    def dbt_env(self) -> dict[str, str]:
+        """The window an incremental build rebuilds (transforms/macros/build_window.sql)."""
         if self.full:
-            return ["build", "--full-refresh"]
+            return {}
         first, last = (self.days[0], self.days[-1]) if self.days else (date(1900, 1, 1), date(1900, 1, 1))
-        return ["build", "--vars", json.dumps({"start_day": first.isoformat(), "end_day": last.isoformat()})]
+        return {"SUPPLYLOOP_START_DAY": first.isoformat(), "SUPPLYLOOP_END_DAY": last.isoformat()}
 
 
 def _s3_credentials() -> dict[str, str]:
@@ -80,6 +93,11 @@ class Warehouse:
         if self.store.is_s3:
             return state_dir() / "warehouse-build.duckdb"
         return Path(self.store.fs_path(".build")) / "warehouse.duckdb"
+
+    @property
+    def dbt_target_path(self) -> Path:
+        """dbt's artifacts for this build, kept between runs so dbt parses only what changed."""
+        return self.build_path.with_name("dbt-target")
 
     @property
     def published_uri(self) -> str:
@@ -146,37 +164,50 @@ class Warehouse:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def export_marts(
-        self, partitioned: dict[str, str], plan: BuildPlan, batch_rows: int = 256 * 1024
-    ) -> dict[str, int]:
+    def export_marts(self, partitioned: dict[str, str], plan: BuildPlan) -> dict[str, int]:
         """Write each mart to the lake as Parquet; returns its rows.
 
-        Marts in ``partitioned`` ({mart: day column}) go to ``marts/<mart>/day=YYYY-MM-DD/``,
-        and an incremental build rewrites only the days it rebuilt; the others are one file,
-        ``marts/<mart>/part-0.parquet``.
+        Marts in ``partitioned`` ({mart: day column}) go to ``marts/<mart>/month=YYYY-MM/``
+        (a month of a daily mart is a good Parquet file: hundreds of thousands of rows, where a
+        day would be thousands), and an incremental build rewrites only the months of the days
+        it rebuilt; the others are one file, ``marts/<mart>/part-0.parquet``. DuckDB writes
+        each mart in one pass into a private folder beside the build; every finished file is
+        then moved into the lake on its own, so a reader sees a month's old file or its new
+        one, never a half-written one.
         """
         rows = {}
-        with duckdb.connect(str(self.build_path), read_only=True) as con:
-            for name in self.marts():
-                table = f'{MARTS_SCHEMA}."{name}"'
-                rows[name] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                column = partitioned.get(name)
-                if column is None:
-                    reader = con.execute(f"SELECT * FROM {table}").to_arrow_reader(batch_rows)
-                    self.store.write_parquet(f"marts/{name}/part-0.parquet", reader, schema=reader.schema)
-                    continue
-                days = (
-                    plan.days
-                    if not plan.full
-                    else [r[0] for r in con.execute(f'SELECT DISTINCT "{column}" FROM {table} ORDER BY 1').fetchall()]
-                )
-                for day in days:
-                    reader = con.execute(f'SELECT * FROM {table} WHERE "{column}" = ?', [day]).to_arrow_reader(
-                        batch_rows
+        scratch = self.build_path.with_name(f"export-{uuid.uuid4().hex[:8]}")
+        scratch.mkdir(parents=True)
+        try:
+            with duckdb.connect(str(self.build_path), read_only=True) as con:
+                con.execute(f"SET preserve_insertion_order = false; SET threads = {os.cpu_count() or 1}")
+                for name in self.marts():
+                    table = f'{MARTS_SCHEMA}."{name}"'
+                    rows[name] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                    column = partitioned.get(name)
+                    if column is None:
+                        con.execute(f"COPY {table} TO '{scratch / name}.parquet' ({COPY_OPTIONS})")
+                        self.store.put_file(scratch / f"{name}.parquet", f"marts/{name}/part-0.parquet")
+                        continue
+                    if not plan.full and not plan.days:
+                        continue
+                    month = f"date_trunc('month', \"{column}\")"
+                    months = sorted({d.replace(day=1) for d in plan.days})
+                    window = "" if plan.full else f"WHERE {month} IN ({', '.join(map(_date_literal, months))})"
+                    con.execute(
+                        f"COPY (SELECT *, strftime({month}, '%Y-%m') AS month FROM {table} {window}) "
+                        f"TO '{scratch / name}' ({COPY_OPTIONS}, PARTITION_BY (month), FILENAME_PATTERN 'part-{{i}}')"
                     )
-                    self.store.write_parquet(
-                        f"marts/{name}/day={day.isoformat()}/part-0.parquet", reader, schema=reader.schema
-                    )
+                    written = set()
+                    for path in sorted((scratch / name).glob("month=*/*.parquet")):
+                        written.add(f"marts/{name}/{path.parent.name}/part-0.parquet")
+                        self.store.put_file(path, f"marts/{name}/{path.parent.name}/part-0.parquet")
+                    if plan.full:  # months (or an older layout's files) the build no longer has
+                        for stale in self.store.list_files(f"marts/{name}", "*.parquet", recursive=True):
+                            if stale.path not in written:
+                                self.store.delete(stale.path)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         return rows
 
     def publish(self) -> str:

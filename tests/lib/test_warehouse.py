@@ -85,28 +85,33 @@ def test_a_build_plans_only_the_days_whose_bronze_changed(warehouse):
         {"order_lines": {"2026-11-10": 1.0, "2026-11-11": 2.0, "2026-11-12": 2.0}, "products": {"snapshot": 1.0}}
     )
     assert not plan.full and [d.isoformat() for d in plan.days] == ["2026-11-11", "2026-11-12"]
-    assert '"start_day": "2026-11-11", "end_day": "2026-11-12"' in plan.dbt_args()[-1]
+    assert plan.dbt_env() == {"SUPPLYLOOP_START_DAY": "2026-11-11", "SUPPLYLOOP_END_DAY": "2026-11-12"}
+    assert "--full-refresh" not in plan.dbt_args() and "--full-refresh" in BuildPlan(full=True).dbt_args()
     assert warehouse.plan({"order_lines": {"2026-11-10": 1.0}, "products": {"snapshot": 2.0}}).full
 
 
-def test_daily_marts_are_written_by_day_and_an_incremental_build_rewrites_only_its_days(warehouse):
+def test_daily_marts_are_written_by_month_and_an_incremental_build_rewrites_only_its_months(warehouse):
     from datetime import date
 
     warehouse.build_path.parent.mkdir(parents=True)
     with duckdb.connect(str(warehouse.build_path)) as con:
         con.execute("CREATE SCHEMA marts")
         con.execute(
-            "CREATE TABLE marts.daily_supply AS SELECT DATE '2026-11-10' + range::INT AS production_day, 1 AS qty FROM range(3)"
+            "CREATE TABLE marts.daily_supply AS "
+            "SELECT DATE '2026-10-30' + range::INT AS production_day, 1 AS qty FROM range(5)"
         )
     warehouse.export_marts({"daily_supply": "production_day"}, BuildPlan(full=True))
-    days = sorted(
-        p.rsplit("/", 2)[-2] for p in (f.path for f in warehouse.store.list_files("marts/daily_supply", recursive=True))
-    )
-    assert days == ["day=2026-11-10", "day=2026-11-11", "day=2026-11-12"]
+    files = sorted(f.path for f in warehouse.store.list_files("marts/daily_supply", recursive=True))
+    assert files == [
+        "marts/daily_supply/month=2026-10/part-0.parquet",
+        "marts/daily_supply/month=2026-11/part-0.parquet",
+    ]
+    assert warehouse.store.read_table("marts/daily_supply/month=2026-10/part-0.parquet").num_rows == 2
     before = {f.path: f.mtime for f in warehouse.store.list_files("marts/daily_supply", recursive=True)}
     with duckdb.connect(str(warehouse.build_path)) as con:
         con.execute("UPDATE marts.daily_supply SET qty = 2")  # every day changes in the warehouse...
-    warehouse.export_marts({"daily_supply": "production_day"}, BuildPlan(full=False, days=[date(2026, 11, 12)]))
+    warehouse.export_marts({"daily_supply": "production_day"}, BuildPlan(full=False, days=[date(2026, 11, 2)]))
     after = {f.path: f.mtime for f in warehouse.store.list_files("marts/daily_supply", recursive=True)}
-    # ...but only the day the build rebuilt is written to the lake
-    assert [p for p in after if after[p] != before[p]] == ["marts/daily_supply/day=2026-11-12/part-0.parquet"]
+    # ...but only the month of the day the build rebuilt is written to the lake, whole
+    assert [p for p in after if after[p] != before[p]] == ["marts/daily_supply/month=2026-11/part-0.parquet"]
+    assert warehouse.store.read_table("marts/daily_supply/month=2026-11/part-0.parquet")["qty"].to_pylist() == [2, 2, 2]

@@ -1,11 +1,12 @@
 -- daily_demand adds up to the order lines it was built from: total units ordered and revenue
 -- (net amount of paid lines) equal the sums over stg_sales__order_lines. Returns a row only
--- when they differ.
+-- when they differ. An incremental build checks the days it rebuilt.
 with
 
 mart as (
     select sum(units_ordered) as units_ordered, sum(revenue) as revenue
     from {{ ref('daily_demand') }}
+    where {{ build_window_filter('order_day') }}
 ),
 
 order_lines as (
@@ -13,6 +14,7 @@ order_lines as (
         sum(qty) as units_ordered,
         sum(case when status = 'paid' then net_amount else 0 end) as revenue
     from {{ ref('stg_sales__order_lines') }}
+    where {{ build_window_filter('order_day') }}
 )
 
 select

@@ -1,17 +1,20 @@
 -- daily_supply loses and invents nothing: per production day, its good and scrap units
 -- equal those of the MES's hourly output in staging. Fails with the days that differ.
+-- An incremental build checks the days it rebuilt.
 
 with
 
 mart_days as (
     select production_day, sum(qty_good) as qty_good, sum(qty_scrap) as qty_scrap
     from {{ ref('daily_supply') }}
+    where {{ build_window_filter('production_day') }}
     group by production_day
 ),
 
 staging_days as (
     select production_day, sum(qty_good) as qty_good, sum(qty_scrap) as qty_scrap
     from {{ ref('stg_factory__production_output') }}
+    where {{ build_window_filter('production_day') }}
     group by production_day
 )
 

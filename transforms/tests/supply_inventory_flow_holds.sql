@@ -5,3 +5,4 @@
 
 select *
 from {{ ref('int_stock_flows_checked') }}
+where {{ build_window_filter('stock_day') }}

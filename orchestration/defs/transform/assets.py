@@ -22,12 +22,12 @@ LAYERS = ("staging", "intermediate", "marts")
 
 
 def _partitioned_marts(manifest_path) -> dict[str, str]:
-    """Marts stored by day in the lake: ``meta.lake_partition`` in their dbt config."""
+    """Marts built by day (``meta.day_column`` in their dbt config), stored by month in the lake."""
     nodes = json.loads(manifest_path.read_text())["nodes"].values()
     return {
-        n["name"]: n["config"]["meta"]["lake_partition"]
+        n["name"]: n["config"]["meta"]["day_column"]
         for n in nodes
-        if n["resource_type"] == "model" and n["config"].get("meta", {}).get("lake_partition")
+        if n["resource_type"] == "model" and n["schema"] == "marts" and n["config"].get("meta", {}).get("day_column")
     }
 
 
@@ -109,8 +109,10 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
     bronze = bronze_stamps(store, list(load_sources().values()))
     plan = warehouse.plan(bronze)
     context.log.info("full build" if plan.full else f"incremental build of {len(plan.days)} changed day(s)")
-    with _environment(warehouse.dbt_env()):
-        invocation = dbt.cli(plan.dbt_args(), context=context, raise_on_error=False)
+    with _environment({**warehouse.dbt_env(), **plan.dbt_env()}):
+        invocation = dbt.cli(
+            plan.dbt_args(), context=context, raise_on_error=False, target_path=warehouse.dbt_target_path
+        )
         events = list(invocation.stream())
     if not invocation.is_successful():
         # a failed build publishes nothing: BI tools and Parquet readers keep the last good marts

@@ -1,3 +1,5 @@
+-- a table, not a view: factory_oee and several tests read it, and it is costly to derive
+{{ config(materialized='table') }}
 -- One row per factory and production line: the line's ideal rate, the units per hour it
 -- makes when it runs well, estimated from its own history as the 95th percentile of the
 -- units (good + scrap) of every hour it reported output. The top 5 % of hours are left out

@@ -1,3 +1,5 @@
+-- a table, not a view: factory_oee and several tests read it, and it is costly to derive
+{{ config(materialized='table') }}
 -- One row per production line, local day and stretch of one machine state.
 -- A line stays in a state from its state change until its next change; a stretch that
 -- crosses midnight (Asia/Shanghai) is cut there, so each piece belongs to one day.

@@ -3,6 +3,7 @@
     incremental_strategy='append',
     pre_hook="{{ clear_build_window('order_day') }}",
     on_schema_change='fail',
+    meta={'day_column': 'order_day'},
 ) }}
 -- One row per channel partner and order day: its units by status, revenue, refunds, orders,
 -- and the orders placed in its own live sessions. Every measure adds up over days (an order

@@ -3,6 +3,7 @@
     incremental_strategy='append',
     pre_hook="{{ clear_build_window('stock_day') }}",
     on_schema_change='fail',
+    meta={'day_column': 'stock_day'},
 ) }}
 -- One row per day, warehouse and SKU where the stock flow does NOT hold:
 --     on_hand(day) = on_hand(day before) + net movement of the day

@@ -3,7 +3,7 @@
     incremental_strategy='append',
     pre_hook="{{ clear_build_window('order_day') }}",
     on_schema_change='fail',
-    meta={'lake_partition': 'order_day'},
+    meta={'day_column': 'order_day'},
 ) }}
 -- One row per order day, SKU, region and partner type: what channel partners ordered, sold,
 -- had refunded or cancelled, the money it made, and how much of it sold in live-stream sessions.

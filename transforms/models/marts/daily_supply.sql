@@ -3,7 +3,7 @@
     incremental_strategy='append',
     pre_hook="{{ clear_build_window('production_day') }}",
     on_schema_change='fail',
-    meta={'lake_partition': 'production_day'},
+    meta={'day_column': 'production_day'},
 ) }}
 -- One row per production day, SKU, factory and line: the good and scrap units the line made
 -- of the SKU that day, and in how many hours it reported output. supplier_id is the owner of

@@ -3,7 +3,7 @@
     incremental_strategy='append',
     pre_hook="{{ clear_build_window('snapshot_date') }}",
     on_schema_change='fail',
-    meta={'lake_partition': 'snapshot_date'},
+    meta={'day_column': 'snapshot_date'},
 ) }}
 -- One row per snapshot day, SKU and warehouse: the end-of-day stock position and what
 -- moved that day. available = on_hand - reserved (reserved: ordered after the last wave,
