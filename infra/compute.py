@@ -1,9 +1,9 @@
 """Where the code runs: the network, Dagster's Postgres, the image registry, the Fargate task
 definition of the code location, and the AWS triggers that start runs.
 
-Nothing here is always on but the database: a schedule or a landing file starts a short
-Fargate task (``python -m infra.launch ...``) that asks the Dagster instance to launch runs,
-and the instance's ECS run launcher gives every run a Fargate task of its own.
+Nothing here is always on but the database: a schedule or a landing file starts a Fargate
+task (``python -m infra.wake ...``) that runs the Dagster daemon until the work is done, and
+the instance's ECS run launcher gives every run a Fargate task of its own.
 """
 
 from __future__ import annotations
@@ -271,7 +271,7 @@ class CodeLocation(Construct):
 
 
 class Triggers(Construct):
-    """The daily schedule and the landing-file rule: each starts the launcher as a Fargate task."""
+    """The daily schedule and the landing-file rule: each wakes Dagster in a Fargate task."""
 
     def __init__(
         self,
@@ -312,7 +312,7 @@ class Triggers(Construct):
                 security_groups=[network.tasks],
                 propagate_tags=True,
                 input=scheduler.ScheduleTargetInput.from_object(
-                    {"containerOverrides": [{"name": CONTAINER, "command": launch_command("daily")}]}
+                    {"containerOverrides": [{"name": CONTAINER, "command": wake_command("schedule")}]}
                 ),
                 dead_letter_queue=self.dead_letters,
                 retry_attempts=3,
@@ -340,7 +340,7 @@ class Triggers(Construct):
                 subnet_selection=subnets,
                 security_groups=[network.tasks],
                 container_overrides=[
-                    events_targets.ContainerOverride(container_name=CONTAINER, command=launch_command("landing"))
+                    events_targets.ContainerOverride(container_name=CONTAINER, command=wake_command("landing"))
                 ],
                 dead_letter_queue=self.dead_letters,
                 retry_attempts=3,
@@ -349,6 +349,6 @@ class Triggers(Construct):
         )
 
 
-def launch_command(*args: str) -> list[str]:
-    """The launcher's command line in the container (see infra/launch.py)."""
-    return ["python", "-m", "infra.launch", *args]
+def wake_command(reason: str) -> list[str]:
+    """The command that wakes Dagster in the container (see infra/wake.py)."""
+    return ["python", "-m", "infra.wake", reason]

@@ -167,7 +167,7 @@ def test_logs_are_encrypted_and_kept_for_the_configured_retention(synthesized):
         assert "KmsKeyId" in group["Properties"], logical_id
 
 
-def test_the_daily_job_is_scheduled_in_the_business_time_zone(synthesized):
+def test_the_daily_schedule_wakes_dagster_in_the_business_time_zone(synthesized):
     (schedule,) = synthesized.resources("AWS::Scheduler::Schedule").values()
     props = schedule["Properties"]
     assert props["ScheduleExpression"] == "cron(0 2 * * ? *)"
@@ -176,13 +176,13 @@ def test_the_daily_job_is_scheduled_in_the_business_time_zone(synthesized):
     target = props["Target"]
     assert target["EcsParameters"]["LaunchType"] == "FARGATE"
     assert json.loads(target["Input"]) == {
-        "containerOverrides": [{"name": CONTAINER, "command": ["python", "-m", "infra.launch", "daily"]}]
+        "containerOverrides": [{"name": CONTAINER, "command": ["python", "-m", "infra.wake", "schedule"]}]
     }
     assert target["RetryPolicy"]["MaximumRetryAttempts"] == 3
     assert "DeadLetterConfig" in target
 
 
-def test_a_file_landing_starts_the_launcher_through_eventbridge(synthesized):
+def test_a_file_landing_wakes_dagster_through_eventbridge(synthesized):
     landing = _logical_id(synthesized, synthesized.stack.buckets.landing)
     props = synthesized.template["Resources"][landing]["Properties"]
     assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
@@ -193,7 +193,7 @@ def test_a_file_landing_starts_the_launcher_through_eventbridge(synthesized):
     (target,) = rule["Properties"]["Targets"]
     assert target["EcsParameters"]["LaunchType"] == "FARGATE"
     assert json.loads(target["Input"]) == {
-        "containerOverrides": [{"name": CONTAINER, "command": ["python", "-m", "infra.launch", "landing"]}]
+        "containerOverrides": [{"name": CONTAINER, "command": ["python", "-m", "infra.wake", "landing"]}]
     }
     assert "DeadLetterConfig" in target
 
