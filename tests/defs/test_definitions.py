@@ -42,7 +42,7 @@ def test_each_bronze_asset_has_its_quality_checks():
 
 def test_schedule_sensor_and_job_are_there():
     assert {s.name for s in defs.schedules} == {"daily_ingest_schedule"}
-    assert {s.name for s in defs.sensors} == {"landing_files"}
+    assert {s.name for s in defs.sensors} == {"landing_files", "replenishment_feeds"}
     assert defs.resolve_job_def("daily_ingest").partitions_def is not None
 
 

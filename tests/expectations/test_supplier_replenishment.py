@@ -7,40 +7,7 @@ import pytest
 
 from expectations import order_lines, supplier_replenishment
 from expectations.gate import GateError, latest_result, load_result, run_gate
-
-DAY = date(2026, 11, 21)
-
-
-def mart_rows(supplier: str = "SUP001", skus: int = 3, **columns) -> pa.Table:
-    """A supplier's rows as the replenishment mart has them; ``columns`` replace whole columns."""
-    n = skus
-    data = {
-        "supplier_id": [supplier] * n,
-        "sku": [f"SKU{i:04d}" for i in range(1, n + 1)],
-        "product_name": ["衣架 便携装"] * n,
-        "as_of_day": [DAY] * n,
-        "recent_demand_28d": [280] * n,
-        "forecast_demand": [300.5] * n,
-        "on_hand": [120] * n,
-        "available": [100] * n,
-        "in_transit": [0] * n,
-        "open_production": [0] * n,
-        "safety_stock": [30] * n,
-        "lead_time_days": [7] * n,
-        "min_order_qty": [100] * n,
-        "days_of_cover": [9.3] * n,
-        "suggested_qty": [200] * n,
-        "order_by_day": [DAY + timedelta(days=2)] * n,
-        "priority": ["high"] * n,
-    }
-    data.update(columns)
-    schema = supplier_replenishment.SCHEMA
-    return pa.table(
-        {
-            name: pa.array(values, schema.field(name).type if name in schema.names else None)
-            for name, values in data.items()
-        }
-    )
+from tests.replenishment import DAY, mart_rows
 
 
 def gate(lake, rows: pa.Table, previous: dict | None = None, supplier: str = "SUP001", docs: bool = False):

@@ -1,0 +1,141 @@
+"""Supplier feeds: each supplier's replenishment rows, published only when their gate passes."""
+
+import warnings
+from collections.abc import Iterator
+
+import dagster as dg
+
+from expectations import supplier_replenishment
+from expectations.gate import GateResult
+from orchestration.defs.feeds.checks import gate_check_result
+from orchestration.defs.feeds.partitions import suppliers
+from orchestration.defs.ingest.assets import OWNERS
+from orchestration.defs.resources import Lake
+from orchestration.lib.alerts import alert
+from orchestration.lib.feeds import (
+    CSV_FILE,
+    PARQUET_FILE,
+    InvalidSupplierId,
+    PublishedFeed,
+    blocking_input_gate,
+    discard_staged,
+    expected_as_of_day,
+    feed_rows,
+    gate_feed,
+    latest_manifest,
+    publish_feed,
+    read_staged,
+    stage_feed,
+    validate_supplier_id,
+)
+from orchestration.lib.lake import LakeStore
+from orchestration.lib.report import markdown_table
+
+MART_KEY = dg.AssetKey(["marts", supplier_replenishment.NAME])
+FEED_KEY = dg.AssetKey(["feeds", supplier_replenishment.NAME])
+GATE_CHECK = f"{supplier_replenishment.NAME}_gate"
+PREVIEW_COLUMNS = ["sku", "product_name", "as_of_day", "suggested_qty", "order_by_day", "priority"]
+
+with warnings.catch_warnings():
+    # a check partitioned like its asset shows the gate's result per supplier (a preview feature in 1.13)
+    warnings.simplefilter("ignore", dg.PreviewWarning)
+    GATE_SPEC = dg.AssetCheckSpec(
+        GATE_CHECK,
+        asset=FEED_KEY,
+        blocking=True,
+        partitions_def=suppliers,
+        description=(
+            "The supplier's feed passed its gate (expectations/supplier_replenishment.py): schema, keys, "
+            "only its own rows, accepted values, plausible quantities, row count, freshness."
+        ),
+    )
+
+
+def _refuse(supplier: str, reason: str, store: LakeStore, **fields) -> dg.Failure:
+    """Alert a person and fail this supplier's partition, saying that the previous feed stays."""
+    previous = latest_manifest(store, supplier)
+    kept = f"its previous feed {previous['version']} stays published" if previous else "it has no feed yet"
+    message = f"feed {supplier_replenishment.NAME} for supplier {supplier} NOT published: {reason}; {kept}"
+    alert(message, supplier_id=supplier, feed=supplier_replenishment.NAME, **fields)
+    return dg.Failure(description=message, metadata={"supplier_id": supplier, **{k: str(v) for k, v in fields.items()}})
+
+
+def _gate_failure(supplier: str, gate: GateResult, store: LakeStore) -> dg.Failure:
+    failed = "; ".join(f.describe() for f in gate.errors)
+    return _refuse(
+        supplier,
+        f"{len(gate.errors)} expectation(s) failed: {failed}",
+        store,
+        result=gate.uri,
+        data_docs=gate.docs,
+        failed=[f.describe() for f in gate.errors],
+    )
+
+
+def _metadata(store: LakeStore, published: PublishedFeed, gate: GateResult, rows) -> dict:
+    manifest = published.manifest
+    return {
+        "dagster/row_count": published.rows,
+        "dagster/uri": store.uri(published.folder),
+        "version": published.version,
+        "changed": published.changed,
+        "as_of_day": str(manifest.get("as_of_day")),
+        "files": dg.MetadataValue.json(manifest["files"]),
+        "manifest": dg.MetadataValue.path(store.uri(published.manifest_path)),
+        "parquet": dg.MetadataValue.path(store.uri(f"{published.folder}/{PARQUET_FILE}")),
+        "csv": dg.MetadataValue.path(store.uri(f"{published.folder}/{CSV_FILE}")),
+        "gate_outcome": gate.outcome,
+        "gate_result": dg.MetadataValue.path(gate.uri),
+        **({"data_docs": dg.MetadataValue.path(gate.docs)} if gate.docs else {}),
+        "code_version": str(manifest.get("code_version")),
+        "preview": dg.MetadataValue.md(
+            markdown_table(rows.select([c for c in PREVIEW_COLUMNS if c in rows.column_names]).slice(0, 10))
+        ),
+    }
+
+
+@dg.asset(
+    key=FEED_KEY,
+    deps=[MART_KEY],
+    partitions_def=suppliers,
+    group_name="feeds",
+    description=(
+        "Each supplier's own replenishment rows (Parquet and Excel-ready CSV with a manifest) under "
+        "feeds/<supplier_id>/, published only when the feed's gate passes; a failing feed keeps the last good one."
+    ),
+    kinds={"parquet", "csv", "great_expectations"},
+    owners=OWNERS,
+    check_specs=[GATE_SPEC],
+    metadata={"layout": "feeds/<supplier_id>/<version>/{replenishment.parquet,replenishment.csv,manifest.json}"},
+    tags={"domain": "feeds", "layer": "feeds"},
+)
+def supplier_replenishment_feed(context: dg.AssetExecutionContext, lake: Lake) -> Iterator:
+    """Write the supplier's feed aside, validate it, publish it atomically, or fail and alert."""
+    store = lake.store()
+    try:
+        supplier = validate_supplier_id(context.partition_key)
+    except InvalidSupplierId as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    as_of_day = expected_as_of_day(store)
+    if as_of_day is None:
+        raise _refuse(supplier, "there are no order lines in bronze, so the day the feed must reach is unknown", store)
+    blocked = blocking_input_gate(store, as_of_day)
+    if blocked is not None:
+        raise _refuse(supplier, f"the input {blocked.summary()}", store, result=blocked.uri)
+    staged = stage_feed(store, supplier, feed_rows(store, supplier))
+    try:
+        gate = gate_feed(store, staged, as_of_day)
+        check = gate_check_result(gate, GATE_CHECK)
+        context.log.info(gate.summary())
+        if not gate.success:
+            yield check
+            raise _gate_failure(supplier, gate, store)
+        published = publish_feed(store, staged, gate.path)
+        rows = read_staged(store, staged)
+    finally:
+        discard_staged(store, staged)
+    context.log.info(
+        f"{supplier}: {'published' if published.changed else 'unchanged'} {published.version} "
+        f"({published.rows} rows) at {store.uri(published.folder)}"
+    )
+    yield dg.MaterializeResult(metadata=_metadata(store, published, gate, rows), check_results=[check])

@@ -1,0 +1,77 @@
+"""Gates as asset checks: each gate's result, per supplier for the feeds, in the Dagster UI.
+
+A failed error-severity expectation makes the check fail with severity ERROR (blocking:
+nothing downstream runs in that run); failed warnings only make it fail with WARN.
+"""
+
+import dagster as dg
+
+from expectations import order_lines
+from expectations.gate import GateResult
+from orchestration.defs.ingest.assets import bronze_key
+from orchestration.defs.resources import Lake
+from orchestration.lib.feeds import gate_order_lines
+from orchestration.lib.report import markdown_table
+from orchestration.lib.sources import load_sources
+
+ORDER_LINES_KEY = bronze_key(load_sources()["order_lines"])
+
+
+def gate_check_result(result: GateResult, check_name: str | None = None) -> dg.AssetCheckResult:
+    """A gate's result as a Dagster check result, with links to its JSON and Data Docs."""
+    metadata = {
+        "outcome": result.outcome,
+        "partition": result.partition,
+        "evaluated": result.evaluated,
+        "errors": len(result.errors),
+        "warnings": len(result.warnings),
+        "result": dg.MetadataValue.path(result.uri),
+    }
+    if result.docs:
+        metadata["data_docs"] = dg.MetadataValue.path(result.docs)
+    if result.failed:
+        metadata["failed"] = dg.MetadataValue.md(_failed_table(result))
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=not result.failed,
+        severity=dg.AssetCheckSeverity.ERROR if result.errors else dg.AssetCheckSeverity.WARN,
+        description=result.summary(),
+        metadata=metadata,
+    )
+
+
+def _failed_table(result: GateResult) -> str:
+    import pyarrow as pa
+
+    return markdown_table(
+        pa.table(
+            {
+                "gate": [f.gate for f in result.failed],
+                "expectation": [f.expectation for f in result.failed],
+                "column": [f.column or "" for f in result.failed],
+                "unexpected": [f.unexpected_count for f in result.failed],
+                "observed": [str(f.observed) if f.unexpected_count is None else "" for f in result.failed],
+                "severity": [f.severity for f in result.failed],
+            }
+        )
+    )
+
+
+@dg.asset_check(
+    asset=ORDER_LINES_KEY,
+    name=f"{order_lines.NAME}_gate",
+    blocking=True,
+    description=(
+        "Input gate of the supplier feeds: the last 28 days of order lines are complete (every day there, "
+        "keys and quantities present), unique and valid (errors block the feeds); odd quantities or a thin "
+        "last day are warnings."
+    ),
+)
+def order_lines_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.AssetCheckResult:
+    result = gate_order_lines(lake.store())
+    if result is None:
+        return dg.AssetCheckResult(
+            passed=True, severity=dg.AssetCheckSeverity.WARN, description="no order lines in bronze yet"
+        )
+    context.log.info(result.summary())
+    return gate_check_result(result)

@@ -1,0 +1,309 @@
+"""Supplier feeds without Dagster: ids, isolation, staging, the gated publish, crashes, history."""
+
+import csv
+import io
+import json
+import os
+import tempfile
+import time
+from datetime import timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from expectations.gate import FailedExpectation, store_result
+from orchestration.lib import feeds
+from orchestration.lib.feeds import (
+    BOM,
+    FEED,
+    InvalidSupplierId,
+    PublishRefused,
+    discard_staged,
+    feed_rows,
+    latest_manifest,
+    publish_feed,
+    published_versions,
+    read_feed,
+    stage_feed,
+    validate_supplier_id,
+    verify_feed,
+)
+from orchestration.lib.lake import LakeStore
+from tests.replenishment import DAY, mart_table, write_feed_lake, write_mart
+
+
+def passed_gate(store: LakeStore, staged, supplier: str | None = None, failed=(), files=None) -> str:
+    """A stored gate result for ``staged``, standing in for a Great Expectations run (see tests/expectations)."""
+    result = store_result(
+        store,
+        FEED,
+        supplier or staged.supplier_id,
+        failed=list(failed),
+        evaluated=1,
+        subject={"version": staged.version, "files": files or staged.files, "rows": staged.rows},
+    )
+    return result.path
+
+
+def publish(store: LakeStore, supplier: str):
+    staged = stage_feed(store, supplier, feed_rows(store, supplier))
+    try:
+        return publish_feed(store, staged, passed_gate(store, staged))
+    finally:
+        discard_staged(store, staged)
+
+
+def snapshot(store: LakeStore, prefix: str) -> dict[str, bytes]:
+    return {f.path: store.read_bytes(f.path) for f in store.list_files(prefix, recursive=True)}
+
+
+@pytest.mark.parametrize("supplier", ["SUP001", "a", "A-1_b", "9", "x" * 64])
+def test_supplier_ids_that_can_name_a_folder_are_accepted(supplier):
+    assert validate_supplier_id(supplier) == supplier
+
+
+@pytest.mark.parametrize(
+    "supplier", ["../x", "a/b", "", "x" * 200, ".", "..", "_staging", "-x", "a b", "a\\b", "SUP\n1", "供应商", None, 7]
+)
+def test_supplier_ids_that_could_escape_or_break_a_path_are_rejected_with_a_clear_error(supplier):
+    with pytest.raises(InvalidSupplierId, match="cannot name a feed folder: use 1 to 64 letters") as caught:
+        validate_supplier_id(supplier)
+    assert "correct it in the suppliers master data" in str(caught.value)
+    assert len(str(caught.value)) < 300  # a very long id is cut, not repeated whole
+
+
+def test_a_path_like_supplier_id_never_reaches_the_lake(lake):
+    write_feed_lake(lake, {"SUP001": 2})
+    with pytest.raises(InvalidSupplierId):
+        feed_rows(lake, "../SUP001")
+    with pytest.raises(InvalidSupplierId):
+        stage_feed(lake, "a/b", mart_table({"SUP001": 1}))
+    assert not lake.exists("feeds")
+
+
+def test_master_data_ids_that_cannot_name_a_folder_are_set_apart(lake):
+    lake.write_parquet(
+        "bronze/suppliers/part-0.parquet", pa.table({"supplier_id": ["SUP002", "../x", "SUP001", "SUP001"]})
+    )
+    assert feeds.supplier_ids(lake) == (["SUP001", "SUP002"], ["../x"])
+
+
+def test_a_feed_holds_only_its_suppliers_rows_in_the_promised_columns_by_sku(lake):
+    mart = mart_table({"SUP001": 3, "SUP002": 2})
+    shuffled = mart.take([4, 2, 0, 3, 1]).append_column("margin_internal", pa.array([0.3] * 5))
+    write_mart(lake, shuffled)
+    rows = feed_rows(lake, "SUP002")
+    assert rows.column("supplier_id").to_pylist() == ["SUP002", "SUP002"]
+    assert rows.column("sku").to_pylist() == ["SKU0004", "SKU0005"]
+    assert rows.column_names == feeds.supplier_replenishment.SCHEMA.names  # nothing the feed does not promise
+    assert feed_rows(lake, "SUP009").num_rows == 0
+
+
+def test_the_csv_is_utf8_with_a_bom_so_excel_shows_chinese(lake):
+    write_feed_lake(lake, {"SUP001": 2})
+    staged = stage_feed(lake, "SUP001", feed_rows(lake, "SUP001"))
+    data = lake.read_bytes(staged.path(feeds.CSV_FILE))
+    assert data.startswith(BOM)
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert [r["product_name"] for r in rows] == ["衣架 便携装"] * 2 and rows[0]["as_of_day"] == "2026-11-21"
+    assert lake.read_table(staged.path(feeds.PARQUET_FILE)).equals(feed_rows(lake, "SUP001"))
+
+
+def test_the_same_rows_stage_as_the_same_version_and_other_rows_as_another(lake):
+    write_feed_lake(lake, {"SUP001": 2})
+    rows = feed_rows(lake, "SUP001")
+    first, again = stage_feed(lake, "SUP001", rows), stage_feed(lake, "SUP001", rows)
+    assert first == again and first.version.startswith("2026-11-21_")
+    changed = rows.set_column(14, "suggested_qty", pa.array([300, 300]))
+    assert stage_feed(lake, "SUP001", changed).version != first.version
+
+
+def test_a_published_feed_has_a_manifest_with_checksums_time_range_and_its_gate(lake):
+    write_feed_lake(lake, {"SUP001": 2, "SUP002": 1})
+    published = publish(lake, "SUP001")
+    latest = json.loads(lake.read_bytes("feeds/SUP001/latest.json"))
+    manifest_bytes = lake.read_bytes(published.manifest_path)
+    manifest = json.loads(manifest_bytes)
+    assert latest["version"] == published.version == manifest["version"]
+    assert latest["manifest"] == f"{published.version}/manifest.json"
+    assert latest["manifest_sha256"] == feeds.hashlib.sha256(manifest_bytes).hexdigest()
+    assert manifest["supplier_id"] == "SUP001" and manifest["rows"] == 2
+    assert set(manifest["files"]) == {"replenishment.parquet", "replenishment.csv"}
+    for name, entry in manifest["files"].items():
+        assert lake.sha256(f"{published.folder}/{name}") == entry["sha256"]
+    assert manifest["time_range"] == {
+        "demand_from": "2026-10-25",
+        "demand_to": "2026-11-21",
+        "order_by_from": "2026-11-23",
+        "order_by_to": "2026-11-23",
+    }
+    assert manifest["validation"]["success"] and manifest["validation"]["outcome"] == "passed"
+    assert lake.exists(manifest["validation"]["result"]) and manifest["code_version"]
+    assert verify_feed(lake, "SUP001") == []
+    assert not lake.list_files("feeds/_staging", recursive=True)
+
+
+GATE_PROBLEMS = {
+    "the gate failed": dict(failed=[FailedExpectation("expect_x", "sku", 1, "error", "keys")]),
+    "the gate was for another supplier": dict(supplier="SUP002"),
+    "the gate saw other files": dict(files={"replenishment.parquet": "0" * 64, "replenishment.csv": "0" * 64}),
+}
+
+
+@pytest.mark.parametrize("problem", list(GATE_PROBLEMS))
+def test_publishing_needs_a_gate_result_that_passed_for_these_very_files(lake, problem):
+    write_feed_lake(lake, {"SUP001": 2, "SUP002": 1})
+    staged = stage_feed(lake, "SUP001", feed_rows(lake, "SUP001"))
+    with pytest.raises(PublishRefused):
+        publish_feed(lake, staged, passed_gate(lake, staged, **GATE_PROBLEMS[problem]))
+    assert not lake.exists("feeds/SUP001")
+
+
+def test_a_staged_file_changed_after_its_gate_passed_is_not_published(lake):
+    write_feed_lake(lake, {"SUP001": 2})
+    staged = stage_feed(lake, "SUP001", feed_rows(lake, "SUP001"))
+    gate = passed_gate(lake, staged)
+    lake.write_bytes(staged.path(feeds.CSV_FILE), BOM + b"supplier_id\nSUP002\n")
+    with pytest.raises(PublishRefused, match="changed after its gate passed"):
+        publish_feed(lake, staged, gate)
+    assert not lake.exists("feeds/SUP001")
+
+
+def test_publishing_the_same_data_again_changes_nothing(lake):
+    write_feed_lake(lake, {"SUP001": 2})
+    first = publish(lake, "SUP001")
+    before = snapshot(lake, "feeds/SUP001")
+    again = publish(lake, "SUP001")
+    assert again.version == first.version and again.changed is False
+    assert snapshot(lake, "feeds/SUP001") == before
+
+
+def test_every_published_version_stays_as_history_and_latest_points_to_the_newest(lake):
+    write_feed_lake(lake, {"SUP001": 2})
+    first = publish(lake, "SUP001")
+    write_mart(lake, mart_table({"SUP001": 2}, suggested_qty=300))
+    second = publish(lake, "SUP001")
+    assert sorted(published_versions(lake, "SUP001")) == sorted([first.version, second.version])
+    assert latest_manifest(lake, "SUP001")["version"] == second.version
+    assert read_feed(lake, "SUP001").column("suggested_qty").to_pylist() == [300, 300]
+    assert verify_feed(lake, "SUP001") == []
+
+
+def test_a_crash_while_publishing_leaves_the_previous_feed_whole_and_the_next_run_completes(lake, monkeypatch):
+    write_feed_lake(lake, {"SUP001": 2})
+    first = publish(lake, "SUP001")
+    before = snapshot(lake, "feeds/SUP001")
+    write_mart(lake, mart_table({"SUP001": 2}, suggested_qty=300))
+
+    def crash(*args):
+        raise RuntimeError("simulated crash between the files and the manifest")
+
+    monkeypatch.setattr(feeds, "_write_manifest", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        publish(lake, "SUP001")
+    assert snapshot(lake, "feeds/SUP001") == before  # no partial version, the pointer unmoved
+    assert published_versions(lake, "SUP001") == [first.version]
+    monkeypatch.undo()
+    second = publish(lake, "SUP001")
+    assert second.version != first.version and latest_manifest(lake, "SUP001")["version"] == second.version
+    assert verify_feed(lake, "SUP001") == []
+
+
+def _age(lake: LakeStore, folder: str, hours: float) -> None:
+    stamp = time.time() - hours * 3600
+    for f in lake.list_files(folder, recursive=True):
+        os.utime(lake.fs_path(f.path), (stamp, stamp))
+
+
+def test_left_overs_of_killed_runs_are_swept_once_they_are_old(lake):
+    write_feed_lake(lake, {"SUP001": 2})
+    lake.write_bytes("feeds/SUP001/2026-11-20_deadbeef0000/replenishment.parquet", b"half")
+    lake.write_bytes("feeds/_staging/SUP001/2026-11-20_deadbeef0000/replenishment.csv", b"half")
+    lake.write_bytes("feeds/SUP001/2026-11-20_cafe00000000/replenishment.parquet", b"another run, just now")
+    _age(lake, "feeds/SUP001/2026-11-20_deadbeef0000", hours=2)
+    _age(lake, "feeds/_staging/SUP001/2026-11-20_deadbeef0000", hours=2)
+    published = publish(lake, "SUP001")
+    assert lake.list_dirs("feeds/SUP001") == sorted([published.version, "2026-11-20_cafe00000000"])
+    assert not lake.exists("feeds/_staging/SUP001/2026-11-20_deadbeef0000")
+    assert published_versions(lake, "SUP001") == [published.version]
+
+
+def test_the_order_lines_window_covers_the_last_28_days_as_far_as_history_goes(lake):
+    write_feed_lake(lake, {"SUP001": 1}, days=3)
+    rows, window = feeds.order_lines_window(lake)
+    assert (window.first_day, window.last_day, window.typical_daily_orders) == (DAY - timedelta(days=2), DAY, 10)
+    assert rows.num_rows == 30 and set(rows.column("day").to_pylist()) == set(window.days)
+    assert feeds.expected_as_of_day(lake) == DAY
+    _, short = feeds.order_lines_window(lake, days=2)
+    assert short.first_day == DAY - timedelta(days=1)
+
+
+def test_the_code_version_can_be_set_by_the_build(monkeypatch):
+    feeds.code_version.cache_clear()
+    monkeypatch.setenv(feeds.CODE_VERSION_ENV, "image-2026.11.22")
+    try:
+        assert feeds.code_version() == "image-2026.11.22"
+    finally:
+        feeds.code_version.cache_clear()
+
+
+def test_the_feed_cycle_runs_the_same_on_s3(s3_lake):
+    write_feed_lake(s3_lake, {"SUP001": 2, "SUP002": 1})
+    published = publish(s3_lake, "SUP002")
+    assert published.manifest_path == f"feeds/SUP002/{published.version}/manifest.json"
+    assert verify_feed(s3_lake, "SUP002") == []
+    assert read_feed(s3_lake, "SUP002").column("supplier_id").to_pylist() == ["SUP002"]
+    assert not s3_lake.list_files("feeds/_staging", recursive=True)
+
+
+SUPPLIER_IDS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,8}", fullmatch=True)
+CONFIGS = st.dictionaries(SUPPLIER_IDS, st.integers(min_value=0, max_value=4), min_size=1, max_size=5).filter(
+    lambda c: len({s.lower() for s in c}) == len(c)  # distinct on case-insensitive disks too
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config=CONFIGS)
+def test_each_supplier_receives_only_its_own_rows_whatever_the_suppliers(config):
+    """Isolation, over random suppliers and SKU counts: a feed holds its supplier's rows and
+    nothing about any other supplier, and the feeds together are the mart."""
+    with tempfile.TemporaryDirectory() as folder:
+        store = LakeStore(folder)
+        mart = mart_table(config)
+        write_mart(store, mart)
+        for supplier in config:
+            publish(store, supplier)
+        union = []
+        for supplier in config:
+            others = set(config) - {supplier}
+            rows = read_feed(store, supplier)
+            assert set(rows.column("supplier_id").to_pylist()) <= {supplier}
+            theirs = mart.filter(pc.equal(mart.column("supplier_id"), supplier))
+            assert sorted(rows.column("sku").to_pylist()) == sorted(theirs.column("sku").to_pylist())
+            folder_files = store.list_files(f"feeds/{supplier}", recursive=True)
+            assert all(f.path.startswith(f"feeds/{supplier}/") for f in folder_files)
+            manifest = latest_manifest(store, supplier)
+            csv_rows = list(
+                csv.DictReader(
+                    io.StringIO(
+                        store.read_bytes(f"feeds/{supplier}/{manifest['version']}/replenishment.csv").decode(
+                            "utf-8-sig"
+                        )
+                    )
+                )
+            )
+            assert {r["supplier_id"] for r in csv_rows} <= {supplier} and len(csv_rows) == theirs.num_rows
+            assert not others & set(_strings(manifest)) and manifest["supplier_id"] == supplier
+            union.append(rows)
+        assert pa.concat_tables(union).sort_by([("sku", "ascending")]).equals(mart.sort_by([("sku", "ascending")]))
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)] + list(value)
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
