@@ -31,6 +31,7 @@ CONTAINER = "code"
 RUN_USER = "10001:10001"  # the image's non-root user (infra/Dockerfile)
 DAGSTER_HOME = "/opt/dagster/home"
 COMPUTE_LOG_PREFIX = "_dagster/compute-logs"
+WAKE_COMMAND = ["python", "-m", "infra.wake"]  # see infra/wake.py
 PG_PORT = 5432
 
 
@@ -161,7 +162,7 @@ class CodeLocation(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        self.family = f"{stack.stack_name}-code".lower()
+        self.family = f"{stack.stack_name}-run".lower()
         self.repository = ecr.Repository(
             self,
             "Images",
@@ -179,53 +180,98 @@ class CodeLocation(Construct):
             "Container Insights is billed per metric; task logs and Dagster's run history cover short batch tasks.",
         )
         self.logs = log_group(self, "Logs", config=config, key=key, keep=True)
-        self.task_definition = ecs.FargateTaskDefinition(
+        self.task_role = iam.Role(
             self,
-            "Task",
-            family=self.family,
-            cpu=config.task_cpu,
-            memory_limit_mib=config.task_memory_mib,
+            "TaskRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="Supplyloop runs and the daemon that launches them",
+        )
+        self.execution_role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="ECS: pull the image, write logs, read the instance database secret",
+        )
+        self.environment = {
+            "LAKE_ROOT": buckets.lake_root(),
+            "LANDING_ROOT": buckets.landing_root(),
+            "FEEDS_ROOT": buckets.feeds_root(),
+            "AWS_REGION": stack.region,
+            "DAGSTER_HOME": DAGSTER_HOME,
+            "DAGSTER_PG_HOST": database.instance.db_instance_endpoint_address,
+            "DAGSTER_PG_PORT": str(PG_PORT),
+            "DAGSTER_PG_DB": database.name,
+            "DAGSTER_RUN_TASK_DEFINITION": self.family,
+            "DAGSTER_RUN_CONTAINER": CONTAINER,
+            "DAGSTER_COMPUTE_LOG_BUCKET": buckets.lake.bucket_name,
+            "DAGSTER_COMPUTE_LOG_PREFIX": COMPUTE_LOG_PREFIX,
+        }
+        self.secrets = {
+            "DAGSTER_PG_USERNAME": ecs.Secret.from_secrets_manager(database.secret, "username"),
+            "DAGSTER_PG_PASSWORD": ecs.Secret.from_secrets_manager(database.secret, "password"),
+        }
+        image = ecs.ContainerImage.from_ecr_repository(self.repository, config.image_tag)
+        # every run: the ECS run launcher starts this definition with `dagster api execute_run ...`
+        self.runs = self._task_definition(
+            "Run", self.family, image, cpu=config.task_cpu, memory=config.task_memory_mib, config=config
+        )
+        # the daemon, woken by a trigger: no data passes through it, so it is small
+        self.wake = self._task_definition(
+            "Wake",
+            f"{stack.stack_name}-wake".lower(),
+            image,
+            cpu=config.wake_cpu,
+            memory=config.wake_memory_mib,
+            config=config,
+            command=WAKE_COMMAND,
+        )
+        self._grant_task_role(buckets, key)
+
+    def _task_definition(
+        self,
+        construct_id: str,
+        family: str,
+        image: ecs.ContainerImage,
+        *,
+        cpu: int,
+        memory: int,
+        config: DeployConfig,
+        command: list[str] | None = None,
+    ) -> ecs.FargateTaskDefinition:
+        definition = ecs.FargateTaskDefinition(
+            self,
+            construct_id,
+            family=family,
+            cpu=cpu,
+            memory_limit_mib=memory,
             ephemeral_storage_gib=config.task_storage_gib,
+            task_role=self.task_role,
+            execution_role=self.execution_role,
             runtime_platform=ecs.RuntimePlatform(
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
                 cpu_architecture=ecs.CpuArchitecture.X86_64,
             ),
         )
-        self.container = self.task_definition.add_container(
+        definition.add_container(
             CONTAINER,
             container_name=CONTAINER,
-            image=ecs.ContainerImage.from_ecr_repository(self.repository, config.image_tag),
+            image=image,
+            command=command,
             user=RUN_USER,
             essential=True,
             # dbt writes its target/ and logs/ beside the project, DuckDB spills to disk: the
             # root file system stays writable, and it lives only as long as the task
             readonly_root_filesystem=False,
-            linux_parameters=ecs.LinuxParameters(self, "Linux", init_process_enabled=True),
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="supplyloop", log_group=self.logs),
-            environment={
-                "LAKE_ROOT": buckets.lake_root(),
-                "LANDING_ROOT": buckets.landing_root(),
-                "FEEDS_ROOT": buckets.feeds_root(),
-                "AWS_REGION": stack.region,
-                "DAGSTER_HOME": DAGSTER_HOME,
-                "DAGSTER_PG_HOST": database.instance.db_instance_endpoint_address,
-                "DAGSTER_PG_PORT": str(PG_PORT),
-                "DAGSTER_PG_DB": database.name,
-                "DAGSTER_RUN_TASK_DEFINITION": self.family,
-                "DAGSTER_RUN_CONTAINER": CONTAINER,
-                "DAGSTER_COMPUTE_LOG_BUCKET": buckets.lake.bucket_name,
-                "DAGSTER_COMPUTE_LOG_PREFIX": COMPUTE_LOG_PREFIX,
-            },
-            secrets={
-                "DAGSTER_PG_USERNAME": ecs.Secret.from_secrets_manager(database.secret, "username"),
-                "DAGSTER_PG_PASSWORD": ecs.Secret.from_secrets_manager(database.secret, "password"),
-            },
+            linux_parameters=ecs.LinuxParameters(self, f"{construct_id}Linux", init_process_enabled=True),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=construct_id.lower(), log_group=self.logs),
+            environment=self.environment,
+            secrets=self.secrets,
         )
-        self._grant_task_role(buckets, key)
+        return definition
 
     def _grant_task_role(self, buckets: LakeBuckets, key: kms.IKey) -> None:
         """What runs may do: read landing, read and write the lake and feeds, launch runs as tasks."""
-        role = self.task_definition.task_role
+        role = self.task_role
         buckets.landing.grant_read(role)
         buckets.lake.grant_read_write(role)
         buckets.lake.grant_delete(role)
@@ -234,7 +280,7 @@ class CodeLocation(Construct):
         key.grant_encrypt_decrypt(role)
         stack = cdk.Stack.of(self)
         task_arns = stack.format_arn(service="ecs", resource="task", resource_name=f"{self.cluster.cluster_name}/*")
-        # the ECS run launcher: each run a task of this same definition, in this cluster
+        # the ECS run launcher: each run a task of the runs' definition, in this cluster
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="LaunchRunsAsTasks",
@@ -264,7 +310,7 @@ class CodeLocation(Construct):
             iam.PolicyStatement(
                 sid="PassRolesToRunTasks",
                 actions=["iam:PassRole"],
-                resources=[role.role_arn, self.task_definition.obtain_execution_role().role_arn],
+                resources=[role.role_arn, self.execution_role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             )
         )
@@ -306,14 +352,11 @@ class Triggers(Construct):
             time_window=scheduler.TimeWindow.off(),
             target=scheduler_targets.EcsRunFargateTask(
                 code.cluster,
-                task_definition=code.task_definition,
+                task_definition=code.wake,
                 assign_public_ip=True,
                 vpc_subnets=subnets,
                 security_groups=[network.tasks],
                 propagate_tags=True,
-                input=scheduler.ScheduleTargetInput.from_object(
-                    {"containerOverrides": [{"name": CONTAINER, "command": wake_command("schedule")}]}
-                ),
                 dead_letter_queue=self.dead_letters,
                 retry_attempts=3,
                 max_event_age=cdk.Duration.hours(2),
@@ -335,20 +378,12 @@ class Triggers(Construct):
         self.landing.add_target(
             events_targets.EcsTask(
                 cluster=code.cluster,
-                task_definition=code.task_definition,
+                task_definition=code.wake,
                 assign_public_ip=True,
                 subnet_selection=subnets,
                 security_groups=[network.tasks],
-                container_overrides=[
-                    events_targets.ContainerOverride(container_name=CONTAINER, command=wake_command("landing"))
-                ],
                 dead_letter_queue=self.dead_letters,
                 retry_attempts=3,
                 max_event_age=cdk.Duration.hours(2),
             )
         )
-
-
-def wake_command(reason: str) -> list[str]:
-    """The command that wakes Dagster in the container (see infra/wake.py)."""
-    return ["python", "-m", "infra.wake", reason]

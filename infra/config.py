@@ -49,6 +49,8 @@ class DeployConfig:
     task_cpu: int = 1024  # Fargate CPU units (1024 = 1 vCPU)
     task_memory_mib: int = 4096
     task_storage_gib: int = 30
+    wake_cpu: int = 512  # the daemon's task, woken by a trigger
+    wake_memory_mib: int = 2048
     daily_cron: str = "cron(0 2 * * ? *)"  # the daily job, after the night's deliveries
     time_zone: str = "Asia/Shanghai"  # the business day the partitions follow
     log_retention_days: int = 365
@@ -76,6 +78,8 @@ class DeployConfig:
             task_cpu=value("taskCpu", base.task_cpu, int),
             task_memory_mib=value("taskMemoryMiB", base.task_memory_mib, int),
             task_storage_gib=value("taskStorageGiB", base.task_storage_gib, int),
+            wake_cpu=value("wakeCpu", base.wake_cpu, int),
+            wake_memory_mib=value("wakeMemoryMiB", base.wake_memory_mib, int),
             daily_cron=value("dailyCron", base.daily_cron),
             time_zone=value("timeZone", base.time_zone),
             log_retention_days=value("logRetentionDays", base.log_retention_days, int),

@@ -3,7 +3,7 @@
 The cloud deployment keeps no server running between runs. The daily schedule and every
 delivered file (EventBridge) start one Fargate task that runs
 
-    python -m infra.wake schedule|landing
+    python -m infra.wake
 
 It turns the project's schedules and sensors on the first time ever (an operator who turns
 one off later is obeyed), runs the Dagster daemon, which does what it does locally (the
@@ -240,7 +240,7 @@ def wake(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.wake", description=__doc__.split("\n\n")[0])
-    parser.add_argument("reason", help="what woke it, for the log: schedule, landing, ...")
+    parser.add_argument("reason", nargs="?", default="trigger", help="what woke it, for the log")
     args = parser.parse_args(argv)
     return wake(args.reason, presence_from_env(), Timing.from_env())
 

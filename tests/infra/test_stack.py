@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from infra.compute import CONTAINER, RUN_USER
+from infra.compute import CONTAINER, RUN_USER, WAKE_COMMAND
 from orchestration.lib.paths import PROJECT_ROOT
 
 DATA_BUCKETS = ("Landing", "Lake", "Feeds")
@@ -153,7 +153,7 @@ def test_no_policy_allows_every_action_or_writes_to_every_resource(synthesized):
 def test_runs_only_read_the_landing_zone(synthesized):
     landing = _logical_id(synthesized, synthesized.stack.buckets.landing)
     code = synthesized.stack.code
-    for statement in _role_statements(synthesized, code.task_definition.task_role):
+    for statement in _role_statements(synthesized, code.task_role):
         if landing in json.dumps(statement.get("Resource")):
             actions = _as_list(statement["Action"])
             assert all(a.startswith(("s3:Get", "s3:List")) for a in actions), statement
@@ -175,8 +175,8 @@ def test_the_daily_schedule_wakes_dagster_in_the_business_time_zone(synthesized)
     assert props["State"] == "ENABLED"
     target = props["Target"]
     assert target["EcsParameters"]["LaunchType"] == "FARGATE"
-    assert json.loads(target["Input"]) == {
-        "containerOverrides": [{"name": CONTAINER, "command": ["python", "-m", "infra.wake", "schedule"]}]
+    assert target["EcsParameters"]["TaskDefinitionArn"] == {
+        "Ref": _logical_id(synthesized, synthesized.stack.code.wake)
     }
     assert target["RetryPolicy"]["MaximumRetryAttempts"] == 3
     assert "DeadLetterConfig" in target
@@ -192,8 +192,8 @@ def test_a_file_landing_wakes_dagster_through_eventbridge(synthesized):
     assert pattern["detail"] == {"bucket": {"name": [{"Ref": landing}]}, "object": {"key": [{"prefix": "landing/"}]}}
     (target,) = rule["Properties"]["Targets"]
     assert target["EcsParameters"]["LaunchType"] == "FARGATE"
-    assert json.loads(target["Input"]) == {
-        "containerOverrides": [{"name": CONTAINER, "command": ["python", "-m", "infra.wake", "landing"]}]
+    assert target["EcsParameters"]["TaskDefinitionArn"] == {
+        "Ref": _logical_id(synthesized, synthesized.stack.code.wake)
     }
     assert "DeadLetterConfig" in target
 
@@ -209,21 +209,34 @@ def test_images_are_scanned_on_push_with_immutable_tags(synthesized):
     )
 
 
-def test_runs_are_fargate_tasks_of_a_non_root_user_with_secrets_from_secrets_manager(synthesized):
-    (task,) = synthesized.resources("AWS::ECS::TaskDefinition").values()
-    props = task["Properties"]
-    assert props["RequiresCompatibilities"] == ["FARGATE"]
-    (container,) = props["ContainerDefinitions"]
-    assert container["Name"] == CONTAINER and container["User"] == RUN_USER
-    assert container["Image"]["Fn::Join"][1][-1].endswith(":test")  # the imageTag from context
-    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+def _container(synthesized, definition) -> dict:
+    resource = synthesized.template["Resources"][_logical_id(synthesized, definition)]
+    assert resource["Properties"]["RequiresCompatibilities"] == ["FARGATE"]
+    (container,) = resource["Properties"]["ContainerDefinitions"]
+    return container
+
+
+def test_the_woken_daemon_and_every_run_are_fargate_tasks_of_a_non_root_user(synthesized):
+    code = synthesized.stack.code
+    wake, run = _container(synthesized, code.wake), _container(synthesized, code.runs)
+    assert wake["Command"] == WAKE_COMMAND and "Command" not in run  # the run launcher sets it
+    for container in (wake, run):
+        assert container["Name"] == CONTAINER and container["User"] == RUN_USER
+        assert container["Image"]["Fn::Join"][1][-1].endswith(":test")  # the imageTag from context
+        assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    env = {e["Name"]: e["Value"] for e in run["Environment"]}
+    assert env["DAGSTER_RUN_TASK_DEFINITION"] == code.family
     assert {"LAKE_ROOT", "LANDING_ROOT", "FEEDS_ROOT", "DAGSTER_PG_HOST"} <= set(env)
-    assert not any("PASSWORD" in name or "SECRET" in name for name in env)
+
+
+def test_the_database_password_reaches_tasks_only_from_secrets_manager(synthesized):
     secret = _logical_id(synthesized, synthesized.stack.database.secret)
-    secrets = {s["Name"]: json.dumps(s["ValueFrom"]) for s in container["Secrets"]}
-    assert set(secrets) == {"DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD"}
-    assert all(secret in value for value in secrets.values())
-    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    for definition in (synthesized.stack.code.wake, synthesized.stack.code.runs):
+        container = _container(synthesized, definition)
+        assert not any("PASSWORD" in e["Name"] or "SECRET" in e["Name"] for e in container["Environment"])
+        secrets = {s["Name"]: json.dumps(s["ValueFrom"]) for s in container["Secrets"]}
+        assert set(secrets) == {"DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD"}
+        assert all(secret in value for value in secrets.values())
 
 
 def test_the_instance_database_is_private_encrypted_and_kept(synthesized):
@@ -254,8 +267,7 @@ def test_the_cloud_instance_config_reads_only_what_the_task_definition_sets(synt
                 walk(value)
 
     walk(config)
-    (task,) = synthesized.resources("AWS::ECS::TaskDefinition").values()
-    (container,) = task["Properties"]["ContainerDefinitions"]
+    container = _container(synthesized, synthesized.stack.code.runs)
     provided = {e["Name"] for e in container["Environment"]} | {s["Name"] for s in container["Secrets"]}
     assert wanted and wanted <= provided, wanted - provided
     for section in ("run_launcher", "compute_logs"):
