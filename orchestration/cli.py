@@ -45,7 +45,8 @@ def _landing_days(store: LakeStore) -> list[date]:
 
 def materialize_all(store: LakeStore, instance=None) -> list:
     """Every asset of the code location on this lake: master snapshots, then all landed days
-    in one run. Returns the Dagster results, one per run, recorded in ``instance``."""
+    in one run, the marts, then each supplier's feed in its own run (so one bad feed fails
+    alone). Returns the Dagster results, one per run, recorded in ``instance``."""
     import dagster as dg
 
     from orchestration.definitions import defs
@@ -54,22 +55,9 @@ def materialize_all(store: LakeStore, instance=None) -> list:
     days = _landing_days(store)
     instance = instance or dg.DagsterInstance.get()
     resources = {**(defs.resources or {}), "lake": Lake(root=store.root)}
-    assets = list(defs.assets or [])
-    steps = [("master data snapshots", dg.AssetSelection.groups("master"), {})]
-    if days:
-        steps.append(
-            (
-                f"daily facts {days[0]} .. {days[-1]} ({len(days)} days, one run)",
-                dg.AssetSelection.groups("factory", "inventory", "sales"),
-                {
-                    "dagster/asset_partition_range_start": days[0].isoformat(),
-                    "dagster/asset_partition_range_end": days[-1].isoformat(),
-                },
-            )
-        )
-    steps.append(("supply-demand marts (dbt build)", dg.AssetSelection.groups("staging", "intermediate", "marts"), {}))
-    results = []
-    for label, selection, tags in steps:
+    assets = [*(defs.assets or []), *(defs.asset_checks or [])]
+
+    def run(label: str, selection, tags: dict | None = None, partition_key: str | None = None):
         started = time.perf_counter()
         print(f"materializing {label} ...", file=sys.stderr)
         result = dg.materialize(
@@ -78,6 +66,7 @@ def materialize_all(store: LakeStore, instance=None) -> list:
             instance=instance,
             resources=resources,
             tags=tags,
+            partition_key=partition_key,
             raise_on_error=False,
             run_config=QUIET,
         )
@@ -92,8 +81,50 @@ def materialize_all(store: LakeStore, instance=None) -> list:
             + (f"; checks that did not pass: {', '.join(failed_checks)}" if failed_checks else ""),
             file=sys.stderr,
         )
-        results.append(result)
+        return result
+
+    results = [run("master data snapshots", dg.AssetSelection.groups("master"))]
+    if days:
+        range_tags = {
+            "dagster/asset_partition_range_start": days[0].isoformat(),
+            "dagster/asset_partition_range_end": days[-1].isoformat(),
+        }
+        label = f"daily facts {days[0]} .. {days[-1]} ({len(days)} days, one run)"
+        results.append(run(label, dg.AssetSelection.groups("factory", "inventory", "sales"), range_tags))
+    results.append(run("supply-demand marts (dbt build)", dg.AssetSelection.groups("staging", "intermediate", "marts")))
+    if not results[-1].success:
+        print(
+            "supplier feeds skipped: the marts did not build, so the published feeds stay as they are", file=sys.stderr
+        )
+        return results
+    results += _materialize_feeds(store, instance, run)
     return results
+
+
+def _materialize_feeds(store: LakeStore, instance, run) -> list:
+    """One run per supplier (a partition each), so a supplier whose gate fails does not stop the others."""
+    import dagster as dg
+
+    from orchestration.defs.feeds.assets import FEED_KEY
+    from orchestration.defs.feeds.partitions import register_suppliers
+
+    names = register_suppliers(instance, store)
+    return [run(f"feed of supplier {name}", dg.AssetSelection.assets(FEED_KEY), partition_key=name) for name in names]
+
+
+def _feeds_summary(store: LakeStore) -> None:
+    from orchestration.lib.feeds import FEEDS_DIR, LATEST, latest_manifest
+
+    names = [n for n in store.list_dirs(FEEDS_DIR) if store.exists(f"{FEEDS_DIR}/{n}/{LATEST}")]
+    if not names:
+        return
+    print(f"\n{'supplier feed':<16}{'rows':>8}  {'as of':<12}{'gate':<22}manifest")
+    for name in names:
+        manifest = latest_manifest(store, name)
+        where = store.uri(f"{FEEDS_DIR}/{name}/{manifest['version']}/manifest.json")
+        outcome = manifest["validation"]["outcome"]
+        print(f"{name:<16}{manifest['rows']:>8,}  {manifest['as_of_day'] or '':<12}{outcome:<22}{where}")
+    print("feeds:      " + store.uri(f"{FEEDS_DIR}/<supplier_id>/latest.json") + "   (then <version>/manifest.json)")
 
 
 def _summary(store: LakeStore) -> None:
@@ -105,6 +136,7 @@ def _summary(store: LakeStore) -> None:
         print(f"\n{'mart':<28}{'rows':>12}  location")
         for name, rows in marts.items():
             print(f"{name:<28}{rows:>12,}  {store.uri(f'marts/{name}/part-0.parquet')}")
+    _feeds_summary(store)
     print(f"\nlake: {store.uri()}")
     print("bronze:     " + store.uri("bronze/<entity>/[day=YYYY-MM-DD/]part-0.parquet"))
     print("quarantine: " + store.uri("quarantine/<entity>/day=YYYY-MM-DD/part-0.parquet"))

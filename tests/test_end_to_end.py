@@ -229,3 +229,34 @@ def test_a_failing_dbt_test_publishes_nothing_and_keeps_the_last_good_marts(loca
     assert not result.success
     assert store.read_bytes("warehouse.duckdb") == published
     assert {f.path: f.size for f in store.list_files("marts", recursive=True)} == marts_before
+
+
+def test_every_supplier_gets_a_gated_feed_and_the_feeds_add_up_to_the_mart(local_run):
+    import pyarrow as pa
+
+    from orchestration.lib.feeds import latest_manifest, read_feed, supplier_ids, verify_feed
+
+    store, _, results = local_run
+    checks = {
+        (e.asset_check_evaluation_data.asset_key.to_user_string(), e.asset_check_evaluation_data.check_name)
+        for r in results
+        for e in r.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.asset_check_evaluation_data.passed
+    }
+    assert ("bronze/sales/order_lines", "order_lines_gate") in checks
+    assert ("feeds/supplier_replenishment", "supplier_replenishment_gate") in checks
+    suppliers, rejected = supplier_ids(store)
+    assert suppliers and not rejected
+    feeds = []
+    for supplier in suppliers:
+        manifest = latest_manifest(store, supplier)
+        assert manifest["supplier_id"] == supplier and manifest["validation"]["success"], supplier
+        assert store.exists(manifest["validation"]["result"]) and manifest["validation"]["docs"].endswith(".html")
+        assert verify_feed(store, supplier) == [], supplier  # every checksum in the manifest holds
+        rows = read_feed(store, supplier)
+        assert rows.num_rows == manifest["rows"] and set(rows.column("supplier_id").to_pylist()) == {supplier}
+        feeds.append(rows)
+    union = pa.concat_tables(feeds).sort_by("sku")
+    mart = store.read_table("marts/supplier_replenishment/part-0.parquet")
+    assert union.equals(mart.select(union.column_names).sort_by("sku"))
+    assert not store.list_files("feeds/_staging", recursive=True)
