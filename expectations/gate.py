@@ -139,6 +139,16 @@ class GateResult:
         )
 
 
+def error(gate: str) -> dict:
+    """Keyword arguments for an expectation of ``gate`` whose failure blocks (GX severity critical)."""
+    return {"meta": {"gate": gate}, "severity": "critical"}
+
+
+def warning(gate: str) -> dict:
+    """Keyword arguments for an expectation of ``gate`` whose failure only reports (GX severity warning)."""
+    return {"meta": {"gate": gate}, "severity": "warning"}
+
+
 def result_path(suite: str, partition: str, result_id: str) -> str:
     return f"{GATES_DIR}/{_segment('suite', suite)}/{_segment('partition', partition)}/{result_id}.json"
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from expectations.gate import error, warning
+
 if TYPE_CHECKING:
     import great_expectations as gx
 
@@ -49,19 +51,13 @@ def build_suite(window: OrderLinesWindow) -> gx.ExpectationSuite:
 
     E = gx.expectations
 
-    def error(gate: str) -> dict:
-        return {"meta": {"gate": gate}, "severity": "critical"}
-
-    def warn(gate: str) -> dict:
-        return {"meta": {"gate": gate}, "severity": "warning"}
-
     expectations = [
         E.ExpectColumnDistinctValuesToContainSet(column="day", value_set=window.days, **error("completeness")),
         *(E.ExpectColumnValuesToNotBeNull(column=c, **error("completeness")) for c in REQUIRED),
         E.ExpectCompoundColumnsToBeUnique(column_list=["order_id", "line_no"], **error("keys")),
         E.ExpectColumnValuesToBeBetween(column="qty", min_value=1, **error("quantities")),
         E.ExpectColumnValuesToBeInSet(column="status", value_set=list(STATUSES), **error("accepted values")),
-        E.ExpectColumnValuesToBeBetween(column="qty", max_value=MAX_LINE_QTY, **warn("plausibility")),
+        E.ExpectColumnValuesToBeBetween(column="qty", max_value=MAX_LINE_QTY, **warning("plausibility")),
     ]
     if window.typical_daily_orders:
         expectations.append(
@@ -69,7 +65,7 @@ def build_suite(window: OrderLinesWindow) -> gx.ExpectationSuite:
                 column="order_id",
                 min_value=math.floor(LAST_DAY_SHARE * window.typical_daily_orders),
                 row_condition=Column("day") == window.last_day.isoformat(),
-                **warn("last day volume"),
+                **warning("last day volume"),
             )
         )
     return gx.ExpectationSuite(name=NAME, expectations=expectations)

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from expectations.gate import error, warning
+
 if TYPE_CHECKING:
     import great_expectations as gx
 
@@ -136,12 +138,6 @@ def build_suite(ctx: FeedContext) -> gx.ExpectationSuite:
 
     E = gx.expectations
 
-    def error(gate: str) -> dict:
-        return {"meta": {"gate": gate}, "severity": "critical"}
-
-    def warn(gate: str) -> dict:
-        return {"meta": {"gate": gate}, "severity": "warning"}
-
     low, high = row_count_bounds(ctx.previous_rows)
     expectations = [
         E.ExpectTableColumnsToMatchOrderedList(column_list=SCHEMA.names, **error("schema")),
@@ -163,8 +159,8 @@ def build_suite(ctx: FeedContext) -> gx.ExpectationSuite:
         E.ExpectColumnValuesToBeBetween(
             column="as_of_day", min_value=ctx.as_of_day, max_value=ctx.as_of_day, **error("freshness")
         ),
-        E.ExpectColumnValuesToNotBeNull(column="product_name", **warn("completeness")),
-        E.ExpectColumnValuesToBeBetween(column="available", min_value=0, **warn("stock")),
+        E.ExpectColumnValuesToNotBeNull(column="product_name", **warning("completeness")),
+        E.ExpectColumnValuesToBeBetween(column="available", min_value=0, **warning("stock")),
     ]
     if ctx.quantity_ceiling is not None:
         expectations += [
