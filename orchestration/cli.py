@@ -113,18 +113,19 @@ def _materialize_feeds(store: LakeStore, instance, run) -> list:
 
 
 def _feeds_summary(store: LakeStore) -> None:
-    from orchestration.lib.feeds import FEEDS_DIR, LATEST, latest_manifest
+    from orchestration.lib.feeds import LATEST, MANIFEST, feed_store, latest_manifest, published_suppliers
 
-    names = [n for n in store.list_dirs(FEEDS_DIR) if store.exists(f"{FEEDS_DIR}/{n}/{LATEST}")]
+    names = published_suppliers(store)
     if not names:
         return
+    feeds = feed_store(store)
     print(f"\n{'supplier feed':<16}{'rows':>8}  {'as of':<12}{'gate':<22}manifest")
     for name in names:
         manifest = latest_manifest(store, name)
-        where = store.uri(f"{FEEDS_DIR}/{name}/{manifest['version']}/manifest.json")
+        where = feeds.uri(name, manifest["version"], MANIFEST)
         outcome = manifest["validation"]["outcome"]
         print(f"{name:<16}{manifest['rows']:>8,}  {manifest['as_of_day'] or '':<12}{outcome:<22}{where}")
-    print("feeds:      " + store.uri(f"{FEEDS_DIR}/<supplier_id>/latest.json") + "   (then <version>/manifest.json)")
+    print("feeds:      " + feeds.uri("<supplier_id>", LATEST) + "   (then <version>/manifest.json)")
 
 
 def _summary(store: LakeStore) -> None:

@@ -12,6 +12,9 @@ last of all switching ``latest.json`` to it::
                                                             code version, the gate's result
     <lake>/feeds/<supplier_id>/latest.json                  the published version, written last
 
+``$FEEDS_ROOT`` (e.g. ``s3://<feeds bucket>/feeds``, which suppliers are given read access
+to, each to its own prefix) puts the same layout there instead of under ``<lake>/feeds``.
+
 A reader follows ``latest.json`` (or lists only version folders that have a manifest), so it
 never sees half a feed: until the pointer moves it gets the previous feed, whole. Versions
 stay as history. A version is ``<as_of_day>_<hash of the Parquet bytes>``: the same data
@@ -40,10 +43,11 @@ from expectations import order_lines, supplier_replenishment
 from expectations.gate import GateResult, load_result
 from orchestration.lib.lake import PARQUET_OPTIONS, LakeStore
 from orchestration.lib.paths import PROJECT_ROOT
+from orchestration.lib.settings import feeds_root
 
 FEED = supplier_replenishment.NAME
 FEEDS_DIR = "feeds"
-STAGING_DIR = f"{FEEDS_DIR}/_staging"
+STAGING = "_staging"
 MART = "marts/supplier_replenishment/part-0.parquet"
 SUPPLIERS = "bronze/suppliers"
 ORDER_LINES = "bronze/order_lines"
@@ -84,6 +88,28 @@ def validate_supplier_id(value: object) -> str:
         f"supplier id {shown} cannot name a feed folder: use 1 to 64 letters, digits, '_' or '-', "
         "starting with a letter or digit; correct it in the suppliers master data"
     )
+
+
+@dataclass(frozen=True)
+class FeedStore:
+    """Where the feeds are: ``<lake>/feeds/``, or a root of their own (``$FEEDS_ROOT``)."""
+
+    store: LakeStore
+    prefix: str = FEEDS_DIR
+
+    def path(self, *parts: str) -> str:
+        return "/".join(p for p in (self.prefix, *parts) if p)
+
+    def uri(self, *parts: str) -> str:
+        return self.store.uri(self.path(*parts))
+
+
+def feed_store(lake: LakeStore) -> FeedStore:
+    """The feeds of ``lake``: under it, unless ``$FEEDS_ROOT`` names another place."""
+    root = feeds_root()
+    if not root or root.rstrip("/") == lake.uri(FEEDS_DIR):
+        return FeedStore(lake, FEEDS_DIR)
+    return FeedStore(LakeStore(root, endpoint=lake.endpoint), "")
 
 
 # -- inputs -----------------------------------------------------------------------
@@ -147,11 +173,18 @@ def order_lines_window(
 
 def latest_manifest(store: LakeStore, supplier_id: str) -> dict | None:
     """The manifest of the supplier's published feed, if it has one."""
-    pointer = f"{FEEDS_DIR}/{validate_supplier_id(supplier_id)}/{LATEST}"
-    if not store.exists(pointer):
+    feeds = feed_store(store)
+    pointer = feeds.path(validate_supplier_id(supplier_id), LATEST)
+    if not feeds.store.exists(pointer):
         return None
-    latest = json.loads(store.read_bytes(pointer))
-    return json.loads(store.read_bytes(f"{FEEDS_DIR}/{supplier_id}/{latest['manifest']}"))
+    latest = json.loads(feeds.store.read_bytes(pointer))
+    return json.loads(feeds.store.read_bytes(feeds.path(supplier_id, latest["manifest"])))
+
+
+def published_suppliers(store: LakeStore) -> list[str]:
+    """The suppliers that have a published feed."""
+    feeds = feed_store(store)
+    return [n for n in feeds.store.list_dirs(feeds.prefix) if feeds.store.exists(feeds.path(n, LATEST))]
 
 
 # -- write --------------------------------------------------------------------------
@@ -164,10 +197,7 @@ class StagedFeed:
     rows: int
     files: dict[str, str]  # file name -> sha256
     sizes: dict[str, int]
-
-    @property
-    def folder(self) -> str:
-        return f"{STAGING_DIR}/{self.supplier_id}/{self.version}"
+    folder: str  # in the feed store
 
     def path(self, name: str) -> str:
         return f"{self.folder}/{name}"
@@ -202,27 +232,30 @@ def version_of(rows: pa.Table, parquet: bytes) -> str:
 def stage_feed(store: LakeStore, supplier_id: str, rows: pa.Table) -> StagedFeed:
     """Write the feed's Parquet and CSV into ``feeds/_staging/<supplier>/<version>/``."""
     validate_supplier_id(supplier_id)
+    feeds = feed_store(store)
     contents = {PARQUET_FILE: parquet_bytes(rows), CSV_FILE: csv_bytes(rows)}
+    version = version_of(rows, contents[PARQUET_FILE])
     staged = StagedFeed(
         supplier_id=supplier_id,
-        version=version_of(rows, contents[PARQUET_FILE]),
+        version=version,
         rows=rows.num_rows,
         files={name: hashlib.sha256(data).hexdigest() for name, data in contents.items()},
         sizes={name: len(data) for name, data in contents.items()},
+        folder=feeds.path(STAGING, supplier_id, version),
     )
-    _sweep(store, f"{STAGING_DIR}/{supplier_id}", keep=staged.version, stale=lambda folder: True)
+    _sweep(feeds.store, feeds.path(STAGING, supplier_id), keep=version, stale=lambda folder: True)
     for name, data in contents.items():
-        store.write_bytes(staged.path(name), data)
+        feeds.store.write_bytes(staged.path(name), data)
     return staged
 
 
 def read_staged(store: LakeStore, staged: StagedFeed) -> pa.Table:
     """The staged rows as stored, which is what the gate must see."""
-    return store.read_table(staged.path(PARQUET_FILE))
+    return feed_store(store).store.read_table(staged.path(PARQUET_FILE))
 
 
 def discard_staged(store: LakeStore, staged: StagedFeed) -> None:
-    store.delete_dir(staged.folder)
+    feed_store(store).store.delete_dir(staged.folder)
 
 
 # -- audit ------------------------------------------------------------------------------
@@ -278,13 +311,15 @@ class PublishedFeed:
     supplier_id: str
     version: str
     rows: int
+    folder: str  # in the feed store
     manifest_path: str
+    uri: str  # of the version folder
     manifest: dict = field(repr=False)
     changed: bool = True
 
     @property
-    def folder(self) -> str:
-        return f"{FEEDS_DIR}/{self.supplier_id}/{self.version}"
+    def manifest_uri(self) -> str:
+        return f"{self.uri}/{MANIFEST}"
 
 
 def publish_feed(store: LakeStore, staged: StagedFeed, gate_result: str) -> PublishedFeed:
@@ -296,32 +331,34 @@ def publish_feed(store: LakeStore, staged: StagedFeed, gate_result: str) -> Publ
     feed published and whole; the next run completes the publication.
     """
     result = load_result(store, gate_result)
-    _check_gate(store, staged, result)
+    feeds = feed_store(store)
+    files = feeds.store
+    _check_gate(files, staged, result)
     sid, version = staged.supplier_id, staged.version
-    folder = f"{FEEDS_DIR}/{sid}/{version}"
+    folder = feeds.path(sid, version)
     manifest_path = f"{folder}/{MANIFEST}"
-    if store.exists(manifest_path):  # this very content was published before: keep that publication
-        manifest = json.loads(store.read_bytes(manifest_path))
+    if files.exists(manifest_path):  # this very content was published before: keep that publication
+        manifest = json.loads(files.read_bytes(manifest_path))
         if {n: f["sha256"] for n, f in manifest["files"].items()} != staged.files:
-            raise PublishRefused(f"{store.uri(folder)} holds other files than staged for {sid} {version}")
+            raise PublishRefused(f"{files.uri(folder)} holds other files than staged for {sid} {version}")
     else:
         try:
             for name, digest in staged.files.items():
-                store.write_bytes(f"{folder}/{name}", store.read_bytes(staged.path(name)))
-                if store.sha256(f"{folder}/{name}") != digest:
+                files.write_bytes(f"{folder}/{name}", files.read_bytes(staged.path(name)))
+                if files.sha256(f"{folder}/{name}") != digest:
                     raise PublishRefused(f"{name} of {sid} {version} changed while it was copied; nothing published")
             manifest = build_manifest(store, staged, result)
-            _write_manifest(store, manifest_path, manifest)
+            _write_manifest(files, manifest_path, manifest)
         except BaseException:
-            if not store.exists(manifest_path):
-                store.delete_dir(folder)  # best effort: a crash that skips this leaves an orphan the next run sweeps
+            if not files.exists(manifest_path):
+                files.delete_dir(folder)  # best effort: a crash that skips this leaves an orphan the next run sweeps
             raise
-    changed = _point_latest(store, sid, version, manifest_path)
-    _sweep(store, f"{FEEDS_DIR}/{sid}", keep=version, stale=lambda f: not store.exists(f"{f}/{MANIFEST}"))
-    return PublishedFeed(sid, version, manifest["rows"], manifest_path, manifest, changed)
+    changed = _point_latest(feeds, sid, version, manifest_path)
+    _sweep(files, feeds.path(sid), keep=version, stale=lambda f: not files.exists(f"{f}/{MANIFEST}"))
+    return PublishedFeed(sid, version, manifest["rows"], folder, manifest_path, files.uri(folder), manifest, changed)
 
 
-def _check_gate(store: LakeStore, staged: StagedFeed, result: GateResult) -> None:
+def _check_gate(files: LakeStore, staged: StagedFeed, result: GateResult) -> None:
     where = f"gate result {result.uri}"
     if result.suite != FEED or result.partition != staged.supplier_id:
         raise PublishRefused(f"{where} is for {result.suite}/{result.partition}, not {FEED}/{staged.supplier_id}")
@@ -330,7 +367,7 @@ def _check_gate(store: LakeStore, staged: StagedFeed, result: GateResult) -> Non
     if result.subject.get("version") != staged.version or result.subject.get("files") != staged.files:
         raise PublishRefused(f"{where} validated other files than the staged feed {staged.version}")
     for name, digest in staged.files.items():
-        if store.sha256(staged.path(name)) != digest:
+        if files.sha256(staged.path(name)) != digest:
             raise PublishRefused(f"staged {name} of {staged.supplier_id} changed after its gate passed")
 
 
@@ -370,6 +407,7 @@ def build_manifest(store: LakeStore, staged: StagedFeed, result: GateResult) -> 
             "outcome": result.outcome,
             "success": result.success,
             "result": result.path,
+            "result_uri": result.uri,
             "docs": result.docs,
             "warnings": [f.describe() for f in result.warnings],
         },
@@ -387,9 +425,10 @@ def _write_manifest(store: LakeStore, path: str, manifest: dict) -> None:
     store.write_bytes(path, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
 
 
-def _point_latest(store: LakeStore, supplier_id: str, version: str, manifest_path: str) -> bool:
+def _point_latest(feeds: FeedStore, supplier_id: str, version: str, manifest_path: str) -> bool:
     """Switch ``latest.json`` to ``version``; False when it already pointed there."""
-    pointer = f"{FEEDS_DIR}/{supplier_id}/{LATEST}"
+    store = feeds.store
+    pointer = feeds.path(supplier_id, LATEST)
     if store.exists(pointer) and json.loads(store.read_bytes(pointer)).get("version") == version:
         return False
     manifest = store.read_bytes(manifest_path)
@@ -420,8 +459,9 @@ def _sweep(store: LakeStore, parent: str, keep: str, stale) -> None:
 # -- read -------------------------------------------------------------------------------
 def published_versions(store: LakeStore, supplier_id: str) -> list[str]:
     """The supplier's published versions, oldest first (only folders with a manifest)."""
-    base = f"{FEEDS_DIR}/{validate_supplier_id(supplier_id)}"
-    return [v for v in store.list_dirs(base) if store.exists(f"{base}/{v}/{MANIFEST}")]
+    feeds = feed_store(store)
+    base = feeds.path(validate_supplier_id(supplier_id))
+    return [v for v in feeds.store.list_dirs(base) if feeds.store.exists(f"{base}/{v}/{MANIFEST}")]
 
 
 def read_feed(store: LakeStore, supplier_id: str) -> pa.Table | None:
@@ -429,7 +469,8 @@ def read_feed(store: LakeStore, supplier_id: str) -> pa.Table | None:
     manifest = latest_manifest(store, supplier_id)
     if manifest is None:
         return None
-    return store.read_table(f"{FEEDS_DIR}/{supplier_id}/{manifest['version']}/{PARQUET_FILE}")
+    feeds = feed_store(store)
+    return feeds.store.read_table(feeds.path(supplier_id, manifest["version"], PARQUET_FILE))
 
 
 def verify_feed(store: LakeStore, supplier_id: str) -> list[str]:
@@ -437,12 +478,13 @@ def verify_feed(store: LakeStore, supplier_id: str) -> list[str]:
     manifest = latest_manifest(store, supplier_id)
     if manifest is None:
         return [f"{supplier_id} has no published feed"]
-    folder = f"{FEEDS_DIR}/{supplier_id}/{manifest['version']}"
+    feeds = feed_store(store)
+    folder = feeds.path(supplier_id, manifest["version"])
     problems = []
     for name, entry in manifest["files"].items():
-        if not store.exists(f"{folder}/{name}"):
+        if not feeds.store.exists(f"{folder}/{name}"):
             problems.append(f"{folder}/{name} is missing")
-        elif store.sha256(f"{folder}/{name}") != entry["sha256"]:
+        elif feeds.store.sha256(f"{folder}/{name}") != entry["sha256"]:
             problems.append(f"{folder}/{name} does not match its sha256 in the manifest")
     return problems
 

@@ -13,12 +13,20 @@ from urllib.parse import urlparse
 from orchestration.lib.paths import DEFAULT_LAKE_DIR
 
 LAKE_ROOT_ENV = "LAKE_ROOT"
+FEEDS_ROOT_ENV = "FEEDS_ROOT"
 TIMEZONE_DEFAULT = "Asia/Shanghai"
 
 
 def lake_root() -> str:
     """The lake root: ``$LAKE_ROOT`` (a folder or ``s3://bucket/prefix``), else ``lake/``."""
     return os.environ.get(LAKE_ROOT_ENV) or str(DEFAULT_LAKE_DIR)
+
+
+def feeds_root() -> str | None:
+    """Where supplier feeds are published when not under the lake: ``$FEEDS_ROOT`` (a folder or
+    ``s3://bucket/prefix``, e.g. a bucket each supplier may read its own prefix of); None means
+    ``<lake>/feeds``."""
+    return os.environ.get(FEEDS_ROOT_ENV) or None
 
 
 @dataclass(frozen=True)

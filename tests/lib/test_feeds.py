@@ -259,6 +259,20 @@ def test_the_feed_cycle_runs_the_same_on_s3(s3_lake):
     assert not s3_lake.list_files("feeds/_staging", recursive=True)
 
 
+def test_feeds_can_be_published_under_a_root_of_their_own(lake, tmp_path, monkeypatch):
+    """``$FEEDS_ROOT`` (e.g. the bucket suppliers read) holds the same layout; gates stay in the lake."""
+    root = tmp_path / "supplier-feeds"
+    monkeypatch.setenv("FEEDS_ROOT", str(root))
+    write_feed_lake(lake, {"SUP001": 2, "SUP002": 1})
+    published = publish(lake, "SUP001")
+    assert published.uri == f"{root}/SUP001/{published.version}"
+    assert (root / "SUP001" / "latest.json").exists() and not list((root / "_staging").rglob("*.*"))
+    assert not lake.exists("feeds") and lake.list_files("gates/supplier_replenishment/SUP001")
+    assert feeds.published_suppliers(lake) == ["SUP001"] and verify_feed(lake, "SUP001") == []
+    assert read_feed(lake, "SUP001").num_rows == 2
+    assert lake.exists(latest_manifest(lake, "SUP001")["validation"]["result"])
+
+
 SUPPLIER_IDS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,8}", fullmatch=True)
 CONFIGS = st.dictionaries(SUPPLIER_IDS, st.integers(min_value=0, max_value=4), min_size=1, max_size=5).filter(
     lambda c: len({s.lower() for s in c}) == len(c)  # distinct on case-insensitive disks too

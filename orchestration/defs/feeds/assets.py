@@ -72,18 +72,18 @@ def _gate_failure(supplier: str, gate: GateResult, store: LakeStore) -> dg.Failu
     )
 
 
-def _metadata(store: LakeStore, published: PublishedFeed, gate: GateResult, rows) -> dict:
+def _metadata(published: PublishedFeed, gate: GateResult, rows) -> dict:
     manifest = published.manifest
     return {
         "dagster/row_count": published.rows,
-        "dagster/uri": store.uri(published.folder),
+        "dagster/uri": published.uri,
         "version": published.version,
         "changed": published.changed,
         "as_of_day": str(manifest.get("as_of_day")),
         "files": dg.MetadataValue.json(manifest["files"]),
-        "manifest": dg.MetadataValue.path(store.uri(published.manifest_path)),
-        "parquet": dg.MetadataValue.path(store.uri(f"{published.folder}/{PARQUET_FILE}")),
-        "csv": dg.MetadataValue.path(store.uri(f"{published.folder}/{CSV_FILE}")),
+        "manifest": dg.MetadataValue.path(published.manifest_uri),
+        "parquet": dg.MetadataValue.path(f"{published.uri}/{PARQUET_FILE}"),
+        "csv": dg.MetadataValue.path(f"{published.uri}/{CSV_FILE}"),
         "gate_outcome": gate.outcome,
         "gate_result": dg.MetadataValue.path(gate.uri),
         **({"data_docs": dg.MetadataValue.path(gate.docs)} if gate.docs else {}),
@@ -136,6 +136,6 @@ def supplier_replenishment_feed(context: dg.AssetExecutionContext, lake: Lake) -
         discard_staged(store, staged)
     context.log.info(
         f"{supplier}: {'published' if published.changed else 'unchanged'} {published.version} "
-        f"({published.rows} rows) at {store.uri(published.folder)}"
+        f"({published.rows} rows) at {published.uri}"
     )
-    yield dg.MaterializeResult(metadata=_metadata(store, published, gate, rows), check_results=[check])
+    yield dg.MaterializeResult(metadata=_metadata(published, gate, rows), check_results=[check])
