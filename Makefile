@@ -39,10 +39,11 @@ test-fast: install
 ui: install $(INSTANCE)
 	env --default-signal=INT,TERM $(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
-## bench: ingestion and the marts build at the large preset, each against plain DuckDB
+## bench: ingestion, the marts build and the gates at the large preset, each against plain DuckDB
 bench: install
 	$(PY) -m benchmarks.ingest $(ARGS)
 	$(PY) -m benchmarks.marts $(ARGS)
+	$(PY) -m benchmarks.gates $(ARGS)
 
 ## lint: ruff's checks and formatting
 lint: install

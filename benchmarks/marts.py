@@ -26,7 +26,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-from benchmarks.common import BENCH_LAKE, ensure_demo, run_child
+from benchmarks.common import BENCH_LAKE, PROJECT, ensure_demo, run_child
+
+RESULTS = PROJECT / ".bench" / "marts.json"
 
 
 def _peak_mb() -> float:
@@ -107,7 +109,7 @@ def _baseline(lake: str) -> dict:
     return {"seconds": time.perf_counter() - started, "ok": True, "peak_mb": _peak_mb(), "models": len(order)}
 
 
-def _prepare(store, first_day_lake: Path) -> date:
+def _prepare(store, first_day_lake: Path) -> tuple[date, float]:
     """Bronze of every source for all days but the last; a second lake with only the first day."""
     from orchestration.lib.ingest import ingest_days, ingest_snapshot, landing_index
     from orchestration.lib.lake import LakeStore
@@ -121,7 +123,8 @@ def _prepare(store, first_day_lake: Path) -> date:
     for source in sources:
         ingest_days(store, source, days[:-1])
         store.delete_dir(f"{source.bronze_dir}/day={days[-1].isoformat()}")
-    print(f"bronze for {len(days) - 1} days of every source in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+    ingest_seconds = time.perf_counter() - started
+    print(f"bronze for {len(days) - 1} days of every source in {ingest_seconds:.0f}s", file=sys.stderr)
     shutil.rmtree(first_day_lake, ignore_errors=True)
     first = LakeStore(str(first_day_lake))
     for source in master_sources():
@@ -131,7 +134,7 @@ def _prepare(store, first_day_lake: Path) -> date:
     for source in sources:
         rel = f"{source.bronze_dir}/day={days[0].isoformat()}/part-0.parquet"
         first.write_bytes(rel, store.read_bytes(rel))
-    return days[-1]
+    return days[-1], ingest_seconds
 
 
 def main() -> int:
@@ -149,7 +152,7 @@ def main() -> int:
 
     store = ensure_demo(args.lake, args.preset)
     first_day_lake = Path(args.lake).parent / "first-day"
-    last_day = _prepare(store, first_day_lake)
+    last_day, ingest_seconds = _prepare(store, first_day_lake)
     shutil.rmtree(store.fs_path(".build"), ignore_errors=True)
 
     first = run_child("benchmarks.marts", "ours", "--lake", str(first_day_lake))
@@ -168,6 +171,10 @@ def main() -> int:
         ("one new day at a year of history", new_day),
     ]:
         print(f"{label:<46}{r['seconds']:>9.1f}{r['peak_mb']:>10,.0f}  {r['ok']}")
+    # the gates benchmark sets the gates against the whole pipeline's time
+    RESULTS.write_text(
+        json.dumps({"ingest_seconds": ingest_seconds, "full": full, "baseline": base, "new_day": new_day})
+    )
     print(f"\nfull build / plain script:     {full['seconds'] / base['seconds']:.2f}x  (target <= 1.3x)")
     print(f"new day / first day's build:   {new_day['seconds'] / first['seconds']:.2f}x  (target <= 1.2x)")
     return 0 if all(r["ok"] for r in (first, full, base, new_day)) else 1
