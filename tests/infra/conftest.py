@@ -14,7 +14,6 @@ from orchestration.lib.paths import PROJECT_ROOT
 
 INFRA = PROJECT_ROOT / "infra"
 SUPPLIERS = "SUP001,SUP002=111122223333"
-SCANNERS = Path(sys.prefix) / "scanners" / "bin"  # made by infra/install.sh with the "infra" extra
 
 # infra/ is not part of the installed package: import it from the project
 if str(PROJECT_ROOT) not in sys.path:

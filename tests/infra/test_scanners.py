@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from orchestration.lib.paths import PROJECT_ROOT
-from tests.infra.conftest import SCANNERS
+
+SCANNERS = Path(sys.prefix) / "scanners" / "bin"  # made by infra/install.sh with the "infra" extra
 
 
 def scanner(name: str) -> str:
