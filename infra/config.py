@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SUPPLIER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+SUPPLIER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # as the feeds require
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
@@ -34,7 +34,7 @@ class Supplier:
         if not SUPPLIER_ID.match(self.supplier_id):
             raise ConfigError(
                 f"supplier id {self.supplier_id!r} cannot name a feed prefix and an IAM role: "
-                "use letters, digits, '-' and '_' (at most 40)"
+                "use 1-64 letters, digits, '-' and '_', starting with a letter or digit"
             )
         if self.account is not None and not ACCOUNT_ID.match(self.account):
             raise ConfigError(f"supplier {self.supplier_id}: account {self.account!r} is not a 12-digit AWS account id")

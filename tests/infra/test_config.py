@@ -15,6 +15,7 @@ from infra.config import ConfigError, DeployConfig, Supplier, parse_suppliers
         (None, ()),
         ("", ()),
         ("SUP001", (Supplier("SUP001"),)),
+        ("S" * 64, (Supplier("S" * 64),)),
         ("SUP001, SUP002=111122223333", (Supplier("SUP001"), Supplier("SUP002", "111122223333"))),
         (
             ["SUP001", {"id": "SUP002", "account": "111122223333"}],
@@ -37,6 +38,7 @@ def test_suppliers_come_from_a_json_file(tmp_path):
     [
         ("SUP 1", "cannot name a feed prefix"),
         ("SUP001/../x", "cannot name a feed prefix"),
+        ("S" * 65, "cannot name a feed prefix"),
         ("SUP001=123", "12-digit AWS account id"),
         ("SUP001,SUP001", "listed twice"),
         ("missing.json", "no such file"),
