@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: install run demo test test-all ui bench lint clean synth deploy image
+.PHONY: install run demo test test-all ui bench lint clean synth deploy image ui-cloud
 
 # test: the suite; infra: the AWS stack and its scanners; cloud: what the image adds
 $(STAMP): pyproject.toml infra/install.sh infra/scanners.txt
@@ -71,3 +71,7 @@ deploy: install
 ## image: build the code location's image and push it to the stack's repository (needs Docker)
 image:
 	bash infra/push-image.sh $(IMAGE_TAG)
+
+## ui-cloud: the deployed stack's Dagster UI on http://127.0.0.1:3000 through ECS Exec, while it runs
+ui-cloud:
+	bash infra/ui.sh

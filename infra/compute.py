@@ -216,9 +216,10 @@ class CodeLocation(Construct):
             "Run", self.family, image, cpu=config.task_cpu, memory=config.task_memory_mib, config=config
         )
         # the daemon, woken by a trigger: no data passes through it, so it is small
+        self.wake_family = f"{stack.stack_name}-wake".lower()
         self.wake = self._task_definition(
             "Wake",
-            f"{stack.stack_name}-wake".lower(),
+            self.wake_family,
             image,
             cpu=config.wake_cpu,
             memory=config.wake_memory_mib,
@@ -312,6 +313,20 @@ class CodeLocation(Construct):
                 actions=["iam:PassRole"],
                 resources=[role.role_arn, self.execution_role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ExecSessions",
+                # ECS Exec's channels, for the UI's port forwarding (infra/ui.sh); AWS offers no
+                # resource scoping for them: who may open a session is decided by ecs:ExecuteCommand
+                actions=[
+                    "ssmmessages:CreateControlChannel",
+                    "ssmmessages:CreateDataChannel",
+                    "ssmmessages:OpenControlChannel",
+                    "ssmmessages:OpenDataChannel",
+                ],
+                resources=["*"],
             )
         )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -10,6 +13,12 @@ from constructs import Construct
 from infra.compute import CodeLocation, InstanceDatabase, Network, Triggers
 from infra.config import DeployConfig
 from infra.storage import LakeBuckets, SupplierAccess
+
+
+def output_name(supplier_id: str) -> str:
+    """A stack output's name for a supplier: letters and digits only, distinct for distinct ids."""
+    name = re.sub(r"[^A-Za-z0-9]", "", supplier_id)
+    return name if name == supplier_id else f"{name}{hashlib.sha1(supplier_id.encode()).hexdigest()[:6]}"
 
 
 class SupplyloopStack(cdk.Stack):
@@ -70,12 +79,18 @@ class SupplyloopStack(cdk.Stack):
             "ImageRepository": (self.code.repository.repository_uri, "Push the code location's image here"),
             "Cluster": (self.code.cluster.cluster_name, "ECS cluster of the runs"),
             "TaskDefinitionFamily": (self.code.family, "Every run's task definition"),
+            "WakeTaskDefinitionFamily": (self.code.wake_family, "The task a trigger starts: the Dagster daemon"),
+            "TaskSubnets": (
+                ",".join(s.subnet_id for s in self.network.vpc.public_subnets),
+                "Subnets of the tasks (infra/ui.sh)",
+            ),
+            "TaskSecurityGroup": (self.network.tasks.security_group_id, "Security group of the tasks (infra/ui.sh)"),
             "RunLogs": (self.code.logs.log_group_name, "CloudWatch log group of the runs"),
             "InstanceDatabase": (self.database.instance.db_instance_endpoint_address, "Dagster's Postgres"),
             "InstanceDatabaseSecret": (self.database.secret.secret_arn, "Its credentials (Secrets Manager)"),
         }
         for supplier_id, role in self.suppliers.roles.items():
-            outputs[f"SupplierRole{supplier_id.replace('-', '').replace('_', '')}"] = (
+            outputs[f"SupplierRole{output_name(supplier_id)}"] = (
                 role.role_arn,
                 f"Supplier {supplier_id} assumes this role to read feeds/{supplier_id}/",
             )
