@@ -56,3 +56,11 @@ def test_context_values_override_defaults_and_wrong_types_are_refused():
     assert config.task_memory_mib == DeployConfig().task_memory_mib
     with pytest.raises(ConfigError, match="taskCpu"):
         DeployConfig.from_context({"taskCpu": "lots"}.get)
+
+
+@pytest.mark.parametrize("ids", [("SUP-1", "SUP1"), ("SUP_1", "SUP-1"), ("a-b", "ab")])
+def test_each_supplier_gets_its_own_stack_output_name(ids):
+    from infra.stack import output_name
+
+    names = [output_name(i) for i in ids]
+    assert len(set(names)) == 2 and all(n.isalnum() for n in names)
