@@ -36,7 +36,7 @@ DOCS_SITE = "gates"
 ERROR, WARN = "error", "warn"
 # GX severities -> what they do here: errors block, warnings report
 SEVERITIES = {"critical": ERROR, "warning": WARN, "info": WARN}
-SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 EXAMPLES = 5
 
 
@@ -45,7 +45,7 @@ class GateError(ValueError):
 
 
 def _segment(what: str, value: str) -> str:
-    if not SEGMENT.match(value or "") or ".." in value:
+    if not SEGMENT.fullmatch(value or "") or ".." in value:
         raise GateError(
             f"{what} {value[:80]!r} cannot name a folder under {GATES_DIR}/: use 1-64 letters, digits, '.', '_' or '-'"
         )

@@ -56,7 +56,7 @@ CSV_FILE = "replenishment.csv"
 MANIFEST = "manifest.json"
 LATEST = "latest.json"
 BOM = b"\xef\xbb\xbf"
-SUPPLIER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+SUPPLIER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # whole id: fullmatch (a "$" lets "x\n" through)
 STALE = timedelta(hours=1)  # staging or half-published folders older than this are left-overs
 CODE_VERSION_ENV = "SUPPLYLOOP_CODE_VERSION"
 QUANTITIES = (
@@ -81,7 +81,7 @@ class PublishRefused(RuntimeError):
 
 def validate_supplier_id(value: object) -> str:
     """The id itself when it can name a feed folder; otherwise a clear error saying what to fix."""
-    if isinstance(value, str) and SUPPLIER_ID.match(value):
+    if isinstance(value, str) and SUPPLIER_ID.fullmatch(value):
         return value
     shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else f"{value[:40]!r}... ({len(value)} chars)"
     raise InvalidSupplierId(
@@ -118,8 +118,8 @@ def supplier_ids(store: LakeStore) -> tuple[list[str], list[str]]:
     if not store.list_files(SUPPLIERS, "*.parquet", recursive=True):
         return [], []
     ids = sorted({v for v in store.read_table(SUPPLIERS, columns=["supplier_id"]).column(0).to_pylist() if v})
-    valid = [s for s in ids if SUPPLIER_ID.match(s)]
-    return valid, [s for s in ids if not SUPPLIER_ID.match(s)]
+    valid = [s for s in ids if SUPPLIER_ID.fullmatch(s)]
+    return valid, [s for s in ids if not SUPPLIER_ID.fullmatch(s)]
 
 
 def feed_rows(store: LakeStore, supplier_id: str) -> pa.Table:
@@ -243,7 +243,7 @@ def stage_feed(store: LakeStore, supplier_id: str, rows: pa.Table) -> StagedFeed
         sizes={name: len(data) for name, data in contents.items()},
         folder=feeds.path(STAGING, supplier_id, version),
     )
-    _sweep(feeds.store, feeds.path(STAGING, supplier_id), keep=version, stale=lambda folder: True)
+    _sweep(feeds.store, feeds.path(STAGING, supplier_id), keep=version, unpublished_only=False)
     for name, data in contents.items():
         feeds.store.write_bytes(staged.path(name), data)
     return staged
@@ -354,7 +354,7 @@ def publish_feed(store: LakeStore, staged: StagedFeed, gate_result: str) -> Publ
                 files.delete_dir(folder)  # best effort: a crash that skips this leaves an orphan the next run sweeps
             raise
     changed = _point_latest(feeds, sid, version, manifest_path)
-    _sweep(files, feeds.path(sid), keep=version, stale=lambda f: not files.exists(f"{f}/{MANIFEST}"))
+    _sweep(files, feeds.path(sid), keep=version, unpublished_only=True)
     return PublishedFeed(sid, version, manifest["rows"], folder, manifest_path, files.uri(folder), manifest, changed)
 
 
@@ -444,16 +444,20 @@ def _point_latest(feeds: FeedStore, supplier_id: str, version: str, manifest_pat
     return True
 
 
-def _sweep(store: LakeStore, parent: str, keep: str, stale) -> None:
-    """Remove left-over folders under ``parent`` (not ``keep``) that ``stale`` picks and are old."""
+def _sweep(store: LakeStore, parent: str, keep: str, unpublished_only: bool) -> None:
+    """Remove the folders under ``parent`` that runs left behind: all of them but ``keep`` (or,
+    with ``unpublished_only``, those without a manifest), once their files are old. One listing."""
     cutoff = datetime.now(UTC) - STALE
-    for name in store.list_dirs(parent):
-        folder = f"{parent}/{name}"
-        if name == keep or not stale(folder):
+    folders: dict[str, list] = {}
+    for f in store.list_files(parent, recursive=True):
+        name, _, rest = f.path[len(parent) + 1 :].partition("/")
+        if rest:  # files right in ``parent`` (latest.json) are no folder's
+            folders.setdefault(name, []).append(f)
+    for name, files in folders.items():
+        if name == keep or (unpublished_only and any(f.name == MANIFEST for f in files)):
             continue
-        files = store.list_files(folder, recursive=True)
         if all(f.mtime is not None and f.mtime < cutoff for f in files):
-            store.delete_dir(folder)
+            store.delete_dir(f"{parent}/{name}")
 
 
 # -- read -------------------------------------------------------------------------------

@@ -149,7 +149,7 @@ def test_the_result_is_kept_as_json_with_its_subject_and_a_data_docs_page(lake):
     assert lake.exists("gates/docs/index.html")
 
 
-@pytest.mark.parametrize("partition", ["../x", "a/b", "", "x" * 200])
+@pytest.mark.parametrize("partition", ["../x", "a/b", "", "x" * 200, "SUP1\n"])
 def test_a_gate_refuses_a_partition_that_cannot_name_a_folder(lake, partition):
     with pytest.raises(GateError, match="cannot name a folder"):
         run_gate(

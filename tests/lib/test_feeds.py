@@ -66,13 +66,32 @@ def test_supplier_ids_that_can_name_a_folder_are_accepted(supplier):
 
 
 @pytest.mark.parametrize(
-    "supplier", ["../x", "a/b", "", "x" * 200, ".", "..", "_staging", "-x", "a b", "a\\b", "SUP\n1", "供应商", None, 7]
+    "supplier",
+    ["../x", "a/b", "", "x" * 200, ".", "..", "_staging", "-x", "a b", "a\\b", "SUP\n1", "SUP1\n", "供应商", None, 7],
 )
 def test_supplier_ids_that_could_escape_or_break_a_path_are_rejected_with_a_clear_error(supplier):
     with pytest.raises(InvalidSupplierId, match="cannot name a feed folder: use 1 to 64 letters") as caught:
         validate_supplier_id(supplier)
     assert "correct it in the suppliers master data" in str(caught.value)
     assert len(str(caught.value)) < 300  # a very long id is cut, not repeated whole
+
+
+NEAR_IDS = st.builds(
+    lambda head, tail: head + tail,
+    st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,66}", fullmatch=True),
+    st.text(max_size=3),
+)
+SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.one_of(st.text(max_size=80), NEAR_IDS))
+def test_any_text_is_either_a_safe_folder_name_or_rejected(text):
+    try:
+        validate_supplier_id(text)
+    except InvalidSupplierId:
+        return
+    assert set(text) <= SAFE and text[0] not in "_-" and 0 < len(text) <= 64
 
 
 def test_a_path_like_supplier_id_never_reaches_the_lake(lake):
