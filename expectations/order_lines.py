@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 NAME = "order_lines"
 WINDOW_DAYS = 28
 REQUIRED = ("order_id", "line_no", "ordered_at", "partner_id", "sku", "qty", "status")
-COLUMNS = (*REQUIRED, "day")
 STATUSES = ("paid", "cancelled", "refunded")
 MAX_LINE_QTY = 1_000
 LAST_DAY_SHARE = 0.5
