@@ -40,7 +40,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from expectations import order_lines, supplier_replenishment
-from expectations.gate import GateResult, load_result
+from expectations.gate import GateResult, latest_result, load_result, run_gate
 from orchestration.lib.lake import PARQUET_OPTIONS, LakeStore
 from orchestration.lib.paths import PROJECT_ROOT
 from orchestration.lib.settings import feeds_root
@@ -261,8 +261,6 @@ def discard_staged(store: LakeStore, staged: StagedFeed) -> None:
 # -- audit ------------------------------------------------------------------------------
 def gate_feed(store: LakeStore, staged: StagedFeed, as_of_day: date, docs: bool = True) -> GateResult:
     """Validate the staged feed as stored, against the supplier's last published feed."""
-    from expectations.gate import run_gate
-
     rows = read_staged(store, staged)
     context = supplier_replenishment.context_for(
         staged.supplier_id, as_of_day, rows, latest_manifest(store, staged.supplier_id)
@@ -279,8 +277,6 @@ def gate_feed(store: LakeStore, staged: StagedFeed, as_of_day: date, docs: bool 
 
 def gate_order_lines(store: LakeStore, docs: bool = True) -> GateResult | None:
     """Validate the bronze order lines the feeds read (the last 28 days); None before any landed."""
-    from expectations.gate import run_gate
-
     found = order_lines_window(store)
     if found is None:
         return None
@@ -297,8 +293,6 @@ def gate_order_lines(store: LakeStore, docs: bool = True) -> GateResult | None:
 
 def blocking_input_gate(store: LakeStore, as_of_day: date) -> GateResult | None:
     """The order lines' gate result for ``as_of_day`` if it failed with errors (it blocks every feed)."""
-    from expectations.gate import latest_result
-
     result = latest_result(store, order_lines.NAME, as_of_day.isoformat())
     return result if result is not None and not result.success else None
 
