@@ -20,8 +20,9 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from orchestration.lib.settings import S3Endpoint, lake_root, s3_endpoint
+from orchestration.lib.settings import LAKE_ROOT_ENV, LANDING_ROOT_ENV, S3Endpoint, lake_root, landing_root, s3_endpoint
 
+LANDING = "landing"
 PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, row_group_size=256 * 1024)
 
 
@@ -47,8 +48,16 @@ class LakeFile:
 class LakeStore:
     """Files under a lake root, local or on S3, through :mod:`pyarrow.fs`."""
 
-    def __init__(self, root: str | None = None, endpoint: S3Endpoint | None = None):
+    def __init__(self, root: str | None = None, endpoint: S3Endpoint | None = None, landing: str | None = None):
         self.root = (root or lake_root()).rstrip("/")
+        # the landing zone may live elsewhere (``$LANDING_ROOT``, e.g. the bucket deliveries are
+        # uploaded to); ``landing/...`` paths then resolve there, every other path in the lake
+        self.landing_root = (landing or landing_root() or f"{self.root}/{LANDING}").rstrip("/")
+        if self.landing_root.startswith("s3://") != self.root.startswith("s3://"):
+            raise ValueError(
+                f"the landing zone {self.landing_root} and the lake {self.root} must both be on S3 or both be "
+                f"local folders: set {LANDING_ROOT_ENV} to match {LAKE_ROOT_ENV}"
+            )
         if self.root.startswith("s3://"):
             endpoint = endpoint or s3_endpoint()
             self.fs: pafs.FileSystem = pafs.S3FileSystem(
@@ -58,10 +67,12 @@ class LakeStore:
                 allow_bucket_creation=False,
             )
             self._base = self.root[len("s3://") :]
+            self._landing_base = self.landing_root[len("s3://") :]
             self.endpoint = endpoint
         else:
             self.fs = pafs.LocalFileSystem()
             self._base = str(Path(self.root).expanduser().resolve())
+            self._landing_base = str(Path(self.landing_root).expanduser().resolve())
             self.endpoint = None
 
     @property
@@ -74,15 +85,22 @@ class LakeStore:
     # -- naming ---------------------------------------------------------------
     def fs_path(self, rel: str) -> str:
         """The path of ``rel`` inside :attr:`fs`."""
-        rel = rel.strip("/")
-        return f"{self._base}/{rel}" if rel else self._base
+        return self._join(rel, self._base, self._landing_base)
 
     def uri(self, rel: str = "") -> str:
         """A URI any engine understands: ``s3://...`` or an absolute local path."""
+        return self._join(rel, self.root, self.landing_root)
+
+    @staticmethod
+    def _join(rel: str, base: str, landing_base: str) -> str:
         rel = rel.strip("/")
-        return f"{self.root}/{rel}" if rel else self.root
+        if rel == LANDING or rel.startswith(f"{LANDING}/"):
+            base, rel = landing_base, rel[len(LANDING) :].lstrip("/")
+        return f"{base}/{rel}" if rel else base
 
     def _rel(self, fs_path: str) -> str:
+        if fs_path == self._landing_base or fs_path.startswith(f"{self._landing_base}/"):
+            return f"{LANDING}/{fs_path[len(self._landing_base) :].lstrip('/')}".rstrip("/")
         return fs_path[len(self._base) :].lstrip("/")
 
     # -- reading --------------------------------------------------------------

@@ -14,12 +14,20 @@ from orchestration.lib.paths import DEFAULT_LAKE_DIR
 
 LAKE_ROOT_ENV = "LAKE_ROOT"
 FEEDS_ROOT_ENV = "FEEDS_ROOT"
+LANDING_ROOT_ENV = "LANDING_ROOT"
 TIMEZONE_DEFAULT = "Asia/Shanghai"
 
 
 def lake_root() -> str:
     """The lake root: ``$LAKE_ROOT`` (a folder or ``s3://bucket/prefix``), else ``lake/``."""
     return os.environ.get(LAKE_ROOT_ENV) or str(DEFAULT_LAKE_DIR)
+
+
+def landing_root() -> str | None:
+    """Where deliveries land when not under the lake: ``$LANDING_ROOT`` (a folder or
+    ``s3://bucket/prefix``, e.g. the bucket factories and channels upload to); None means
+    ``<lake>/landing``."""
+    return os.environ.get(LANDING_ROOT_ENV) or None
 
 
 def feeds_root() -> str | None:

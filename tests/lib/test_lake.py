@@ -49,3 +49,41 @@ def test_writing_the_same_bytes_again_keeps_the_file_and_its_timestamp(store):
     assert store.list_files("bronze/z") == [before]
     store.write_bytes("bronze/z/part-0.parquet", b"new!")
     assert store.read_bytes("bronze/z/part-0.parquet") == b"new!"
+
+
+def test_a_landing_zone_of_its_own_holds_the_deliveries_and_the_lake_the_rest(tmp_path, s3_env, monkeypatch):
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=s3_env.url, region_name="us-east-1")
+    for bucket in ("deliveries-bucket", "lake-bucket"):
+        s3.create_bucket(Bucket=bucket)
+    cases = [
+        (str(tmp_path / "lake"), str(tmp_path / "drop"), tmp_path / "drop"),
+        ("s3://lake-bucket/lake", "s3://deliveries-bucket/landing", None),
+    ]
+    for root, landing, local_drop in cases:
+        monkeypatch.setenv("LANDING_ROOT", landing)
+        store = LakeStore(root)
+        store.write_bytes("landing/order_lines/orders_2026-11-11.csv", b"x")
+        store.write_bytes("bronze/order_lines/part-0.parquet", b"y")
+        assert [f.path for f in store.list_files("landing/order_lines")] == [
+            "landing/order_lines/orders_2026-11-11.csv"
+        ]
+        assert store.uri("landing/order_lines") == f"{landing}/order_lines"
+        assert store.uri("bronze") == f"{root}/bronze"
+        if local_drop is not None:
+            assert (local_drop / "order_lines" / "orders_2026-11-11.csv").read_bytes() == b"x"
+            assert not (tmp_path / "lake" / "landing").exists()
+        else:
+
+            def files(bucket):  # folder markers aside
+                return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"] if not o["Key"].endswith("/")]
+
+            assert files("deliveries-bucket") == ["landing/order_lines/orders_2026-11-11.csv"]
+            assert files("lake-bucket") == ["lake/bronze/order_lines/part-0.parquet"]
+
+
+def test_a_landing_zone_on_s3_for_a_local_lake_is_refused_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("LANDING_ROOT", "s3://deliveries/landing")
+    with pytest.raises(ValueError, match="LANDING_ROOT"):
+        LakeStore(str(tmp_path / "lake"))
