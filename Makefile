@@ -47,8 +47,8 @@ bench: install
 
 ## lint: ruff's checks and formatting
 lint: install
-	$(VENV)/bin/ruff check orchestration tests benchmarks
-	$(VENV)/bin/ruff format --check orchestration tests benchmarks
+	$(VENV)/bin/ruff check orchestration expectations infra tests benchmarks
+	$(VENV)/bin/ruff format --check orchestration expectations infra tests benchmarks
 
 clean:
 	rm -rf lake .dagster .bench

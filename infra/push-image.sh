@@ -18,6 +18,6 @@ if aws ecr describe-images --repository-name "${repo#*/}" --image-ids imageTag="
   exit 0
 fi
 aws ecr get-login-password | docker login --username AWS --password-stdin "${repo%%/*}"
-docker build --platform linux/amd64 -f infra/Dockerfile -t "$repo:$tag" .
+docker build --platform linux/amd64 --build-arg "CODE_VERSION=$tag" -f infra/Dockerfile -t "$repo:$tag" .
 docker push "$repo:$tag"
 echo "image: pushed $repo:$tag; runs use it from their next start" >&2

@@ -64,12 +64,17 @@ def test_the_image_installs_with_the_one_install_script_and_only_runtime_extras(
 
 
 def test_the_cloud_instance_config_and_the_httpfs_extension_belong_to_the_run_user():
-    (env,) = only("ENV")
+    env = " ".join(only("ENV"))
     assert "HOME=/home/supplyloop" in env  # install.sh puts DuckDB's httpfs under $HOME/.duckdb
     assert "DAGSTER_HOME=/opt/dagster/home" in env
     run = next(a for a in only("RUN") if "infra/install.sh" in a)
     assert 'cp infra/dagster.yaml "$DAGSTER_HOME/dagster.yaml"' in run
     assert "chown -R supplyloop:supplyloop /home/supplyloop" in run
+
+
+def test_the_image_names_the_code_version_its_feeds_are_made_by():
+    assert "CODE_VERSION=unknown" in only("ARG")
+    assert "SUPPLYLOOP_CODE_VERSION=$CODE_VERSION" in " ".join(only("ENV"))
 
 
 def test_the_default_command_serves_the_code_location():
