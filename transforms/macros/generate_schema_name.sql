@@ -1,4 +1,10 @@
-{# Schemas named for their layer (staging, intermediate, marts), not prefixed by the target. #}
+{# Schemas named for their layer (staging, intermediate, marts), not prefixed by the target.
+   On Athena a schema is a Glue database, shared by the whole account: there the layer is
+   prefixed by the target's schema (supplyloop_staging, supplyloop_marts, ...). #}
 {% macro generate_schema_name(custom_schema_name, node) -%}
-    {{ custom_schema_name if custom_schema_name else target.schema }}
+    {%- if custom_schema_name and target.type == 'athena' -%}
+        {{ target.schema }}_{{ custom_schema_name }}
+    {%- else -%}
+        {{ custom_schema_name if custom_schema_name else target.schema }}
+    {%- endif -%}
 {%- endmacro %}

@@ -86,7 +86,7 @@ weighted_days as (
             / (weekday_indices.weekday_index * coalesce(festival_uplifts.applied_uplift, 1.0)) as adjusted_units,
         power(
             0.5,
-            {{ demand_days_between('sku_days.demand_day', 'origins.cutoff_day') }} / {{ level_half_life_days }}.0
+            {{ demand_days_between('sku_days.demand_day', 'origins.cutoff_day') }} / cast({{ level_half_life_days }} as double)
         ) as weight
     from origins
     inner join sku_days

@@ -24,7 +24,7 @@ recent as (
     select
         sku,
         sum(units) as recent_demand_28d,
-        sum(units) / 28.0 as mean_daily_units,
+        cast(sum(units) as double) / 28 as mean_daily_units,
         coalesce(stddev_samp(units), 0) as sd_daily_units
     from recent_daily
     group by sku

@@ -16,7 +16,7 @@ forecast_weeks as (
     select
         sku,
         region,
-        cast(floor({{ dbt.datediff("min(forecast_day) over ()", "forecast_day", "day") }} / 7.0) as integer) + 1 as week_number,
+        cast(floor({{ dbt.datediff("min(forecast_day) over ()", "forecast_day", "day") }} / cast(7 as double)) as integer) + 1 as week_number,
         forecast_day,
         forecast_units
     from {{ ref('demand_forecast') }}
@@ -39,7 +39,7 @@ region_shares as (
         sku,
         region,
         coalesce(sum(forecast_demand) / nullif(sum(sum(forecast_demand)) over (partition by sku), 0),
-                 1.0 / count(*) over (partition by sku)) as demand_share
+                 cast(1 as double) / count(*) over (partition by sku)) as demand_share
     from weekly_demand
     group by sku, region
 ),
@@ -110,17 +110,17 @@ select
     cast(planned_production as double) as planned_production,
     cast(projected_end_stock as double) as projected_end_stock,
     cast(forecast_demand - projected_start_stock - planned_production as double) as gap,
-    cast(case when forecast_demand > 0 then greatest(projected_start_stock, 0) / (forecast_demand / 7.0) end as double)
+    cast(case when forecast_demand > 0 then greatest(projected_start_stock, 0) / (forecast_demand / 7) end as double)
         as days_of_cover,
     case
         when projected_end_stock < 0 then 'high'
-        when forecast_demand > 0 and greatest(projected_start_stock, 0) / (forecast_demand / 7.0) < lead_time_days then 'medium'
+        when forecast_demand > 0 and greatest(projected_start_stock, 0) / (forecast_demand / 7) < lead_time_days then 'medium'
         else 'low'
     end as stockout_risk,
     case
         when forecast_demand = 0 and projected_start_stock > 0 then 'high'
-        when forecast_demand > 0 and projected_start_stock / (forecast_demand / 7.0) > coalesce(shelf_life_days / 2.0, 90) then 'high'
-        when forecast_demand > 0 and projected_start_stock / (forecast_demand / 7.0) > 60 then 'medium'
+        when forecast_demand > 0 and projected_start_stock / (forecast_demand / 7) > coalesce(cast(shelf_life_days as double) / 2, 90) then 'high'
+        when forecast_demand > 0 and projected_start_stock / (forecast_demand / 7) > 60 then 'medium'
         else 'low'
     end as overstock_risk
 from balanced
