@@ -280,7 +280,8 @@ def _validate(suite, frame, partition: str, result_id: str, docs_dir: str | None
             name=f"{suite.name}-{partition}",
             validation_definitions=[definition],
             actions=actions,
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES},
+            # BASIC keeps counts and examples; SUMMARY adds value counts that cost about a fifth more per gate
+            result_format={"result_format": "BASIC", "partial_unexpected_count": EXAMPLES},
         )
     )
     outcome = checkpoint.run(
