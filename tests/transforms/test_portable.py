@@ -64,7 +64,7 @@ def athena(s3_server, tmp_path_factory) -> dict[str, str]:
         "DBT_LOG_PATH": str(tmp_path_factory.mktemp("athena_logs")),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    s3 = test_server_client("s3", s3_server.url)
+    s3 = aws_client("s3", s3_server.url)
     results, lake = f"athena-results-{uuid.uuid4().hex[:8]}", f"lake-{uuid.uuid4().hex[:8]}"
     for bucket in (results, lake):
         s3.create_bucket(Bucket=bucket)
@@ -75,7 +75,7 @@ def athena(s3_server, tmp_path_factory) -> dict[str, str]:
     return env
 
 
-def test_server_client(service: str, url: str):
+def aws_client(service: str, url: str):
     return boto3.client(
         service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
     )
@@ -144,7 +144,7 @@ def test_compiled_sql_for_athena_parses_as_trino_with_known_functions_only(compi
 
 def test_bronze_tables_are_registered_through_athena_with_partition_projection(athena, s3_server):
     dbt(athena, "run-operation", "create_bronze_tables")
-    client = test_server_client("athena", s3_server.url)
+    client = aws_client("athena", s3_server.url)
     ids = client.list_query_executions(MaxResults=50)["QueryExecutionIds"]
     queries = [client.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"] for i in ids]
     creates = [q for q in queries if "create external table" in q.lower()]  # after dbt's query comment
