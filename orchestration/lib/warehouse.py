@@ -28,6 +28,11 @@ MARTS_SCHEMA = "marts"
 COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 262144"
 
 
+def _quoted(path: Path) -> str:
+    """A file path as a SQL string literal, for COPY, which binds no parameters."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def _date_literal(day: date) -> str:
     """A SQL date literal from a date object (never from text), for COPY, which binds no parameters."""
     return f"DATE '{date.fromordinal(day.toordinal()).isoformat()}'"
@@ -186,7 +191,7 @@ class Warehouse:
                     rows[name] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                     column = partitioned.get(name)
                     if column is None:
-                        con.execute(f"COPY {table} TO '{scratch / name}.parquet' ({COPY_OPTIONS})")
+                        con.execute(f"COPY {table} TO {_quoted(scratch / f'{name}.parquet')} ({COPY_OPTIONS})")
                         self.store.put_file(scratch / f"{name}.parquet", f"marts/{name}/part-0.parquet")
                         continue
                     if not plan.full and not plan.days:
@@ -196,7 +201,7 @@ class Warehouse:
                     window = "" if plan.full else f"WHERE {month} IN ({', '.join(map(_date_literal, months))})"
                     con.execute(
                         f"COPY (SELECT *, strftime({month}, '%Y-%m') AS month FROM {table} {window}) "
-                        f"TO '{scratch / name}' ({COPY_OPTIONS}, PARTITION_BY (month), FILENAME_PATTERN 'part-{{i}}')"
+                        f"TO {_quoted(scratch / name)} ({COPY_OPTIONS}, PARTITION_BY (month), FILENAME_PATTERN 'part-{{i}}')"
                     )
                     written = set()
                     for path in sorted((scratch / name).glob("month=*/*.parquet")):
