@@ -246,10 +246,18 @@ def _context(docs_dir: str | None):
 
     sites = {}
     if docs_dir:
+        page = {"module_name": "expectations.data_docs", "class_name": "PageView"}
         sites[DOCS_SITE] = {
             "class_name": "SiteBuilder",
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": docs_dir},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            # keeps every earlier gate's page, which GX's own index builder would delete
+            "site_index_builder": {"module_name": "expectations.data_docs", "class_name": "PagesOnly"},
+            # the suite and validation pages; no profiling section (gates profile nothing)
+            "site_section_builders": {
+                "expectations": {"view": page},
+                "validations": {"view": page},
+                "profiling": "None",
+            },
         }
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(),  # no temporary docs site of its own

@@ -146,7 +146,6 @@ def test_the_result_is_kept_as_json_with_its_subject_and_a_data_docs_page(lake):
         ".html"
     )
     assert "suggested_qty" in open(result.docs, encoding="utf-8").read()
-    assert lake.exists("gates/docs/index.html")
 
 
 @pytest.mark.parametrize("partition", ["../x", "a/b", "", "x" * 200, "SUP1\n"])
@@ -203,3 +202,18 @@ def test_a_thin_last_day_of_order_lines_is_only_a_warning(lake):
     rows = order_lines_window(["2026-11-19", "2026-11-20", "2026-11-21"], last_day_orders=3)
     result = order_lines_gate(lake, rows, date(2026, 11, 19), DAY)
     assert result.success and [f.gate for f in result.warnings] == ["last day volume"]
+
+
+def test_each_gate_adds_its_data_docs_page_and_keeps_the_earlier_ones(lake):
+    from expectations import data_docs
+
+    rows = mart_rows()
+    suite = supplier_replenishment.build_suite(supplier_replenishment.context_for("SUP001", DAY, rows))
+    first = run_gate(lake, suite, rows.to_pandas(), "SUP001")
+    compiled = dict(data_docs.TEMPLATES._code)
+    assert compiled
+    second = run_gate(lake, suite, rows.to_pandas(), "SUP002")
+    assert data_docs.TEMPLATES._code == compiled  # the second gate compiled no template again
+    pages = [open(r.docs, encoding="utf-8").read() for r in (first, second)]
+    assert first.docs != second.docs
+    assert all("suggested_qty" in page and "</html>" in page for page in pages)

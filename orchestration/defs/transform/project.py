@@ -2,9 +2,12 @@
 
 import shutil
 import sys
+from functools import cached_property
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
+from dbt.version import __version__ as DBT_VERSION
+from packaging import version
 
 from orchestration.lib.paths import TRANSFORMS_DIR
 
@@ -17,8 +20,26 @@ DBT_EXECUTABLE = (
 )
 
 
+class LocalDbtCli(DbtCliResource):
+    """dagster-dbt's dbt CLI resource for the dbt installed in this environment.
+
+    Two start-up steps of dagster-dbt are skipped, about 5 s of every build on a 2-core machine:
+    it asks the executable for its version in a subprocess (``dbt --version``, 3 s), where the
+    executable here is the installed dbt-core whose version Python already knows; and it opens
+    an in-process dbt adapter (2 s), which serves only ``fetch_row_counts`` and
+    ``fetch_column_metadata``; the warehouse reports row counts itself.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(DBT_VERSION)
+
+    def _initialize_dbt_core_adapter(self, args):  # noqa: ARG002 (dagster-dbt's signature)
+        return None
+
+
 def dbt_cli() -> DbtCliResource:
-    return DbtCliResource(project_dir=transforms, dbt_executable=DBT_EXECUTABLE)
+    return LocalDbtCli(project_dir=transforms, dbt_executable=DBT_EXECUTABLE)
 
 
 def _stale(manifest: Path) -> bool:
