@@ -224,6 +224,7 @@ def test_the_dbt_unit_tests_pass_against_the_built_warehouse(local_run, tmp_path
 def test_a_new_day_rebuilds_only_that_day_of_the_daily_marts(local_run):
     from datetime import date
 
+    from orchestration.defs.transform.project import models_fingerprint
     from orchestration.lib.ingest import ingest_day
     from orchestration.lib.landing import bronze_stamps
     from orchestration.lib.warehouse import Warehouse
@@ -237,7 +238,7 @@ def test_a_new_day_rebuilds_only_that_day_of_the_daily_marts(local_run):
     late_line = f"O-LATE-1,1,{day} 12:00:00,{partner},{sku},7,9.90,,east,,paid\n"
     store.write_bytes(f"landing/order_lines/order_lines_{day}_late.csv", (CSV_HEADER + late_line).encode())
     ingest_day(store, sources["order_lines"], day)  # the day's bronze changes
-    plan = Warehouse(store).plan(bronze_stamps(store, list(sources.values())))
+    plan = Warehouse(store).plan(bronze_stamps(store, list(sources.values())), models_fingerprint())
     assert not plan.full and plan.days == [day]
     results = materialize_all(store, instance=dg.DagsterInstance.ephemeral())
     assert all(r.success for r in results)

@@ -140,11 +140,20 @@ class Warehouse:
     def _built_from(self) -> Path:
         return self.build_path.with_name("built_from.json")
 
-    def plan(self, bronze: dict[str, dict[str, float]]) -> BuildPlan:
-        """Compare bronze (``{source: {partition: written at}}``) with what the last build read."""
+    def plan(self, bronze: dict[str, dict[str, float]], models: str = "") -> BuildPlan:
+        """Compare bronze (``{source: {partition: written at}}``) with what the last build read.
+
+        ``models`` fingerprints the dbt project (``project.models_fingerprint``): when a model,
+        macro or contract changed since the last build, every day is rebuilt, so that no daily
+        mart mixes days built by the old logic with days built by the new, and no incremental
+        table meets a column type it was not created with.
+        """
         if not (self.build_path.exists() and self._built_from.exists()):
             return BuildPlan(full=True)
-        previous = json.loads(self._built_from.read_text())
+        built = json.loads(self._built_from.read_text())
+        if built.get("models") != models or not isinstance(built.get("bronze"), dict):
+            return BuildPlan(full=True)
+        previous = built["bronze"]
         changed: set[date] = set()
         for source, partitions in bronze.items():
             before = previous.get(source, {})
@@ -156,9 +165,9 @@ class Warehouse:
                 changed.add(date.fromisoformat(partition))
         return BuildPlan(full=False, days=sorted(changed))
 
-    def record(self, bronze: dict[str, dict[str, float]]) -> None:
-        """Remember what bronze this build read, for the next plan."""
-        self._built_from.write_text(json.dumps(bronze, sort_keys=True))
+    def record(self, bronze: dict[str, dict[str, float]], models: str = "") -> None:
+        """Remember what bronze this build read, and with which models, for the next plan."""
+        self._built_from.write_text(json.dumps({"models": models, "bronze": bronze}, sort_keys=True))
 
     def marts(self) -> list[str]:
         with duckdb.connect(str(self.build_path), read_only=True) as con:

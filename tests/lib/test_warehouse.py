@@ -1,5 +1,6 @@
 """The published warehouse: read-only readers in other processes are never broken by a build."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -88,6 +89,31 @@ def test_a_build_plans_only_the_days_whose_bronze_changed(warehouse):
     assert plan.dbt_env() == {"SUPPLYLOOP_START_DAY": "2026-11-11", "SUPPLYLOOP_END_DAY": "2026-11-12"}
     assert "--full-refresh" not in plan.dbt_args() and "--full-refresh" in BuildPlan(full=True).dbt_args()
     assert warehouse.plan({"order_lines": {"2026-11-10": 1.0}, "products": {"snapshot": 2.0}}).full
+
+
+def test_a_build_with_changed_models_rebuilds_every_day(warehouse):
+    _build(warehouse, 1)
+    bronze = {"order_lines": {"2026-11-10": 1.0}}
+    warehouse.record(bronze, models="v1")
+    assert not warehouse.plan(bronze, models="v1").full
+    assert warehouse.plan(bronze, models="v2").full
+    warehouse.build_path.with_name("built_from.json").write_text(json.dumps(bronze))  # an older layout
+    assert warehouse.plan(bronze, models="v1").full
+
+
+def test_the_models_fingerprint_follows_the_models_not_the_data_tests(tmp_path, monkeypatch):
+    from orchestration.defs.transform import project
+
+    for rel in ("dbt_project.yml", "models/a.sql", "macros/m.sql", "tests/t.sql", "profiles.yml"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("select 1")
+    monkeypatch.setattr(project, "TRANSFORMS_DIR", tmp_path)
+    before = project.models_fingerprint()
+    (tmp_path / "tests/t.sql").write_text("select 2")
+    (tmp_path / "profiles.yml").write_text("other: 1")
+    assert project.models_fingerprint() == before
+    (tmp_path / "models/a.sql").write_text("select 2")
+    assert project.models_fingerprint() != before
 
 
 def test_daily_marts_are_written_by_month_and_an_incremental_build_rewrites_only_its_months(warehouse):

@@ -12,7 +12,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.defs.ingest.assets import OWNERS
 from orchestration.defs.resources import Lake
-from orchestration.defs.transform.project import ensure_manifest, transforms
+from orchestration.defs.transform.project import ensure_manifest, models_fingerprint, transforms
 from orchestration.lib import mart_reports as reports
 from orchestration.lib.landing import bronze_stamps
 from orchestration.lib.sources import load_sources
@@ -107,7 +107,8 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
     warehouse = Warehouse(store)
     warehouse.prepare()
     bronze = bronze_stamps(store, list(load_sources().values()))
-    plan = warehouse.plan(bronze)
+    models = models_fingerprint()
+    plan = warehouse.plan(bronze, models)
     context.log.info("full build" if plan.full else f"incremental build of {len(plan.days)} changed day(s)")
     with _environment({**warehouse.dbt_env(), **plan.dbt_env()}):
         invocation = dbt.cli(
@@ -122,7 +123,7 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
         )
     exported = warehouse.export_marts(PARTITIONED_MARTS, plan)
     published = warehouse.publish()
-    warehouse.record(bronze)
+    warehouse.record(bronze, models)
     context.log.info(f"published {published}; marts as Parquet: {json.dumps(exported)}")
     extra = _mart_metadata(warehouse, exported, published)
     for event in events:

@@ -1,5 +1,6 @@
 """The dbt project as Dagster sees it: where it is, and its manifest (parsed when out of date)."""
 
+import hashlib
 import shutil
 import sys
 from functools import cached_property
@@ -42,14 +43,27 @@ def dbt_cli() -> DbtCliResource:
     return LocalDbtCli(project_dir=transforms, dbt_executable=DBT_EXECUTABLE)
 
 
+def _project_files() -> list[Path]:
+    """The files dbt parses: models, macros, tests and the project's settings."""
+    patterns = ("models/**/*", "macros/**/*", "tests/**/*", "*.yml")
+    return sorted(p for pattern in patterns for p in TRANSFORMS_DIR.glob(pattern) if p.is_file())
+
+
 def _stale(manifest: Path) -> bool:
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    files = (
-        p for pattern in ("models/**/*", "macros/**/*", "tests/**/*", "*.yml") for p in TRANSFORMS_DIR.glob(pattern)
-    )
-    return any(p.is_file() and p.stat().st_mtime > built for p in files)
+    return any(p.stat().st_mtime > built for p in _project_files())
+
+
+def models_fingerprint() -> str:
+    """A digest of the dbt project's files: a build with other models than the last one is full."""
+    digest = hashlib.sha256()
+    for path in _project_files():
+        if path.parts[len(TRANSFORMS_DIR.parts)] not in ("models", "macros", "dbt_project.yml"):
+            continue  # the data tests and where dbt connects do not change what a build computes
+        digest.update(path.relative_to(TRANSFORMS_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def ensure_manifest() -> Path:
