@@ -18,7 +18,6 @@ site's views); this module imports GX, so only GX imports it.
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 
 import jinja2
@@ -30,19 +29,15 @@ class _CompiledTemplates(jinja2.BytecodeCache):
     """Jinja's compiled templates kept in memory, keyed (by Jinja) on template name and source checksum."""
 
     def __init__(self) -> None:
-        self._code: dict[str, bytes] = {}
-        self._lock = threading.Lock()
+        self.code: dict[str, bytes] = {}  # a dict's get and set are atomic: threads may share it
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        with self._lock:
-            code = self._code.get(bucket.key)
+        code = self.code.get(bucket.key)
         if code is not None:
             bucket.bytecode_from_string(code)
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        code = bucket.bytecode_to_string()
-        with self._lock:
-            self._code[bucket.key] = code
+        self.code[bucket.key] = bucket.bytecode_to_string()
 
 
 TEMPLATES = _CompiledTemplates()

@@ -140,7 +140,7 @@ class Warehouse:
     def _built_from(self) -> Path:
         return self.build_path.with_name("built_from.json")
 
-    def plan(self, bronze: dict[str, dict[str, float]], models: str = "") -> BuildPlan:
+    def plan(self, bronze: dict[str, dict[str, float]], models: str) -> BuildPlan:
         """Compare bronze (``{source: {partition: written at}}``) with what the last build read.
 
         ``models`` fingerprints the dbt project (``project.models_fingerprint``): when a model,
@@ -151,7 +151,7 @@ class Warehouse:
         if not (self.build_path.exists() and self._built_from.exists()):
             return BuildPlan(full=True)
         built = json.loads(self._built_from.read_text())
-        if built.get("models") != models or not isinstance(built.get("bronze"), dict):
+        if built.get("models") != models:  # also a record from before models were fingerprinted
             return BuildPlan(full=True)
         previous = built["bronze"]
         changed: set[date] = set()
@@ -165,7 +165,7 @@ class Warehouse:
                 changed.add(date.fromisoformat(partition))
         return BuildPlan(full=False, days=sorted(changed))
 
-    def record(self, bronze: dict[str, dict[str, float]], models: str = "") -> None:
+    def record(self, bronze: dict[str, dict[str, float]], models: str) -> None:
         """Remember what bronze this build read, and with which models, for the next plan."""
         self._built_from.write_text(json.dumps({"models": models, "bronze": bronze}, sort_keys=True))
 

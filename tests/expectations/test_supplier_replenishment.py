@@ -210,10 +210,10 @@ def test_each_gate_adds_its_data_docs_page_and_keeps_the_earlier_ones(lake):
     rows = mart_rows()
     suite = supplier_replenishment.build_suite(supplier_replenishment.context_for("SUP001", DAY, rows))
     first = run_gate(lake, suite, rows.to_pandas(), "SUP001")
-    compiled = dict(data_docs.TEMPLATES._code)
+    compiled = dict(data_docs.TEMPLATES.code)
     assert compiled
     second = run_gate(lake, suite, rows.to_pandas(), "SUP002")
-    assert data_docs.TEMPLATES._code == compiled  # the second gate compiled no template again
+    assert data_docs.TEMPLATES.code == compiled  # the second gate compiled no template again
     pages = [open(r.docs, encoding="utf-8").read() for r in (first, second)]
     assert first.docs != second.docs
     assert all("suggested_qty" in page and "</html>" in page for page in pages)

@@ -80,15 +80,16 @@ def test_a_new_machine_starts_its_build_from_the_published_warehouse(lake):
 
 def test_a_build_plans_only_the_days_whose_bronze_changed(warehouse):
     _build(warehouse, 1)
-    assert warehouse.plan({"order_lines": {"2026-11-10": 1.0}}).full  # never recorded: full
-    warehouse.record({"order_lines": {"2026-11-10": 1.0, "2026-11-11": 1.0}, "products": {"snapshot": 1.0}})
+    assert warehouse.plan({"order_lines": {"2026-11-10": 1.0}}, "v1").full  # never recorded: full
+    warehouse.record({"order_lines": {"2026-11-10": 1.0, "2026-11-11": 1.0}, "products": {"snapshot": 1.0}}, "v1")
     plan = warehouse.plan(
-        {"order_lines": {"2026-11-10": 1.0, "2026-11-11": 2.0, "2026-11-12": 2.0}, "products": {"snapshot": 1.0}}
+        {"order_lines": {"2026-11-10": 1.0, "2026-11-11": 2.0, "2026-11-12": 2.0}, "products": {"snapshot": 1.0}},
+        "v1",
     )
     assert not plan.full and [d.isoformat() for d in plan.days] == ["2026-11-11", "2026-11-12"]
     assert plan.dbt_env() == {"SUPPLYLOOP_START_DAY": "2026-11-11", "SUPPLYLOOP_END_DAY": "2026-11-12"}
     assert "--full-refresh" not in plan.dbt_args() and "--full-refresh" in BuildPlan(full=True).dbt_args()
-    assert warehouse.plan({"order_lines": {"2026-11-10": 1.0}, "products": {"snapshot": 2.0}}).full
+    assert warehouse.plan({"order_lines": {"2026-11-10": 1.0}, "products": {"snapshot": 2.0}}, "v1").full
 
 
 def test_a_build_with_changed_models_rebuilds_every_day(warehouse):

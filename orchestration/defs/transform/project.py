@@ -43,9 +43,7 @@ def dbt_cli() -> DbtCliResource:
     return LocalDbtCli(project_dir=transforms, dbt_executable=DBT_EXECUTABLE)
 
 
-def _project_files() -> list[Path]:
-    """The files dbt parses: models, macros, tests and the project's settings."""
-    patterns = ("models/**/*", "macros/**/*", "tests/**/*", "*.yml")
+def _project_files(*patterns: str) -> list[Path]:
     return sorted(p for pattern in patterns for p in TRANSFORMS_DIR.glob(pattern) if p.is_file())
 
 
@@ -53,15 +51,16 @@ def _stale(manifest: Path) -> bool:
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    return any(p.stat().st_mtime > built for p in _project_files())
+    # everything dbt parses: models, macros, data tests and the project's settings
+    files = _project_files("models/**/*", "macros/**/*", "tests/**/*", "*.yml")
+    return any(p.stat().st_mtime > built for p in files)
 
 
 def models_fingerprint() -> str:
     """A digest of the dbt project's files: a build with other models than the last one is full."""
     digest = hashlib.sha256()
-    for path in _project_files():
-        if path.parts[len(TRANSFORMS_DIR.parts)] not in ("models", "macros", "dbt_project.yml"):
-            continue  # the data tests and where dbt connects do not change what a build computes
+    # not the singular data tests nor profiles.yml: they do not change what a build computes
+    for path in _project_files("models/**/*", "macros/**/*", "dbt_project.yml"):
         digest.update(path.relative_to(TRANSFORMS_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
