@@ -10,6 +10,10 @@
 - incremental: the history minus its last day is built; then the last day lands and is built
   incrementally, against a build of a lake that holds only the first day.
 
+A full build is forced the way production meets one: a master-data snapshot changes (its
+file is rewritten), so dbt's parse cache is as warm as in any build but a lake's first.
+The first day's build is timed the same way, as that lake's second build.
+
 Each side runs in its own process; peak memory is the larger of that process and its children.
 The full build and the baseline alternate ``--repeat`` times (3 by default) and the median run
 of each is reported, with the range: on a shared machine one run of either can be 20% off.
@@ -139,6 +143,15 @@ def _prepare(store, first_day_lake: Path) -> tuple[date, float]:
     return days[-1], ingest_seconds
 
 
+def _force_full(lake: str) -> None:
+    """A new master-data snapshot, as a new partner or SKU brings: the next build is full."""
+    from orchestration.lib.lake import LakeStore
+    from orchestration.lib.sources import master_sources
+
+    snapshot = Path(LakeStore(lake).fs_path(f"{master_sources()[0].bronze_dir}/part-0.parquet"))
+    os.utime(snapshot)
+
+
 def _median(runs: list[dict]) -> dict:
     """The run with the median time, with the range of all of them."""
     ordered = sorted(runs, key=lambda r: r["seconds"])
@@ -162,10 +175,12 @@ def main() -> int:
     store = ensure_demo(args.lake, args.preset)
     first_day_lake = Path(args.lake).parent / "first-day"
     last_day, ingest_seconds = _prepare(store, first_day_lake)
+    run_child("benchmarks.marts", "ours", "--lake", str(first_day_lake))  # the lake's very first build
+    _force_full(str(first_day_lake))
     first = run_child("benchmarks.marts", "ours", "--lake", str(first_day_lake))
     fulls, bases = [], []
     for _ in range(max(args.repeat, 1)):
-        shutil.rmtree(store.fs_path(".build"), ignore_errors=True)  # a full build each time
+        _force_full(args.lake)
         fulls.append(run_child("benchmarks.marts", "ours", "--lake", args.lake))
         bases.append(run_child("benchmarks.marts", "baseline", "--lake", args.lake))
     full, base = _median(fulls), _median(bases)

@@ -5,6 +5,11 @@ dbt builds into a private *build* file; BI tools read the *published* copy at
 one upload on S3), so a reader that has the old file open keeps reading it and a new
 reader gets the new one: a build never breaks a reader, and readers never block a build.
 Each mart is also written to ``<lake>/marts/<mart>/part-0.parquet`` for any engine.
+
+What a build read (bronze partitions and the models' fingerprint) is recorded inside the
+file itself (``_supplyloop.build_record``), so the record always describes the data next to
+it, and a machine that starts from the published file (a new cloud task) builds
+incrementally from there instead of rebuilding every day.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ from orchestration.lib.paths import PROJECT_ROOT
 
 PUBLISHED = "warehouse.duckdb"
 MARTS_SCHEMA = "marts"
+RECORD_TABLE = "_supplyloop.build_record"
+# dbt's parse cache for builds on S3, whose machines start empty (a task per run)
+PARSE_CACHE = ".build/dbt/partial_parse.msgpack"
+PARSE_CACHE_FILE = "partial_parse.msgpack"
 COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 262144"
 
 
@@ -129,16 +138,20 @@ class Warehouse:
         return env
 
     def prepare(self) -> None:
-        """Start the build from the published warehouse when this machine has no build yet."""
+        """Start the build from the published warehouse when this machine has no build yet.
+
+        On S3 the machine also gets dbt's parse cache from the lake, so a new task does not
+        parse the whole project again (dbt discards a cache made for other settings).
+        """
         self.build_path.parent.mkdir(parents=True, exist_ok=True)
+        cache = self.dbt_target_path / PARSE_CACHE_FILE
+        if self.store.is_s3 and not cache.exists() and self.store.exists(PARSE_CACHE):
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_bytes(self.store.read_bytes(PARSE_CACHE))
         if self.build_path.exists() or not self.store.exists(PUBLISHED):
             return
         with self.store.open_input(PUBLISHED) as src, open(self.build_path, "wb") as dst:
             shutil.copyfileobj(src, dst, length=8 << 20)
-
-    @property
-    def _built_from(self) -> Path:
-        return self.build_path.with_name("built_from.json")
 
     def plan(self, bronze: dict[str, dict[str, float]], models: str) -> BuildPlan:
         """Compare bronze (``{source: {partition: written at}}``) with what the last build read.
@@ -148,10 +161,8 @@ class Warehouse:
         mart mixes days built by the old logic with days built by the new, and no incremental
         table meets a column type it was not created with.
         """
-        if not (self.build_path.exists() and self._built_from.exists()):
-            return BuildPlan(full=True)
-        built = json.loads(self._built_from.read_text())
-        if built.get("models") != models:  # also a record from before models were fingerprinted
+        built = self._read_record()
+        if built is None or built.get("models") != models:
             return BuildPlan(full=True)
         previous = built["bronze"]
         changed: set[date] = set()
@@ -165,9 +176,33 @@ class Warehouse:
                 changed.add(date.fromisoformat(partition))
         return BuildPlan(full=False, days=sorted(changed))
 
+    def _read_record(self) -> dict | None:
+        if not self.build_path.exists():
+            return None
+        schema, table = RECORD_TABLE.split(".")
+        with duckdb.connect(str(self.build_path), read_only=True) as con:
+            found = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [schema, table],
+            ).fetchone()[0]
+            row = con.execute(f"SELECT record FROM {RECORD_TABLE}").fetchone() if found else None
+        return json.loads(row[0]) if row else None
+
     def record(self, bronze: dict[str, dict[str, float]], models: str) -> None:
-        """Remember what bronze this build read, and with which models, for the next plan."""
-        self._built_from.write_text(json.dumps({"models": models, "bronze": bronze}, sort_keys=True))
+        """Remember in the build what bronze it read, and with which models, for the next plan.
+
+        Called after a successful build and before publishing, so the published file carries
+        the record of exactly its own contents.
+        """
+        record = json.dumps({"models": models, "bronze": bronze}, sort_keys=True)
+        with duckdb.connect(str(self.build_path)) as con:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {RECORD_TABLE.split('.')[0]}")
+            con.execute(
+                f"CREATE OR REPLACE TABLE {RECORD_TABLE} AS SELECT ?::VARCHAR AS record, now() AS built_at", [record]
+            )
+        cache = self.dbt_target_path / PARSE_CACHE_FILE
+        if self.store.is_s3 and cache.exists():
+            self.store.write_bytes(PARSE_CACHE, cache.read_bytes())
 
     def marts(self) -> list[str]:
         with duckdb.connect(str(self.build_path), read_only=True) as con:

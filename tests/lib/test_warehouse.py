@@ -1,6 +1,5 @@
 """The published warehouse: read-only readers in other processes are never broken by a build."""
 
-import json
 import subprocess
 import sys
 import textwrap
@@ -98,8 +97,39 @@ def test_a_build_with_changed_models_rebuilds_every_day(warehouse):
     warehouse.record(bronze, models="v1")
     assert not warehouse.plan(bronze, models="v1").full
     assert warehouse.plan(bronze, models="v2").full
-    warehouse.build_path.with_name("built_from.json").write_text(json.dumps(bronze))  # an older layout
+    with duckdb.connect(str(warehouse.build_path)) as con:  # a build made before builds were recorded
+        con.execute("DROP SCHEMA _supplyloop CASCADE")
     assert warehouse.plan(bronze, models="v1").full
+
+
+def test_a_new_machine_builds_incrementally_from_the_published_warehouse_and_its_record(lake, tmp_path, monkeypatch):
+    """A cloud task starts with an empty disk: the published file carries what it was built from."""
+    bronze = {"order_lines": {"2026-11-10": 1.0}, "products": {"snapshot": 1.0}}
+    first = Warehouse(lake)
+    _build(first, 1)
+    first.record(bronze, models="v1")
+    first.publish()
+    monkeypatch.setattr(Warehouse, "build_path", property(lambda self: tmp_path / "new-machine" / "warehouse.duckdb"))
+    second = Warehouse(lake)
+    assert second.plan(bronze, models="v1").full  # nothing on this machine yet
+    second.prepare()
+    plan = second.plan(
+        {"order_lines": {**bronze["order_lines"], "2026-11-11": 1.0}, "products": {"snapshot": 1.0}}, "v1"
+    )
+    assert not plan.full and [d.isoformat() for d in plan.days] == ["2026-11-11"]
+
+
+def test_on_s3_a_new_machine_gets_dbts_parse_cache_from_the_lake(s3_lake, tmp_path, monkeypatch):
+    monkeypatch.setenv("SUPPLYLOOP_STATE", str(tmp_path / "task-1"))
+    first = Warehouse(s3_lake)
+    _build(first, 1)
+    first.dbt_target_path.mkdir(parents=True)
+    (first.dbt_target_path / "partial_parse.msgpack").write_bytes(b"parsed")
+    first.record({"order_lines": {}}, models="v1")
+    monkeypatch.setenv("SUPPLYLOOP_STATE", str(tmp_path / "task-2"))
+    second = Warehouse(s3_lake)
+    second.prepare()
+    assert (second.dbt_target_path / "partial_parse.msgpack").read_bytes() == b"parsed"
 
 
 def test_the_models_fingerprint_follows_the_models_not_the_data_tests(tmp_path, monkeypatch):

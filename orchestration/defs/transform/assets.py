@@ -122,8 +122,8 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
             f"dbt build failed, so the published warehouse and marts are unchanged: {invocation.get_error()}"
         )
     exported = warehouse.export_marts(PARTITIONED_MARTS, plan)
+    warehouse.record(bronze, models)  # before publishing: the published file carries its record
     published = warehouse.publish()
-    warehouse.record(bronze, models)
     context.log.info(f"published {published}; marts as Parquet: {json.dumps(exported)}")
     extra = _mart_metadata(warehouse, exported, published)
     for event in events:
