@@ -224,6 +224,8 @@ def test_the_dbt_unit_tests_pass_against_the_built_warehouse(local_run, tmp_path
 def test_a_new_day_rebuilds_only_that_day_of_the_daily_marts(local_run):
     from datetime import date
 
+    import duckdb
+
     from orchestration.defs.transform.project import models_fingerprint
     from orchestration.lib.ingest import ingest_day
     from orchestration.lib.landing import bronze_stamps
@@ -233,9 +235,13 @@ def test_a_new_day_rebuilds_only_that_day_of_the_daily_marts(local_run):
     store, truth, _ = local_run
     sources = load_sources()
     day = date.fromisoformat(truth["end"])
-    sku = store.read_table("bronze/products").column("sku")[0].as_py()
+    # a SKU x region that never sold before: the forecast's series gains it, zeros before the day
+    lines = store.read_table("bronze/order_lines").select(["sku", "region"]).to_pylist()
+    sold = {(r["sku"], r["region"]) for r in lines}
+    skus = store.read_table("bronze/products").column("sku").to_pylist()
+    sku, region = next((s, r) for s in skus for r in sorted({r for _, r in sold}) if (s, r) not in sold)
     partner = store.read_table("bronze/partners").column("partner_id")[0].as_py()
-    late_line = f"O-LATE-1,1,{day} 12:00:00,{partner},{sku},7,9.90,,east,,paid\n"
+    late_line = f"O-LATE-1,1,{day} 12:00:00,{partner},{sku},7,9.90,,{region},,paid\n"
     store.write_bytes(f"landing/order_lines/order_lines_{day}_late.csv", (CSV_HEADER + late_line).encode())
     ingest_day(store, sources["order_lines"], day)  # the day's bronze changes
     plan = Warehouse(store).plan(bronze_stamps(store, list(sources.values())), models_fingerprint())
@@ -244,6 +250,14 @@ def test_a_new_day_rebuilds_only_that_day_of_the_daily_marts(local_run):
     assert all(r.success for r in results)
     demand = store.read_table("marts/daily_demand")
     assert pc.sum(demand.column("units_ordered")).as_py() == truth["clean"]["order_lines"]["qty"] + 7
+    with duckdb.connect(store.fs_path("warehouse.duckdb"), read_only=True) as con:
+        days = con.execute("SELECT count(DISTINCT demand_day) FROM intermediate.int_demand_days_filled").fetchone()[0]
+        series = con.execute(
+            "SELECT count(*), sum(demand_units), max(demand_day) FROM intermediate.int_demand_days_filled "
+            "WHERE sku = ? AND region = ?",
+            [sku, region],
+        ).fetchone()
+    assert series == (days, 7, day)  # a row on every trading day, zero but the new one
 
 
 def test_a_failing_dbt_test_publishes_nothing_and_keeps_the_last_good_marts(local_run):

@@ -36,6 +36,10 @@
     {%- endif -%}
     {%- set filters = [] -%}
     {%- if where -%}{%- do filters.append('(' ~ where ~ ')') -%}{%- endif -%}
+    {#- unique_across_days scopes itself: it looks up the window's ids in every day -#}
+    {%- if execute and model.test_metadata and model.test_metadata.name == 'unique_across_days' -%}
+        {%- set day_column = none -%}
+    {%- endif -%}
     {%- if day_column and env_var("SUPPLYLOOP_START_DAY", "") -%}
         {%- do filters.append(build_window_filter(day_column)) -%}
     {%- endif -%}

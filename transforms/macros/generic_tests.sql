@@ -13,3 +13,18 @@ having count(*) > 1
 {% test dbt_expression_is_true(model, column_name, expression) %}
 select * from {{ model }} where not coalesce({{ expression }}, false)
 {% endtest %}
+
+{# Every value of `column_name` appears once in the whole history (an id). A model built by
+   day (meta.day_column) is tested by day elsewhere; this test alone looks across days, so an
+   incremental build looks up only the ids of the days it rebuilt, in every day: a reused
+   id is caught whichever day holds its first use, at the cost of reading the one column. #}
+{% test unique_across_days(model, column_name, day_column) %}
+select {{ column_name }}, count(*) as rows_with_this_id
+from {{ model }}
+{%- set start_day = env_var("SUPPLYLOOP_START_DAY", "") if execute else "" %}
+{%- if start_day %}
+where {{ column_name }} in (select {{ column_name }} from {{ model }} where {{ build_window_filter(day_column) }})
+{%- endif %}
+group by {{ column_name }}
+having count(*) > 1
+{% endtest %}

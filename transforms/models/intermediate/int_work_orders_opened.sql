@@ -3,9 +3,9 @@
 with
 
 last_day as (
-    -- the local day of the newest order (not max(order_day): DuckDB 1.5.5 can fail with an
-    -- internal error when the maximum of a hive partition column is joined to another scan)
-    select cast(max(ordered_at) as date) as as_of_day from {{ ref('stg_sales__order_lines') }}
+    -- the newest trading day, from the forecast's daily series (a table of days x series),
+    -- not from every order line: its cost does not grow with the lines of history
+    select max(demand_day) as as_of_day from {{ ref('int_demand_days_filled') }}
 )
 
 select
