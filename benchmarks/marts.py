@@ -15,8 +15,9 @@ file is rewritten), so dbt's parse cache is as warm as in any build but a lake's
 The first day's build is timed the same way, as that lake's second build.
 
 Each side runs in its own process; peak memory is the larger of that process and its children.
-The full build and the baseline alternate ``--repeat`` times (3 by default) and the median run
-of each is reported, with the range: on a shared machine one run of either can be 20% off.
+The full build and the baseline alternate ``--repeat`` times (3 by default), and so do the new
+day's build and the first day's; the median run of each is reported, with the range: on a
+shared machine one run of any can be 20% off.
 """
 
 from __future__ import annotations
@@ -152,6 +153,17 @@ def _force_full(lake: str) -> None:
     os.utime(snapshot)
 
 
+def _touch_day(lake: str, day: date) -> None:
+    """Every daily source's partition of ``day`` rewritten: the next build redoes that day."""
+    from orchestration.lib.lake import LakeStore
+    from orchestration.lib.sources import daily_sources
+
+    store = LakeStore(lake)
+    for source in daily_sources():
+        for f in store.list_files(f"{source.bronze_dir}/day={day.isoformat()}", "*.parquet"):
+            os.utime(store.fs_path(f.path))
+
+
 def _median(runs: list[dict]) -> dict:
     """The run with the median time, with the range of all of them."""
     ordered = sorted(runs, key=lambda r: r["seconds"])
@@ -176,8 +188,6 @@ def main() -> int:
     first_day_lake = Path(args.lake).parent / "first-day"
     last_day, ingest_seconds = _prepare(store, first_day_lake)
     run_child("benchmarks.marts", "ours", "--lake", str(first_day_lake))  # the lake's very first build
-    _force_full(str(first_day_lake))
-    first = run_child("benchmarks.marts", "ours", "--lake", str(first_day_lake))
     fulls, bases = [], []
     for _ in range(max(args.repeat, 1)):
         _force_full(args.lake)
@@ -186,7 +196,14 @@ def main() -> int:
     full, base = _median(fulls), _median(bases)
     for source in daily_sources():
         ingest_day(store, source, last_day)
-    new_day = run_child("benchmarks.marts", "ours", "--lake", args.lake)
+    news, firsts = [], []
+    for run in range(max(args.repeat, 1)):
+        if run:  # the same day's bronze rewritten, as a corrected delivery does: the same work again
+            _touch_day(args.lake, last_day)
+        news.append(run_child("benchmarks.marts", "ours", "--lake", args.lake))
+        _force_full(str(first_day_lake))
+        firsts.append(run_child("benchmarks.marts", "ours", "--lake", str(first_day_lake)))
+    new_day, first = _median(news), _median(firsts)
 
     print(f"\nmarts at the {args.preset} preset ({last_day} is the new day)")
     print(f"{'':<46}{'seconds':>9}{'peak MB':>10}  ok   range of {full['runs']} runs")
@@ -204,7 +221,7 @@ def main() -> int:
     )
     print(f"\nfull build / plain script:     {full['seconds'] / base['seconds']:.2f}x  (target <= 1.3x)")
     print(f"new day / first day's build:   {new_day['seconds'] / first['seconds']:.2f}x  (target <= 1.2x)")
-    return 0 if all(r["ok"] for r in (first, *fulls, *bases, new_day)) else 1
+    return 0 if all(r["ok"] for r in (*firsts, *fulls, *bases, *news)) else 1
 
 
 if __name__ == "__main__":

@@ -63,17 +63,24 @@ selling_regions as (
     select distinct region from demand_days
 ),
 
+-- the SKU's demand per day over the level window of every origin (not the whole history)
 sku_days as (
     select sku, demand_day, sum(demand_units) as demand_units
     from demand_days
+    where demand_day > (select {{ demand_add_days(-level_window_days, 'min(cutoff_day)') }} from origins)
     group by sku, demand_day
 ),
 
+-- the first sale before an origin's cut-off is the SKU's first sale ever, if it came by then
 first_sales as (
-    select origins.forecast_origin, sku_days.sku, min(sku_days.demand_day) as first_sale_day
-    from origins
-    inner join sku_days on sku_days.demand_day <= origins.cutoff_day and sku_days.demand_units > 0
-    group by origins.forecast_origin, sku_days.sku
+    select origins.forecast_origin, first_sale.sku, first_sale.first_sale_day
+    from (
+        select sku, min(demand_day) as first_sale_day
+        from demand_days
+        where demand_units > 0
+        group by sku
+    ) as first_sale
+    inner join origins on first_sale.first_sale_day <= origins.cutoff_day
 ),
 
 -- each SKU's recent history since its first sale, weekday rhythm (and festival uplift) taken out

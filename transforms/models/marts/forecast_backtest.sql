@@ -20,7 +20,9 @@ forecasts as (
 ),
 
 actuals as (
+    -- the held-out days and the naive forecast's last week before them
     select sku, region, demand_day, demand_units from {{ ref('int_demand_days_filled') }}
+    where demand_day > (select {{ demand_add_days(-7, 'cutoff_day') }} from origins)
 ),
 
 held_out_series_days as (
