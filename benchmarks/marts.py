@@ -17,7 +17,7 @@ The first day's build is timed the same way, as that lake's second build.
 Each side runs in its own process; peak memory is the larger of that process and its children.
 The full build and the baseline alternate ``--repeat`` times (3 by default), and so do the new
 day's build and the first day's; the median run of each is reported, with the range: on a
-shared machine one run of any can be 20% off.
+shared machine one run of any can be a third off.
 """
 
 from __future__ import annotations

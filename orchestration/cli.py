@@ -136,7 +136,7 @@ def _summary(store: LakeStore) -> None:
     if marts:
         print(f"\n{'mart':<28}{'rows':>12}  location")
         for name, rows in marts.items():
-            print(f"{name:<28}{rows:>12,}  {store.uri(f'marts/{name}/part-0.parquet')}")
+            print(f"{name:<28}{rows:>12,}  {store.uri(f'marts/{name}')}/")  # one file, or one a month
     _feeds_summary(store)
     print(f"\nlake: {store.uri()}")
     print("bronze:     " + store.uri("bronze/<entity>/[day=YYYY-MM-DD/]part-0.parquet"))
