@@ -30,10 +30,10 @@ from orchestration.lib.paths import PROJECT_ROOT
 
 PUBLISHED = "warehouse.duckdb"
 MARTS_SCHEMA = "marts"
-RECORD_TABLE = "_supplyloop.build_record"
-# dbt's parse cache for builds on S3, whose machines start empty (a task per run)
-PARSE_CACHE = ".build/dbt/partial_parse.msgpack"
+RECORD_SCHEMA, RECORD_TABLE = "_supplyloop", "_supplyloop.build_record"
+# dbt's parse cache, and where builds on S3 keep it in the lake: their machines start empty
 PARSE_CACHE_FILE = "partial_parse.msgpack"
+PARSE_CACHE = f".build/dbt/{PARSE_CACHE_FILE}"
 COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 262144"
 
 
@@ -179,24 +179,23 @@ class Warehouse:
     def _read_record(self) -> dict | None:
         if not self.build_path.exists():
             return None
-        schema, table = RECORD_TABLE.split(".")
         with duckdb.connect(str(self.build_path), read_only=True) as con:
-            found = con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                [schema, table],
-            ).fetchone()[0]
-            row = con.execute(f"SELECT record FROM {RECORD_TABLE}").fetchone() if found else None
+            try:
+                row = con.execute(f"SELECT record FROM {RECORD_TABLE}").fetchone()
+            except duckdb.CatalogException:  # a build made before builds were recorded
+                return None
         return json.loads(row[0]) if row else None
 
     def record(self, bronze: dict[str, dict[str, float]], models: str) -> None:
         """Remember in the build what bronze it read, and with which models, for the next plan.
 
         Called after a successful build and before publishing, so the published file carries
-        the record of exactly its own contents.
+        the record of exactly its own contents. On S3 dbt's parse cache goes to the lake too,
+        for the next machine (see :meth:`prepare`).
         """
         record = json.dumps({"models": models, "bronze": bronze}, sort_keys=True)
         with duckdb.connect(str(self.build_path)) as con:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {RECORD_TABLE.split('.')[0]}")
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {RECORD_SCHEMA}")
             con.execute(
                 f"CREATE OR REPLACE TABLE {RECORD_TABLE} AS SELECT ?::VARCHAR AS record, now() AS built_at", [record]
             )

@@ -3,9 +3,11 @@
 with
 
 last_day as (
-    -- the newest trading day, from the forecast's daily series (a table of days x series),
-    -- not from every order line: its cost does not grow with the lines of history
-    select max(demand_day) as as_of_day from {{ ref('int_demand_days_filled') }}
+    -- the last day of history, as the forward forecast cuts off there (not from every order
+    -- line: its cost does not grow with the lines of history)
+    select last_history_day as as_of_day
+    from {{ ref('int_demand_forecast_origins_listed') }}
+    where forecast_origin = 'forward'
 )
 
 select
