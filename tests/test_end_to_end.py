@@ -188,11 +188,16 @@ def test_every_mart_is_published_as_parquet_and_in_the_warehouse(local_run):
 
 
 def test_demand_and_supply_marts_reconcile_with_the_accepted_rows(local_run):
+    from orchestration.lib.warehouse import Warehouse
+
     store, truth, _ = local_run
     demand = store.read_table("marts/daily_demand")
     supply = store.read_table("marts/daily_supply")
     assert pc.sum(demand.column("units_ordered")).as_py() == truth["clean"]["order_lines"]["qty"]
     assert pc.sum(supply.column("qty_good")).as_py() == truth["clean"]["production_output"]["qty"]
+    # the first build was full: daily demand was built a month at a time (the demo spans two)
+    compiled = next(Warehouse(store).dbt_target_path.glob("run/**/daily_demand.sql")).read_text()
+    assert compiled.count("union all") == 1 and "order_day >= date '2026-11-01'" in compiled
 
 
 def test_replenishment_suggestions_respect_the_minimum_order(local_run):

@@ -19,7 +19,7 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -47,13 +47,23 @@ def _date_literal(day: date) -> str:
     return f"DATE '{date.fromordinal(day.toordinal()).isoformat()}'"
 
 
+def _months_filter(column: str, days: list[date]) -> str:
+    """Rows of the months of ``days``, as day ranges: DuckDB skips the other row groups by their
+    min/max, where a filter on the month of each row reads the whole table."""
+    months = sorted({d.replace(day=1) for d in days})
+    ends = [(m.replace(day=28) + timedelta(days=4)).replace(day=1) for m in months]
+    ranges = [f'("{column}" >= {_date_literal(m)} AND "{column}" < {_date_literal(e)})' for m, e in zip(months, ends)]
+    return " OR ".join(ranges)
+
+
 @dataclass(frozen=True)
 class BuildPlan:
     """What a build redoes: everything, or only the business days whose bronze changed.
 
     Daily marts are incremental: they replace just ``days`` (as the range first..last).
     A changed master-data snapshot (a renamed partner type, a new supplier) reaches every
-    day, so it makes the build full.
+    day, so it makes the build full; a full plan's ``days`` are every day of the history,
+    which its heaviest models build a month at a time.
     """
 
     full: bool
@@ -66,10 +76,17 @@ class BuildPlan:
         return [*build, "--full-refresh"] if self.full else build
 
     def dbt_env(self) -> dict[str, str]:
-        """The window an incremental build rebuilds (transforms/macros/build_window.sql)."""
+        """The window an incremental build rebuilds, or the history a full one builds by month
+        (transforms/macros/build_window.sql)."""
         if self.full:
-            return {}
-        first, last = (self.days[0], self.days[-1]) if self.days else (date(1900, 1, 1), date(1900, 1, 1))
+            if not self.days:
+                return {}
+            return {
+                "SUPPLYLOOP_HISTORY_FIRST_DAY": self.days[0].isoformat(),
+                "SUPPLYLOOP_HISTORY_LAST_DAY": self.days[-1].isoformat(),
+            }
+        # nothing changed: a window after every day, which no model reads, even from it onward
+        first, last = (self.days[0], self.days[-1]) if self.days else (date.max, date.max)
         return {"SUPPLYLOOP_START_DAY": first.isoformat(), "SUPPLYLOOP_END_DAY": last.isoformat()}
 
 
@@ -161,9 +178,10 @@ class Warehouse:
         mart mixes days built by the old logic with days built by the new, and no incremental
         table meets a column type it was not created with.
         """
+        history = sorted({date.fromisoformat(p) for parts in bronze.values() for p in parts if p != SNAPSHOT})
         built = self._read_record()
         if built is None or built.get("models") != models:
-            return BuildPlan(full=True)
+            return BuildPlan(full=True, days=history)
         previous = built["bronze"]
         changed: set[date] = set()
         for source, partitions in bronze.items():
@@ -172,7 +190,7 @@ class Warehouse:
                 if before.get(partition) == stamp:
                     continue
                 if partition == SNAPSHOT:
-                    return BuildPlan(full=True)
+                    return BuildPlan(full=True, days=history)
                 changed.add(date.fromisoformat(partition))
         return BuildPlan(full=False, days=sorted(changed))
 
@@ -240,8 +258,7 @@ class Warehouse:
                     if not plan.full and not plan.days:
                         continue
                     month = f"date_trunc('month', \"{column}\")"
-                    months = sorted({d.replace(day=1) for d in plan.days})
-                    window = "" if plan.full else f"WHERE {month} IN ({', '.join(map(_date_literal, months))})"
+                    window = "" if plan.full else f"WHERE {_months_filter(column, plan.days)}"
                     con.execute(
                         f"COPY (SELECT *, strftime({month}, '%Y-%m') AS month FROM {table} {window}) "
                         f"TO {_quoted(scratch / name)} ({COPY_OPTIONS}, PARTITION_BY (month), FILENAME_PATTERN 'part-{{i}}')"

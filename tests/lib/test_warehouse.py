@@ -89,6 +89,22 @@ def test_a_build_plans_only_the_days_whose_bronze_changed(warehouse):
     assert plan.dbt_env() == {"SUPPLYLOOP_START_DAY": "2026-11-11", "SUPPLYLOOP_END_DAY": "2026-11-12"}
     assert "--full-refresh" not in plan.dbt_args() and "--full-refresh" in BuildPlan(full=True).dbt_args()
     assert warehouse.plan({"order_lines": {"2026-11-10": 1.0}, "products": {"snapshot": 2.0}}, "v1").full
+    assert BuildPlan(full=False).dbt_env() == {"SUPPLYLOOP_START_DAY": "9999-12-31", "SUPPLYLOOP_END_DAY": "9999-12-31"}
+
+
+def test_a_full_build_knows_the_history_it_builds_by_month(warehouse):
+    bronze = {
+        "order_lines": {"2026-10-30": 1.0, "2026-11-12": 1.0},
+        "machine_events": {"2026-10-28": 1.0},
+        "products": {"snapshot": 1.0},
+    }
+    plan = warehouse.plan(bronze, "v1")  # nothing built yet
+    assert plan.full and plan.days[0].isoformat() == "2026-10-28" and plan.days[-1].isoformat() == "2026-11-12"
+    assert plan.dbt_env() == {
+        "SUPPLYLOOP_HISTORY_FIRST_DAY": "2026-10-28",
+        "SUPPLYLOOP_HISTORY_LAST_DAY": "2026-11-12",
+    }
+    assert BuildPlan(full=True).dbt_env() == {}  # no history known: one pass
 
 
 def test_a_build_with_changed_models_rebuilds_every_day(warehouse):

@@ -71,6 +71,14 @@ sku_days as (
     group by sku, demand_day
 ),
 
+-- the series' days of every origin's share window, which the region shares and the in-sample
+-- fit read
+recent_days as (
+    select sku, region, demand_day, demand_units
+    from demand_days
+    where demand_day > (select {{ demand_add_days(-share_window_days, 'min(cutoff_day)') }} from origins)
+),
+
 -- the first sale before an origin's cut-off is the SKU's first sale ever, if it came by then
 first_sales as (
     select origins.forecast_origin, first_sale.sku, first_sale.first_sale_day
@@ -130,12 +138,12 @@ sku_levels as (
 ),
 
 recent_series_demand as (
-    select origins.forecast_origin, demand_days.sku, demand_days.region, sum(demand_days.demand_units) as demand_units
+    select origins.forecast_origin, recent_days.sku, recent_days.region, sum(recent_days.demand_units) as demand_units
     from origins
-    inner join demand_days
-        on demand_days.demand_day <= origins.cutoff_day
-        and demand_days.demand_day > {{ demand_add_days(-share_window_days, 'origins.cutoff_day') }}
-    group by origins.forecast_origin, demand_days.sku, demand_days.region
+    inner join recent_days
+        on recent_days.demand_day <= origins.cutoff_day
+        and recent_days.demand_day > {{ demand_add_days(-share_window_days, 'origins.cutoff_day') }}
+    group by origins.forecast_origin, recent_days.sku, recent_days.region
 ),
 
 recent_sku_demand as (
@@ -202,19 +210,19 @@ in_sample_fit as (
     select
         series_levels.forecast_origin,
         series_levels.sku,
-        demand_days.demand_units as actual_units,
+        recent_days.demand_units as actual_units,
         series_levels.level_units * weekday_indices.weekday_index as fitted_units
     from series_levels
     inner join origins on origins.forecast_origin = series_levels.forecast_origin
-    inner join demand_days
-        on demand_days.sku = series_levels.sku
-        and demand_days.region = series_levels.region
-        and demand_days.demand_day <= origins.cutoff_day
-        and demand_days.demand_day > {{ demand_add_days(-share_window_days, 'origins.cutoff_day') }}
+    inner join recent_days
+        on recent_days.sku = series_levels.sku
+        and recent_days.region = series_levels.region
+        and recent_days.demand_day <= origins.cutoff_day
+        and recent_days.demand_day > {{ demand_add_days(-share_window_days, 'origins.cutoff_day') }}
     inner join weekday_indices
         on weekday_indices.forecast_origin = series_levels.forecast_origin
-        and weekday_indices.day_of_week = {{ demand_day_of_week('demand_days.demand_day') }}
-    left join festival_days on festival_days.calendar_day = demand_days.demand_day
+        and weekday_indices.day_of_week = {{ demand_day_of_week('recent_days.demand_day') }}
+    left join festival_days on festival_days.calendar_day = recent_days.demand_day
     where festival_days.calendar_day is null
 ),
 

@@ -1,5 +1,11 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy=('merge' if target.type == 'athena' else 'delete+insert'),
+    unique_key=['factory_id', 'line_id', 'production_day', 'started_at'],
+    pre_hook="{{ clear_build_window('production_day', onward=true) }}",
+    on_schema_change='fail',
+) }}
 -- a table, not a view: factory_oee and several tests read it, and it is costly to derive
-{{ config(materialized='table') }}
 -- One row per production line, local day and stretch of one machine state.
 -- A line stays in a state from its state change until its next change; a stretch that
 -- crosses midnight (Asia/Shanghai) is cut there, so each piece belongs to one day.
@@ -8,7 +14,10 @@
 --   off_shift     idle / shift_end: outside the shifts (00:00-08:00), not planned time
 --   planned_stop  idle / holiday and down / planned_maintenance: inside the shift, planned off
 --   running, changeover, down (unplanned), idle (no work order, material shortage): planned time
-
+-- An incremental build redoes the days from the first rebuilt one on (a stretch runs on into
+-- the days after it). It reads the state changes of those days, and starts each line in the
+-- state it was in at that midnight: the stretch of its last piece before, which it rebuilds
+-- whole (the pieces before are replaced by key), because that stretch's end may have moved.
 {%- set longest_stretch_days = 366 %}
 
 with
@@ -21,6 +30,29 @@ state_changes as (
         reason,
         {{ supply_local_time('event_at') }} as changed_at
     from {{ ref('stg_factory__machine_events') }}
+    {%- if is_incremental() %}
+    where {{ in_build_window('event_day', days_before=1, onward=true) }}
+        and {{ supply_local_time('event_at') }} >= {{ build_window_start() }}
+    {%- endif %}
+    {%- if is_incremental() %}
+
+    union all
+
+    -- the stretch each line was in when the rebuilt days began
+    select kept.factory_id, kept.line_id, kept.state, kept.reason, kept.stretch_started_at as changed_at
+    from {{ this }} as kept
+    inner join (
+        select factory_id, line_id, max(stretch_started_at) as stretch_started_at
+        from {{ this }}
+        where production_day < {{ build_window_start() }}
+        group by factory_id, line_id
+    ) as last_kept
+        on last_kept.factory_id = kept.factory_id
+        and last_kept.line_id = kept.line_id
+        and last_kept.stretch_started_at = kept.stretch_started_at
+    where kept.production_day < {{ build_window_start() }}
+    group by kept.factory_id, kept.line_id, kept.state, kept.reason, kept.stretch_started_at
+    {%- endif %}
 ),
 
 reporting_horizon as (

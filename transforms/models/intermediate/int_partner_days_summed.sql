@@ -9,10 +9,11 @@
 -- and the orders placed in its own live sessions. Every measure adds up over days (an order
 -- belongs to one day), so partner_performance rolls these up instead of rescanning every
 -- order line, and an incremental build recomputes only the changed days.
+{% call(window) by_month('order_day') %}
 with
 
 order_lines as (
-    select * from {{ ref('int_order_lines_enriched') }} where {{ in_build_window('order_day') }}
+    select * from {{ ref('int_order_lines_enriched') }} where {{ window }}
 ),
 
 live_sessions as (
@@ -59,3 +60,4 @@ select
 from per_partner
 full outer join live_orders_per_host as live
     on live.partner_id = per_partner.partner_id and live.order_day = per_partner.order_day
+{% endcall %}

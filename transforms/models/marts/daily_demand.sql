@@ -8,10 +8,11 @@
 -- One row per order day, SKU, region and partner type: what channel partners ordered, sold,
 -- had refunded or cancelled, the money it made, and how much of it sold in live-stream sessions.
 -- Unit and money buckets are defined once in int_order_lines_enriched.
+{% call(window) by_month('order_day') %}
 with
 
 order_lines as (
-    select * from {{ ref('int_order_lines_enriched') }} where {{ in_build_window('order_day') }}
+    select * from {{ ref('int_order_lines_enriched') }} where {{ window }}
 ),
 
 demand_per_day as (
@@ -49,3 +50,4 @@ select
     cast(live_units as bigint) as live_units,
     cast(live_units as double) / nullif(units_sold, 0) as live_share
 from demand_per_day
+{% endcall %}
