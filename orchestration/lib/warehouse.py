@@ -170,6 +170,16 @@ class Warehouse:
         with self.store.open_input(PUBLISHED) as src, open(self.build_path, "wb") as dst:
             shutil.copyfileobj(src, dst, length=8 << 20)
 
+    def start_over(self) -> None:
+        """Before a full build: an empty build file instead of the last build's.
+
+        A full build rewrites every table anyway, and in the old file each replaced table's
+        blocks would stay behind as free space (DuckDB reuses it but does not give it back),
+        so every publish would copy, and every new cloud task download, about twice the data.
+        """
+        for path in (self.build_path, self.build_path.with_name(self.build_path.name + ".wal")):
+            path.unlink(missing_ok=True)
+
     def plan(self, bronze: dict[str, dict[str, float]], models: str) -> BuildPlan:
         """Compare bronze (``{source: {partition: written at}}``) with what the last build read.
 

@@ -188,3 +188,22 @@ def test_daily_marts_are_written_by_month_and_an_incremental_build_rewrites_only
     # ...but only the month of the day the build rebuilt is written to the lake, whole
     assert [p for p in after if after[p] != before[p]] == ["marts/daily_supply/month=2026-11/part-0.parquet"]
     assert warehouse.store.read_table("marts/daily_supply/month=2026-11/part-0.parquet")["qty"].to_pylist() == [2, 2, 2]
+
+
+def test_a_full_build_starts_from_an_empty_file_so_the_old_tables_leave_no_free_space(warehouse):
+    def build(seed: int) -> None:
+        with duckdb.connect(str(warehouse.build_path)) as con:
+            con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+            con.execute(
+                f"CREATE OR REPLACE TABLE marts.history AS SELECT hash(range + {seed}) AS v FROM range(2000000)"
+            )
+
+    warehouse.build_path.parent.mkdir(parents=True, exist_ok=True)
+    build(1)
+    once = warehouse.build_path.stat().st_size
+    build(2)  # the same table again in the same file: the first one's blocks stay as free space
+    assert warehouse.build_path.stat().st_size > 1.5 * once
+    warehouse.start_over()
+    assert not warehouse.build_path.exists()
+    build(3)
+    assert warehouse.build_path.stat().st_size < 1.2 * once

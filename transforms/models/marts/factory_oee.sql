@@ -29,13 +29,14 @@ line_minutes as (
 ),
 
 line_output as (
+    -- from the daily output per SKU, built by day, not from every hour of history
     select
         factory_id,
         line_id,
         production_day,
         cast(sum(qty_good) as bigint) as qty_good,
         cast(sum(qty_scrap) as bigint) as qty_scrap
-    from {{ ref('stg_factory__production_output') }}
+    from {{ ref('daily_supply') }}
     group by factory_id, line_id, production_day
 ),
 
