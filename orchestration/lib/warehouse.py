@@ -108,6 +108,11 @@ def _s3_credentials() -> dict[str, str]:
     }
 
 
+def history_days(bronze: dict[str, dict[str, float]]) -> list[date]:
+    """Every business day any daily source holds (``{source: {partition: written at}}``)."""
+    return sorted({date.fromisoformat(p) for partitions in bronze.values() for p in partitions if p != SNAPSHOT})
+
+
 def state_dir() -> Path:
     """Where a machine keeps its working build of the warehouse (``$SUPPLYLOOP_STATE``)."""
     return Path(os.environ.get("SUPPLYLOOP_STATE") or PROJECT_ROOT / ".state")
@@ -188,7 +193,7 @@ class Warehouse:
         mart mixes days built by the old logic with days built by the new, and no incremental
         table meets a column type it was not created with.
         """
-        history = sorted({date.fromisoformat(p) for parts in bronze.values() for p in parts if p != SNAPSHOT})
+        history = history_days(bronze)
         built = self._read_record()
         if built is None or built.get("models") != models:
             return BuildPlan(full=True, days=history)
