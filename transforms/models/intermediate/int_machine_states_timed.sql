@@ -5,7 +5,8 @@
     pre_hook="{{ clear_build_window('production_day', onward=true) }}",
     on_schema_change='fail',
 ) }}
--- a table, not a view: factory_oee and several tests read it, and it is costly to derive
+-- a table (built by day), not a view: factory_oee and several tests read it, and it is costly
+-- to derive
 -- One row per production line, local day and stretch of one machine state.
 -- A line stays in a state from its state change until its next change; a stretch that
 -- crosses midnight (Asia/Shanghai) is cut there, so each piece belongs to one day.
@@ -32,9 +33,7 @@ state_changes as (
     from {{ ref('stg_factory__machine_events') }}
     {%- if is_incremental() %}
     where {{ in_build_window('event_day', days_before=1, onward=true) }}
-        and {{ supply_local_time('event_at') }} >= {{ build_window_start() }}
-    {%- endif %}
-    {%- if is_incremental() %}
+        and {{ supply_local_time('event_at') }} >= cast({{ build_window_start() }} as {{ dbt.type_timestamp() }})
 
     union all
 
