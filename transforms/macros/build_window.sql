@@ -70,7 +70,7 @@
    history, joined by UNION ALL, each copy reading only its month (the filter reaches the
    bronze partitions). Its aggregations then hold one month of groups at a time, not the
    whole history's: a year of daily demand (ten million order lines, distinct orders per
-   day) builds in about 60 % of the time of one pass, and a longer history needs no more
+   day) builds in about two thirds of the time of one pass, and a longer history needs no more
    memory than a year. An incremental build is one pass over its window, and so is a build
    that does not know the history (dbt run by hand): the orchestration passes the history's
    first and last day (SUPPLYLOOP_HISTORY_FIRST_DAY, SUPPLYLOOP_HISTORY_LAST_DAY). The first
