@@ -4,7 +4,8 @@ dbt builds into a private *build* file; BI tools read the *published* copy at
 ``<lake>/warehouse.duckdb``. Publishing replaces that file in one step (a rename locally,
 one upload on S3), so a reader that has the old file open keeps reading it and a new
 reader gets the new one: a build never breaks a reader, and readers never block a build.
-Each mart is also written to ``<lake>/marts/<mart>/part-0.parquet`` for any engine.
+Each mart is also written to ``<lake>/marts/<mart>/`` as Parquet for any engine (a daily mart
+as a file a month, the others as ``part-0.parquet``; see :meth:`Warehouse.export_marts`).
 
 What a build read (bronze partitions and the models' fingerprint) is recorded inside the
 file itself (``_supplyloop.build_record``), so the record always describes the data next to

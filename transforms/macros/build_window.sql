@@ -2,9 +2,9 @@
    business day whose bronze changed (SUPPLYLOOP_START_DAY, SUPPLYLOOP_END_DAY). They are
    environment variables, not --vars, because dbt re-parses the whole project whenever
    --vars change, and only the files that use a changed variable otherwise. A full build,
-   or a first build, takes every day. days_before widens the window back, for models that compare a
-   day with the days before it; onward opens it forward, for models that redo every day from the
-   window's first on. #}
+   or a first build, takes every day. days_before widens the window back, for models that
+   compare a day with the days before it; onward opens it forward, for models that redo every
+   day from the window's first on. #}
 {% macro in_build_window(day_column, days_before=0, onward=false) -%}
     {%- if is_incremental() -%}
         {{ build_window_filter(day_column, days_before, onward) }}
@@ -13,15 +13,23 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# The window as a filter anywhere (tests too): `true` in a full build. Read when the SQL
-   runs, never at parse time, so a new window does not make dbt re-parse anything. #}
+{# The window's first day, 'YYYY-MM-DD', or '' when the build has no window (a full build, a
+   dbt run by hand) and at parse time: every macro and test that asks for the window reads
+   it here, when the SQL runs, so a new window does not make dbt re-parse anything. #}
+{% macro build_window_start_day() -%}
+    {%- do return(env_var("SUPPLYLOOP_START_DAY", "") if execute else "") -%}
+{%- endmacro %}
+
+{# The window as a filter anywhere (tests too): `true` in a full build. #}
 {% macro build_window_filter(day_column, days_before=0, onward=false) -%}
-    {%- set start_day = env_var("SUPPLYLOOP_START_DAY", "") if execute else "" -%}
-    {%- if start_day and onward -%}
-        {{ day_column }} >= cast({{ dbt.dateadd('day', -days_before, "cast('" ~ start_day ~ "' as date)") }} as date)
-    {%- elif start_day -%}
-        {{ day_column }} between cast({{ dbt.dateadd('day', -days_before, "cast('" ~ start_day ~ "' as date)") }} as date)
-            and cast('{{ env_var("SUPPLYLOOP_END_DAY") }}' as date)
+    {%- set start_day = build_window_start_day() -%}
+    {%- if start_day -%}
+        {%- set lower = "cast(" ~ dbt.dateadd('day', -days_before, "cast('" ~ start_day ~ "' as date)") ~ " as date)" -%}
+        {%- if onward -%}
+            {{ day_column }} >= {{ lower }}
+        {%- else -%}
+            {{ day_column }} between {{ lower }} and cast('{{ env_var("SUPPLYLOOP_END_DAY") }}' as date)
+        {%- endif -%}
     {%- else -%}
         true
     {%- endif -%}
@@ -29,7 +37,7 @@
 
 {# The window's first day as a date (an incremental build's only). #}
 {% macro build_window_start() -%}
-    cast('{{ env_var("SUPPLYLOOP_START_DAY", "") if execute else "" }}' as date)
+    cast('{{ build_window_start_day() }}' as date)
 {%- endmacro %}
 
 {# Data tests of a model built by day (meta.day_column) look at the build window only: the
@@ -48,7 +56,7 @@
     {%- if execute and model.test_metadata and model.test_metadata.name == 'unique_across_days' -%}
         {%- set day_column = none -%}
     {%- endif -%}
-    {%- if day_column and env_var("SUPPLYLOOP_START_DAY", "") -%}
+    {%- if day_column and build_window_start_day() -%}
         {%- do filters.append(build_window_filter(day_column)) -%}
     {%- endif -%}
     {%- if filters -%}

@@ -21,8 +21,7 @@ select * from {{ model }} where not coalesce({{ expression }}, false)
 {% test unique_across_days(model, column_name, day_column) %}
 select {{ column_name }}, count(*) as rows_with_this_id
 from {{ model }}
-{%- set start_day = env_var("SUPPLYLOOP_START_DAY", "") if execute else "" %}
-{%- if start_day %}
+{%- if build_window_start_day() %}
 where {{ column_name }} in (select {{ column_name }} from {{ model }} where {{ build_window_filter(day_column) }})
 {%- endif %}
 group by {{ column_name }}

@@ -49,7 +49,6 @@ state_changes as (
         on last_kept.factory_id = kept.factory_id
         and last_kept.line_id = kept.line_id
         and last_kept.stretch_started_at = kept.stretch_started_at
-    where kept.production_day < {{ build_window_start() }}
     group by kept.factory_id, kept.line_id, kept.state, kept.reason, kept.stretch_started_at
     {%- endif %}
 ),
