@@ -200,6 +200,80 @@ def test_demand_and_supply_marts_reconcile_with_the_accepted_rows(local_run):
     assert compiled.count("union all") == 1 and "order_day >= date '2026-11-01'" in compiled
 
 
+def _dbt_on_a_copy(store, tmp_path, args: list[str], env: dict[str, str] | None = None, before=None):
+    """dbt run on a copy of the build (``before(con)`` may change it first); its results."""
+    import os
+    import shutil
+    import subprocess
+
+    import duckdb
+
+    from orchestration.defs.transform.project import DBT_EXECUTABLE
+    from orchestration.lib.paths import TRANSFORMS_DIR
+    from orchestration.lib.warehouse import Warehouse
+
+    warehouse = Warehouse(store)
+    copy = tmp_path / "warehouse.duckdb"  # dbt's catalog is named after the file
+    if not copy.exists():
+        shutil.copyfile(warehouse.build_path, copy)
+    if before is not None:
+        with duckdb.connect(str(copy)) as con:
+            before(con)
+    full_env = {**os.environ, **warehouse.dbt_env(), **(env or {}), "WAREHOUSE_PATH": str(copy)}
+    target = tmp_path / "target"
+    done = subprocess.run(
+        [DBT_EXECUTABLE, *args, "--target-path", str(target)],
+        cwd=TRANSFORMS_DIR,
+        env=full_env,
+        capture_output=True,
+        text=True,
+    )
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return done, results, copy
+
+
+def test_a_full_build_checks_a_daily_marts_grain_month_by_month_and_catches_a_duplicate(local_run, tmp_path):
+    from orchestration.lib.landing import bronze_stamps
+    from orchestration.lib.warehouse import BuildPlan, history_days
+
+    store, _, _ = local_run
+    history = history_days(bronze_stamps(store, list(load_sources().values())))
+    done, [result], _ = _dbt_on_a_copy(
+        store,
+        tmp_path,
+        ["test", "--select", "daily_demand,test_name:unique_key_columns"],
+        env=BuildPlan(full=True, days=history).dbt_env(),
+        # one key of the first month twice
+        before=lambda con: con.execute(
+            "INSERT INTO marts.daily_demand SELECT * FROM marts.daily_demand ORDER BY order_day LIMIT 1"
+        ),
+    )
+    assert done.returncode == 1, done.stdout[-4000:]
+    assert result["status"] == "fail" and result["failures"] == 1
+    assert result["compiled_code"].count("union all") == 1  # the demo's two months
+
+
+def test_a_view_is_created_again_only_when_its_sql_changed(local_run, tmp_path):
+    import duckdb
+
+    store, _, _ = local_run
+    view = "staging.stg_sales__order_lines"
+    run = ["run", "--select", "stg_sales__order_lines"]
+    done, [kept], copy = _dbt_on_a_copy(store, tmp_path, run)
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert kept["message"] == "UNCHANGED"
+    # a view made from other SQL (its digest differs) is replaced, and gets the new digest
+    done, [made], _ = _dbt_on_a_copy(
+        store, tmp_path, run, before=lambda con: con.execute(f"COMMENT ON VIEW {view} IS 'x'")
+    )
+    assert done.returncode == 0 and made["message"] != "UNCHANGED"
+    with duckdb.connect(str(copy), read_only=True) as con:
+        [(comment,)] = con.execute(
+            "SELECT comment FROM duckdb_views() WHERE schema_name = 'staging' AND view_name = 'stg_sales__order_lines'"
+        ).fetchall()
+    assert len(comment) == 32 and comment != "x"
+
+
 def test_replenishment_suggestions_respect_the_minimum_order(local_run):
     store, _, _ = local_run
     rows = store.read_table("marts/supplier_replenishment/part-0.parquet").to_pylist()

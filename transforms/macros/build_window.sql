@@ -46,10 +46,7 @@
    overrides dbt's get_where_subquery, which wraps the relation a generic test reads. #}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
-    {%- set day_column = none -%}
-    {%- if execute and model.attached_node and model.attached_node in graph.nodes -%}
-        {%- set day_column = graph.nodes[model.attached_node].config.meta.get('day_column') -%}
-    {%- endif -%}
+    {%- set day_column = tested_model_day_column() -%}
     {%- set filters = [] -%}
     {%- if where -%}{%- do filters.append('(' ~ where ~ ')') -%}{%- endif -%}
     {#- unique_across_days scopes itself: it looks up the window's ids in every day -#}
@@ -63,6 +60,14 @@
         {%- do return("(select * from " ~ relation ~ " where " ~ (filters | join(" and ")) ~ ") dbt_subquery") -%}
     {%- endif -%}
     {%- do return(relation) -%}
+{%- endmacro %}
+
+{# In a data test: the day column (meta.day_column) of the model it tests, or none. #}
+{% macro tested_model_day_column() -%}
+    {%- if execute and model.attached_node and model.attached_node in graph.nodes -%}
+        {%- do return(graph.nodes[model.attached_node].config.meta.get('day_column')) -%}
+    {%- endif -%}
+    {%- do return(none) -%}
 {%- endmacro %}
 
 {# Run before an incremental daily mart inserts its days: drop the rows of those days, or of

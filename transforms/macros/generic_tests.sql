@@ -3,10 +3,23 @@
 {# No two rows share the same values in `columns` (a model's grain); nulls count as equal,
    so a roll-up row with a null key is checked too. Returns the duplicated keys. #}
 {% test unique_key_columns(model, columns) %}
+{%- set day_column = tested_model_day_column() -%}
+{%- if day_column in columns and not build_window_start_day() -%}
+{#- a full build of a daily model: a month at a time (the key holds the day, so no key spans
+    two months), like the model itself, where one pass would hold every key of the history -#}
+{% call(window) by_month(day_column) %}
+select {{ columns | join(', ') }}, count(*) as rows_with_this_key
+from {{ model }}
+where {{ window }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endcall %}
+{%- else %}
 select {{ columns | join(', ') }}, count(*) as rows_with_this_key
 from {{ model }}
 group by {{ columns | join(', ') }}
 having count(*) > 1
+{%- endif %}
 {% endtest %}
 
 {# Every row satisfies `expression` (rows where it is false or null fail). #}

@@ -36,10 +36,6 @@ origins as (
     select forecast_origin, cutoff_day, horizon_days from {{ ref('int_demand_forecast_origins_listed') }}
 ),
 
-demand_days as (
-    select sku, region, demand_day, demand_units from {{ ref('int_demand_days_filled') }}
-),
-
 festival_days as (
     select calendar_day, festival, festival_year, festival_phase from {{ ref('int_festival_days_listed') }}
 ),
@@ -53,20 +49,22 @@ festival_uplifts as (
     from {{ ref('int_demand_festival_uplifts_estimated') }}
 ),
 
+-- the daily series are read where each step needs them, not as one shared step: each read
+-- then takes only its days from the table, where a shared one would hold every day of history
 catalogue_skus as (
     select sku from {{ ref('stg_master__products') }} where sku is not null
     union
-    select sku from demand_days
+    select sku from {{ ref('int_demand_days_filled') }}
 ),
 
 selling_regions as (
-    select distinct region from demand_days
+    select distinct region from {{ ref('int_demand_days_filled') }}
 ),
 
 -- the SKU's demand per day over the level window of every origin (not the whole history)
 sku_days as (
     select sku, demand_day, sum(demand_units) as demand_units
-    from demand_days
+    from {{ ref('int_demand_days_filled') }}
     where demand_day > (select {{ demand_add_days(-level_window_days, 'min(cutoff_day)') }} from origins)
     group by sku, demand_day
 ),
@@ -75,7 +73,7 @@ sku_days as (
 -- fit read
 recent_days as (
     select sku, region, demand_day, demand_units
-    from demand_days
+    from {{ ref('int_demand_days_filled') }}
     where demand_day > (select {{ demand_add_days(-share_window_days, 'min(cutoff_day)') }} from origins)
 ),
 
@@ -84,7 +82,7 @@ first_sales as (
     select origins.forecast_origin, first_sale.sku, first_sale.first_sale_day
     from (
         select sku, min(demand_day) as first_sale_day
-        from demand_days
+        from {{ ref('int_demand_days_filled') }}
         where demand_units > 0
         group by sku
     ) as first_sale

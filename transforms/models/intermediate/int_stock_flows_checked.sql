@@ -30,17 +30,32 @@ daily_movements as (
     where {{ in_build_window('movement_day') }}
 ),
 
-first_snapshots as (
-    select warehouse_id, sku, min(snapshot_date) as first_snapshot_date
-    from {{ ref('stg_inventory__stock_snapshots') }}
-    group by warehouse_id, sku
-),
-
 stock_days as (
     -- every day a pair has a snapshot or a movement
     select snapshot_date as stock_day, warehouse_id, sku from snapshots where {{ in_build_window('snapshot_date') }}
     union
     select movement_day as stock_day, warehouse_id, sku from daily_movements
+),
+
+pairs_without_day_before as (
+    -- only a day whose day before has no snapshot asks for the pair's first snapshot: a new
+    -- pair or a gap, so a day of a steady history looks up no earlier days
+    select distinct stock_days.warehouse_id, stock_days.sku
+    from stock_days
+    left join snapshots as day_before
+        on day_before.warehouse_id = stock_days.warehouse_id
+        and day_before.sku = stock_days.sku
+        and day_before.snapshot_date = cast({{ dbt.dateadd('day', -1, 'stock_days.stock_day') }} as date)
+    where day_before.on_hand is null
+),
+
+first_snapshots as (
+    select all_snapshots.warehouse_id, all_snapshots.sku, min(all_snapshots.snapshot_date) as first_snapshot_date
+    from {{ ref('stg_inventory__stock_snapshots') }} as all_snapshots
+    inner join pairs_without_day_before
+        on pairs_without_day_before.warehouse_id = all_snapshots.warehouse_id
+        and pairs_without_day_before.sku = all_snapshots.sku
+    group by all_snapshots.warehouse_id, all_snapshots.sku
 ),
 
 flows as (

@@ -1,3 +1,6 @@
+-- a table, not a view: the balance and the replenishment both read it, and it reads every
+-- day's work-order file
+{{ config(materialized='table') }}
 -- One row per open work order (released or in progress, due after the last day of history):
 -- production the factories have promised, with the factory's region and the day it is due.
 with
