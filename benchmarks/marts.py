@@ -6,10 +6,11 @@
   mart to Parquet and publishes the warehouse, as `make run` does.
 - baseline: the same models' compiled SQL run as one DuckDB script (CREATE TABLE/VIEW in
   dependency order, then COPY each mart to Parquet) with the same DuckDB settings as dbt's
-  profile (memory limit, insertion order, Parquet metadata cache): the computation alone, no dbt, no tests. It is
-  compiled as a plain `dbt compile` compiles, each model in one statement; a full build runs
-  its two heaviest daily models a month at a time, so the script compiled that way is also
-  run once, to show what dbt, the tests and Dagster add to the very SQL the build runs.
+  profile (memory limit, insertion order, Parquet metadata cache): the computation alone,
+  no dbt, no tests. It is compiled as a plain `dbt compile` compiles, each model in one
+  statement; a full build runs its two heaviest daily models a month at a time, so the
+  script compiled that way is also run once, to show what dbt, the tests and Dagster add to
+  the very SQL the build runs.
 - incremental: the history minus its last day is built; then the last day lands and is built
   incrementally, against a build of a lake that holds only the first day.
 

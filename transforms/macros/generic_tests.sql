@@ -7,20 +7,19 @@
 {%- if day_column in columns and not build_window_start_day() -%}
 {#- a full build of a daily model: a month at a time (the key holds the day, so no key spans
     two months), like the model itself, where one pass would hold every key of the history -#}
-{% call(window) by_month(day_column) %}
+{% call(window) by_month(day_column) %}{{ duplicated_keys(model, columns, window) }}{% endcall %}
+{%- else -%}
+{{ duplicated_keys(model, columns) }}
+{%- endif %}
+{% endtest %}
+
+{% macro duplicated_keys(model, columns, window='true') %}
 select {{ columns | join(', ') }}, count(*) as rows_with_this_key
 from {{ model }}
 where {{ window }}
 group by {{ columns | join(', ') }}
 having count(*) > 1
-{% endcall %}
-{%- else %}
-select {{ columns | join(', ') }}, count(*) as rows_with_this_key
-from {{ model }}
-group by {{ columns | join(', ') }}
-having count(*) > 1
-{%- endif %}
-{% endtest %}
+{% endmacro %}
 
 {# Every row satisfies `expression` (rows where it is false or null fail). #}
 {% test dbt_expression_is_true(model, column_name, expression) %}

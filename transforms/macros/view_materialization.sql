@@ -8,7 +8,8 @@
    a digest of the SQL as the view's comment and, outside a full refresh, leaves a view
    with the same digest as it is. A changed model makes the orchestration's build full
    (`--full-refresh`, from an empty file), which creates every view again; `dbt build` run
-   by hand does the same check. #}
+   by hand does the same check. (The project sets no grants and persists no docs, so this
+   does neither.) #}
 {% materialization view, adapter='duckdb' %}
     {%- set target_relation = this.incorporate(type='view') -%}
     {%- set existing_relation = load_cached_relation(this) -%}
