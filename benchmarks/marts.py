@@ -116,10 +116,8 @@ def _baseline(lake: str, by_month: bool = False) -> dict:
     con = duckdb.connect(str(work / "warehouse.duckdb"))
     # the engine settings transforms/profiles.yml gives dbt, so the two sides differ only in
     # what dbt, the tests, Dagster and publishing add
-    con.execute("SET TimeZone = 'Asia/Shanghai'")
-    con.execute("SET memory_limit = ?", [os.environ.get("DUCKDB_MEMORY_LIMIT", "1500MB")])
-    con.execute("SET preserve_insertion_order = false")
-    con.execute("SET parquet_metadata_cache = true")
+    for name, value in _profile_settings().items():
+        con.execute(f"SET {name} = ?", [value])
     for uid in order:
         node = models[uid]
         kind = "VIEW" if node["config"]["materialized"] == "view" else "TABLE"
@@ -131,6 +129,21 @@ def _baseline(lake: str, by_month: bool = False) -> dict:
             )
     con.close()
     return {"seconds": time.perf_counter() - started, "ok": True, "peak_mb": _peak_mb(), "models": len(order)}
+
+
+def _profile_settings() -> dict:
+    """The DuckDB settings of the local target in transforms/profiles.yml, rendered as dbt
+    renders them (``env_var`` with its default), so the script cannot drift from the build."""
+    import jinja2
+    import yaml
+
+    from orchestration.lib.paths import TRANSFORMS_DIR
+
+    profile = yaml.safe_load((TRANSFORMS_DIR / "profiles.yml").read_text())
+    settings = profile["supplyloop"]["outputs"]["local"]["settings"]
+    env = jinja2.Environment()
+    env.globals["env_var"] = lambda name, default="": os.environ.get(name, default)
+    return {k: env.from_string(v).render() if isinstance(v, str) else v for k, v in settings.items()}
 
 
 def _prepare(store, first_day_lake: Path) -> tuple[date, float]:

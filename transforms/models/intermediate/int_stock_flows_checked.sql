@@ -37,16 +37,22 @@ stock_days as (
     select movement_day as stock_day, warehouse_id, sku from daily_movements
 ),
 
-pairs_without_day_before as (
-    -- only a day whose day before has no snapshot asks for the pair's first snapshot: a new
-    -- pair or a gap, so a day of a steady history looks up no earlier days
-    select distinct stock_days.warehouse_id, stock_days.sku
+stock_days_with_day_before as (
+    -- each stock day with the pair's snapshot of the day before, if there is one
+    select stock_days.stock_day, stock_days.warehouse_id, stock_days.sku, day_before.on_hand as day_before_on_hand
     from stock_days
     left join snapshots as day_before
         on day_before.warehouse_id = stock_days.warehouse_id
         and day_before.sku = stock_days.sku
         and day_before.snapshot_date = cast({{ dbt.dateadd('day', -1, 'stock_days.stock_day') }} as date)
-    where day_before.on_hand is null
+),
+
+pairs_without_day_before as (
+    -- only a day whose day before has no snapshot asks for the pair's first snapshot: a new
+    -- pair or a gap, so a day of a steady history looks up no earlier days
+    select distinct warehouse_id, sku
+    from stock_days_with_day_before
+    where day_before_on_hand is null
 ),
 
 first_snapshots as (
@@ -64,21 +70,17 @@ flows as (
         stock_days.warehouse_id,
         stock_days.sku,
         case
-            when day_before.on_hand is not null then day_before.on_hand
+            when stock_days.day_before_on_hand is not null then stock_days.day_before_on_hand
             when first_snapshots.first_snapshot_date is null
                 or stock_days.stock_day <= first_snapshots.first_snapshot_date then 0
         end as previous_on_hand,
         coalesce(daily_movements.net_movement, 0) as net_movement,
         that_day.on_hand as actual_on_hand
-    from stock_days
+    from stock_days_with_day_before as stock_days
     left join snapshots as that_day
         on that_day.warehouse_id = stock_days.warehouse_id
         and that_day.sku = stock_days.sku
         and that_day.snapshot_date = stock_days.stock_day
-    left join snapshots as day_before
-        on day_before.warehouse_id = stock_days.warehouse_id
-        and day_before.sku = stock_days.sku
-        and day_before.snapshot_date = cast({{ dbt.dateadd('day', -1, 'stock_days.stock_day') }} as date)
     left join first_snapshots
         on first_snapshots.warehouse_id = stock_days.warehouse_id
         and first_snapshots.sku = stock_days.sku
