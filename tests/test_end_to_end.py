@@ -253,6 +253,37 @@ def test_a_full_build_checks_a_daily_marts_grain_month_by_month_and_catches_a_du
     assert result["compiled_code"].count("union all") == 1  # the demo's two months
 
 
+def test_a_full_build_forced_by_new_master_data_retests_a_daily_source_only_on_its_changed_days(local_run, tmp_path):
+    from orchestration.lib.landing import bronze_stamps
+    from orchestration.lib.warehouse import BuildPlan, history_days
+
+    store, _, _ = local_run
+    history = history_days(bronze_stamps(store, list(load_sources().values())))
+
+    def reuse_the_first_days_session_ids(con):
+        con.execute("ALTER VIEW staging.stg_sales__live_sessions RENAME TO stg_sales__live_sessions_as_built")
+        con.execute(
+            "CREATE VIEW staging.stg_sales__live_sessions AS SELECT * FROM staging.stg_sales__live_sessions_as_built "
+            "UNION ALL SELECT * FROM staging.stg_sales__live_sessions_as_built "
+            "WHERE session_day = (SELECT min(session_day) FROM staging.stg_sales__live_sessions_as_built)"
+        )
+
+    def test_staging(bronze_days, before=None):
+        plan = BuildPlan(full=True, days=history, bronze_days=bronze_days)
+        select = ["test", "--select", "stg_sales__live_sessions stg_sales__order_lines"]
+        done, results, _ = _dbt_on_a_copy(store, tmp_path, select, env=plan.dbt_env(), before=before)
+        return done, {r["unique_id"].split(".")[2].split("_stg_")[0]: r for r in results}
+
+    # only the last day changed: the ids reused on the first day are not looked up again
+    done, results = test_staging([history[-1]], before=reuse_the_first_days_session_ids)
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert history[-1].isoformat() in results["accepted_values"]["compiled_code"]
+    # the SKUs of every day are looked up in the new products
+    assert history[-1].isoformat() not in results["relationships"]["compiled_code"]
+    done, results = test_staging([history[0]])  # the first day changed: caught
+    assert done.returncode == 1 and results["unique_across_days"]["status"] == "fail"
+
+
 def test_a_view_is_created_again_only_when_its_sql_changed(local_run, tmp_path):
     import duckdb
 

@@ -57,6 +57,13 @@ def _months_filter(column: str, days: list[date]) -> str:
     return " OR ".join(ranges)
 
 
+def _day_range(prefix: str, days: list[date]) -> dict[str, str]:
+    """``{prefix}_START_DAY`` and ``{prefix}_END_DAY``: the first and last of ``days``; with no
+    days, a range after every day, which no model or test reads, even from it onward."""
+    first, last = (days[0], days[-1]) if days else (date.max, date.max)
+    return {f"{prefix}_START_DAY": first.isoformat(), f"{prefix}_END_DAY": last.isoformat()}
+
+
 @dataclass(frozen=True)
 class BuildPlan:
     """What a build redoes: everything, or only the business days whose bronze changed.
@@ -65,10 +72,17 @@ class BuildPlan:
     A changed master-data snapshot (a renamed partner type, a new supplier) reaches every
     day, so it makes the build full; a full plan's ``days`` are every day of the history,
     which its heaviest models build a month at a time.
+
+    ``bronze_days``: in a full build that only a snapshot forced (the models are those of the
+    last build), the days of the daily sources whose bronze changed, maybe none. The other
+    days' staging rows are what the last build tested, so the tests of a daily source's
+    staging alone (ids, accepted values) look at these days only; tests that also read
+    master data, and every model's tests, still see every day.
     """
 
     full: bool
     days: list[date] = field(default_factory=list)
+    bronze_days: list[date] | None = None
 
     def dbt_args(self) -> list[str]:
         # dbt's unit tests check the models' logic on fixed rows, not the data: they run in
@@ -78,17 +92,16 @@ class BuildPlan:
 
     def dbt_env(self) -> dict[str, str]:
         """The window an incremental build rebuilds, or the history a full one builds by month
-        (transforms/macros/build_window.sql)."""
+        and the days whose bronze changed (transforms/macros/build_window.sql)."""
         if self.full:
-            if not self.days:
-                return {}
-            return {
-                "SUPPLYLOOP_HISTORY_FIRST_DAY": self.days[0].isoformat(),
-                "SUPPLYLOOP_HISTORY_LAST_DAY": self.days[-1].isoformat(),
-            }
-        # nothing changed: a window after every day, which no model reads, even from it onward
-        first, last = (self.days[0], self.days[-1]) if self.days else (date.max, date.max)
-        return {"SUPPLYLOOP_START_DAY": first.isoformat(), "SUPPLYLOOP_END_DAY": last.isoformat()}
+            env = {}
+            if self.days:
+                env["SUPPLYLOOP_HISTORY_FIRST_DAY"] = self.days[0].isoformat()
+                env["SUPPLYLOOP_HISTORY_LAST_DAY"] = self.days[-1].isoformat()
+            if self.bronze_days is not None:
+                env.update(_day_range("SUPPLYLOOP_BRONZE", self.bronze_days))
+            return env
+        return _day_range("SUPPLYLOOP", self.days)
 
 
 def _s3_credentials() -> dict[str, str]:
@@ -200,14 +213,18 @@ class Warehouse:
             return BuildPlan(full=True, days=history)
         previous = built["bronze"]
         changed: set[date] = set()
+        snapshot_changed = False
         for source, partitions in bronze.items():
             before = previous.get(source, {})
             for partition, stamp in partitions.items():
                 if before.get(partition) == stamp:
                     continue
                 if partition == SNAPSHOT:
-                    return BuildPlan(full=True, days=history)
-                changed.add(date.fromisoformat(partition))
+                    snapshot_changed = True
+                else:
+                    changed.add(date.fromisoformat(partition))
+        if snapshot_changed:
+            return BuildPlan(full=True, days=history, bronze_days=sorted(changed))
         return BuildPlan(full=False, days=sorted(changed))
 
     def _read_record(self) -> dict | None:

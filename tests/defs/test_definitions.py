@@ -7,6 +7,7 @@ import dagster as dg
 from orchestration.definitions import defs
 from orchestration.defs.ingest.sensors import landing_files
 from orchestration.defs.resources import Lake
+from orchestration.lib.paths import TRANSFORMS_DIR
 from orchestration.lib.sources import load_sources
 from tests.conftest import CSV_HEADER
 
@@ -74,6 +75,10 @@ def test_the_marts_continue_the_lineage_from_bronze_with_dbt_tests_as_checks():
     }
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert any(key == "marts/supplier_replenishment" for key, _ in checks)
+    # every singular test is a check too, those reading several models on the model they test
+    singular = {p.stem for p in (TRANSFORMS_DIR / "tests").glob("*.sql")}
+    assert singular <= {name for _, name in checks}
+    assert ("marts/daily_demand", "demand_reconciles_with_order_lines") in checks
     node = graph.get(dg.AssetKey(["marts", "daily_demand"]))
     assert node.group_name == "marts" and node.automation_condition is not None
 

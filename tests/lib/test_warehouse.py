@@ -88,8 +88,24 @@ def test_a_build_plans_only_the_days_whose_bronze_changed(warehouse):
     assert not plan.full and [d.isoformat() for d in plan.days] == ["2026-11-11", "2026-11-12"]
     assert plan.dbt_env() == {"SUPPLYLOOP_START_DAY": "2026-11-11", "SUPPLYLOOP_END_DAY": "2026-11-12"}
     assert "--full-refresh" not in plan.dbt_args() and "--full-refresh" in BuildPlan(full=True).dbt_args()
-    assert warehouse.plan({"order_lines": {"2026-11-10": 1.0}, "products": {"snapshot": 2.0}}, "v1").full
     assert BuildPlan(full=False).dbt_env() == {"SUPPLYLOOP_START_DAY": "9999-12-31", "SUPPLYLOOP_END_DAY": "9999-12-31"}
+
+
+def test_a_new_snapshot_rebuilds_every_day_and_names_the_bronze_days_that_changed(warehouse):
+    _build(warehouse, 1)
+    bronze = {"order_lines": {"2026-11-10": 1.0, "2026-11-11": 1.0}, "products": {"snapshot": 1.0}}
+    warehouse.record(bronze, "v1")
+    plan = warehouse.plan({**bronze, "products": {"snapshot": 2.0}}, "v1")
+    assert plan.full and plan.bronze_days == [] and plan.days[0].isoformat() == "2026-11-10"
+    assert plan.dbt_env()["SUPPLYLOOP_BRONZE_START_DAY"] == "9999-12-31"  # no day: staging tests read none
+    plan = warehouse.plan(
+        {"order_lines": {**bronze["order_lines"], "2026-11-12": 1.0}, "products": {"snapshot": 2.0}}, "v1"
+    )
+    assert [d.isoformat() for d in plan.bronze_days] == ["2026-11-12"]
+    assert plan.dbt_env()["SUPPLYLOOP_BRONZE_END_DAY"] == "2026-11-12"
+    # other models: every test sees every day
+    assert warehouse.plan({**bronze, "products": {"snapshot": 2.0}}, "v2").bronze_days is None
+    assert "SUPPLYLOOP_BRONZE_START_DAY" not in warehouse.plan(bronze, "v2").dbt_env()
 
 
 def test_a_full_build_knows_the_history_it_builds_by_month(warehouse):

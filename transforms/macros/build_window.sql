@@ -20,19 +20,46 @@
     {%- do return(env_var("SUPPLYLOOP_START_DAY", "") if execute else "") -%}
 {%- endmacro %}
 
-{# The window as a filter anywhere (tests too): `true` in a full build. #}
-{% macro build_window_filter(day_column, days_before=0, onward=false) -%}
-    {%- set start_day = build_window_start_day() -%}
-    {%- if start_day -%}
-        {%- set lower = "cast(" ~ dbt.dateadd('day', -days_before, "cast('" ~ start_day ~ "' as date)") ~ " as date)" -%}
+{# The window as a filter anywhere (tests too): `true` in a full build. `window` ([first day,
+   last day], from tested_window) filters on other days than the build window's. #}
+{% macro build_window_filter(day_column, days_before=0, onward=false, window=none) -%}
+    {%- set window = window or build_window() -%}
+    {%- if window -%}
+        {%- set lower = "cast(" ~ dbt.dateadd('day', -days_before, "cast('" ~ window[0] ~ "' as date)") ~ " as date)" -%}
         {%- if onward -%}
             {{ day_column }} >= {{ lower }}
         {%- else -%}
-            {{ day_column }} between {{ lower }} and cast('{{ env_var("SUPPLYLOOP_END_DAY") }}' as date)
+            {{ day_column }} between {{ lower }} and cast('{{ window[1] }}' as date)
         {%- endif -%}
     {%- else -%}
         true
     {%- endif -%}
+{%- endmacro %}
+
+{# The build window as [first day, last day], or none (a full build). #}
+{% macro build_window() -%}
+    {%- set start_day = build_window_start_day() -%}
+    {%- do return([start_day, env_var("SUPPLYLOOP_END_DAY")] if start_day else none) -%}
+{%- endmacro %}
+
+{# In a data test: the days it looks at, [first day, last day], or none for every day.
+   An incremental build's tests look at its window. A full build that only a master-data
+   snapshot forced passes the days whose bronze changed (SUPPLYLOOP_BRONZE_START_DAY and
+   _END_DAY; none may have): a test that reads one staging model of a daily source and
+   nothing else looks at those days only, since every other day is the same bronze through
+   the same SQL as the last build, which tested it. Tests of the models, which join the new
+   master data, and tests that read master data themselves see every day. #}
+{% macro tested_window() -%}
+    {%- set window = build_window() -%}
+    {%- if window or not execute -%}
+        {%- do return(window) -%}
+    {%- endif -%}
+    {%- set bronze_start = env_var("SUPPLYLOOP_BRONZE_START_DAY", "") -%}
+    {%- set tested = graph.nodes.get(model.attached_node) if model.attached_node else none -%}
+    {%- if bronze_start and tested and tested.config.schema == 'staging' and model.depends_on.nodes | length == 1 -%}
+        {%- do return([bronze_start, env_var("SUPPLYLOOP_BRONZE_END_DAY")]) -%}
+    {%- endif -%}
+    {%- do return(none) -%}
 {%- endmacro %}
 
 {# The window's first day as a date (an incremental build's only). #}
@@ -40,9 +67,9 @@
     cast('{{ build_window_start_day() }}' as date)
 {%- endmacro %}
 
-{# Data tests of a model built by day (meta.day_column) look at the build window only: the
-   days outside it were tested when they were built and have not changed since. Every such
-   model's keys include its day, so a window-scoped uniqueness test is a whole one. This
+{# Data tests of a model built by day (meta.day_column) look at the days tested_window gives:
+   the days outside it were tested when they were built and have not changed since. Every
+   such model's keys include its day, so a window-scoped uniqueness test is a whole one. This
    overrides dbt's get_where_subquery, which wraps the relation a generic test reads. #}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
@@ -53,8 +80,9 @@
     {%- if execute and model.test_metadata and model.test_metadata.name == 'unique_across_days' -%}
         {%- set day_column = none -%}
     {%- endif -%}
-    {%- if day_column and build_window_start_day() -%}
-        {%- do filters.append(build_window_filter(day_column)) -%}
+    {%- set window = tested_window() if day_column else none -%}
+    {%- if window -%}
+        {%- do filters.append(build_window_filter(day_column, window=window)) -%}
     {%- endif -%}
     {%- if filters -%}
         {%- do return("(select * from " ~ relation ~ " where " ~ (filters | join(" and ")) ~ ") dbt_subquery") -%}

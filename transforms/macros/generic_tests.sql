@@ -33,8 +33,9 @@ select * from {{ model }} where not coalesce({{ expression }}, false)
 {% test unique_across_days(model, column_name, day_column) %}
 select {{ column_name }}, count(*) as rows_with_this_id
 from {{ model }}
-{%- if build_window_start_day() %}
-where {{ column_name }} in (select {{ column_name }} from {{ model }} where {{ build_window_filter(day_column) }})
+{%- set window = tested_window() %}
+{%- if window %}
+where {{ column_name }} in (select {{ column_name }} from {{ model }} where {{ build_window_filter(day_column, window=window) }})
 {%- endif %}
 group by {{ column_name }}
 having count(*) > 1

@@ -1,6 +1,7 @@
 -- Every SKU x region of the forecast has exactly forecast_horizon_days consecutive days, starting
 -- the day after the last day of history, and every series with demand in the last 28 days is
 -- forecast. Returns the series that fall short.
+{{ config(meta={'dagster': {'ref': {'name': 'demand_forecast'}}}) }}
 {%- set horizon = var('forecast_horizon_days') %}
 with
 

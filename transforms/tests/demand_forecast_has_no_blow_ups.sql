@@ -1,6 +1,7 @@
 -- The forward forecast stays sensible: never negative, inside its own band, and never more
 -- than 3x the festival-adjusted best day the series' SKU ever had (a blow-up guard for sparse
 -- series). Returns the offending rows.
+{{ config(meta={'dagster': {'ref': {'name': 'demand_forecast'}}}) }}
 with
 
 forecast as (

@@ -1,6 +1,7 @@
 -- daily_demand adds up to the order lines it was built from: total units ordered and revenue
 -- (net amount of paid lines) equal the sums over stg_sales__order_lines. Returns a row only
 -- when they differ. An incremental build checks the days it rebuilt.
+{{ config(meta={'dagster': {'ref': {'name': 'daily_demand'}}}) }}
 with
 
 mart as (

@@ -1,6 +1,7 @@
 -- daily_supply loses and invents nothing: per production day, its good and scrap units
 -- equal those of the MES's hourly output in staging. Fails with the days that differ.
 -- An incremental build checks the days it rebuilt.
+{{ config(meta={'dagster': {'ref': {'name': 'daily_supply'}}}) }}
 
 with
 

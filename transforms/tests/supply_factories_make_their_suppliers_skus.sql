@@ -1,7 +1,7 @@
 -- A factory makes only SKUs of its own supplier: daily_supply (supplier = factory owner) and
 -- inventory_position (supplier = the SKU's supplier) then route to the same supplier feed.
 -- Warns with the line-days that break it.
-{{ config(severity='warn') }}
+{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'daily_supply'}}}) }}
 
 select
     daily_supply.production_day,
