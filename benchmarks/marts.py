@@ -2,8 +2,9 @@
 
     python -m benchmarks.marts [--lake .bench/lake]
 
-- ours: the Dagster asset that runs `dbt build` (models and all ~90 data tests), exports every
-  mart to Parquet and publishes the warehouse, as `make run` does.
+- ours: the Dagster asset that runs `dbt build` (models and all ~90 data tests; each mart is
+  written to Parquet as it is built), then publishes the marts and the warehouse, as
+  `make run` does.
 - baseline: the same models' compiled SQL run as one DuckDB script (CREATE TABLE/VIEW in
   dependency order, then COPY each mart to Parquet) with the same DuckDB settings as dbt's
   profile (memory limit, insertion order, Parquet metadata cache): the computation alone,
@@ -19,7 +20,7 @@ file is rewritten), so dbt's parse cache is as warm as in any build but a lake's
 The first day's build is timed the same way, as that lake's second build.
 
 Each side runs in its own process; peak memory is the larger of that process and its children.
-The full build and the baseline alternate ``--repeat`` times (3 by default), and the new
+The full build and the baseline alternate ``--repeat`` times (5 by default), and the new
 day's build and the first day's ``--day-repeat`` times (5: they are short, and their ratio
 is the more sensitive to a busy minute); the median run of each is reported, with the
 range: on a shared machine one run of any can be a third off.
@@ -204,7 +205,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lake", default=str(BENCH_LAKE))
     parser.add_argument("--preset", default="large")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of the full build and of the baseline")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of the full build and of the baseline")
     parser.add_argument("--day-repeat", type=int, default=5, help="runs of the new day's and the first day's builds")
     parser.add_argument("--child", choices=["ours", "baseline", "baseline-by-month"])
     args = parser.parse_args()
@@ -243,7 +244,7 @@ def main() -> int:
     for label, r in [
         ("plain DuckDB script (compiled models, no tests)", base),
         ("the same, heavy models by month (1 run)", by_month),
-        ("full build: Dagster + dbt build + export", full),
+        ("full build: Dagster + dbt build + publish", full),
         ("first day's build (1 day of history)", first),
         ("one new day at a year of history", new_day),
     ]:

@@ -356,8 +356,13 @@ def test_a_new_day_rebuilds_only_that_day_of_the_daily_marts(local_run):
     ingest_day(store, sources["order_lines"], day)  # the day's bronze changes
     plan = Warehouse(store).plan(bronze_stamps(store, list(sources.values())), models_fingerprint())
     assert not plan.full and plan.days == [day]
+    before = {f.path: f.mtime for f in store.list_files("marts/daily_demand", recursive=True)}
     results = materialize_all(store, instance=dg.DagsterInstance.ephemeral())
     assert all(r.success for r in results)
+    # only the day's month of a daily mart is written again
+    after = {f.path: f.mtime for f in store.list_files("marts/daily_demand", recursive=True)}
+    assert len(before) == 2 and after.keys() == before.keys()
+    assert [p for p in after if after[p] != before[p]] == [f"marts/daily_demand/month={day:%Y-%m}/part-0.parquet"]
     demand = store.read_table("marts/daily_demand")
     assert pc.sum(demand.column("units_ordered")).as_py() == truth["clean"]["order_lines"]["qty"] + 7
     with duckdb.connect(store.fs_path("warehouse.duckdb"), read_only=True) as con:

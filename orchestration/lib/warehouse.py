@@ -5,7 +5,7 @@ dbt builds into a private *build* file; BI tools read the *published* copy at
 one upload on S3), so a reader that has the old file open keeps reading it and a new
 reader gets the new one: a build never breaks a reader, and readers never block a build.
 Each mart is also written to ``<lake>/marts/<mart>/`` as Parquet for any engine (a daily mart
-as a file a month, the others as ``part-0.parquet``; see :meth:`Warehouse.export_marts`).
+as a file a month, the others as ``part-0.parquet``; see :meth:`Warehouse.publish_marts`).
 
 What a build read (bronze partitions and the models' fingerprint) is recorded inside the
 file itself (``_supplyloop.build_record``), so the record always describes the data next to
@@ -20,7 +20,7 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -35,26 +35,6 @@ RECORD_SCHEMA, RECORD_TABLE = "_supplyloop", "_supplyloop.build_record"
 # dbt's parse cache, and where builds on S3 keep it in the lake: their machines start empty
 PARSE_CACHE_FILE = "partial_parse.msgpack"
 PARSE_CACHE = f".build/dbt/{PARSE_CACHE_FILE}"
-COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 262144"
-
-
-def _quoted(path: Path) -> str:
-    """A file path as a SQL string literal, for COPY, which binds no parameters."""
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-def _date_literal(day: date) -> str:
-    """A SQL date literal from a date object (never from text), for COPY, which binds no parameters."""
-    return f"DATE '{date.fromordinal(day.toordinal()).isoformat()}'"
-
-
-def _months_filter(column: str, days: list[date]) -> str:
-    """Rows of the months of ``days``, as day ranges: DuckDB skips the other row groups by their
-    min/max, where a filter on the month of each row reads the whole table."""
-    months = sorted({d.replace(day=1) for d in days})
-    ends = [(m.replace(day=28) + timedelta(days=4)).replace(day=1) for m in months]
-    ranges = [f'("{column}" >= {_date_literal(m)} AND "{column}" < {_date_literal(e)})' for m, e in zip(months, ends)]
-    return " OR ".join(ranges)
 
 
 def _day_range(prefix: str, days: list[date]) -> dict[str, str]:
@@ -263,50 +243,61 @@ class Warehouse:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def export_marts(self, partitioned: dict[str, str], plan: BuildPlan) -> dict[str, int]:
-        """Write each mart to the lake as Parquet; returns its rows.
+    @property
+    def export_dir(self) -> Path:
+        """Where dbt writes the marts' Parquet during a build (transforms/macros/export_mart.sql)."""
+        return self.build_path.with_name("export")
+
+    def export_env(self) -> dict[str, str]:
+        """An empty export folder for the next build, as the environment dbt reads it from."""
+        self.discard_export()
+        self.export_dir.mkdir(parents=True)
+        return {"SUPPLYLOOP_EXPORT_DIR": str(self.export_dir)}
+
+    def publish_marts(self, partitioned: dict[str, str], plan: BuildPlan) -> dict[str, int]:
+        """Move each mart's Parquet, which dbt wrote as it built the mart, into the lake; returns
+        its rows.
 
         Marts in ``partitioned`` ({mart: day column}) go to ``marts/<mart>/month=YYYY-MM/``
         (a month of a daily mart is a good Parquet file: hundreds of thousands of rows, where a
-        day would be thousands), and an incremental build rewrites only the months of the days
-        it rebuilt; the others are one file, ``marts/<mart>/part-0.parquet``. DuckDB writes
-        each mart in one pass into a private folder beside the build; every finished file is
-        then moved into the lake on its own, so a reader sees a month's old file or its new
-        one, never a half-written one.
+        day would be thousands), and an incremental build has written only the months of its
+        window; the others are one file, ``marts/<mart>/part-0.parquet``. Every file is moved
+        into the lake on its own, so a reader sees a month's old file or its new one, never a
+        half-written one.
         """
         rows = {}
-        scratch = self.build_path.with_name(f"export-{uuid.uuid4().hex[:8]}")
-        scratch.mkdir(parents=True)
         try:
             with duckdb.connect(str(self.build_path), read_only=True) as con:
-                con.execute(f"SET preserve_insertion_order = false; SET threads = {os.cpu_count() or 1}")
                 for name in self.marts():
-                    table = f'{MARTS_SCHEMA}."{name}"'
-                    rows[name] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                    column = partitioned.get(name)
-                    if column is None:
-                        con.execute(f"COPY {table} TO {_quoted(scratch / f'{name}.parquet')} ({COPY_OPTIONS})")
-                        self.store.put_file(scratch / f"{name}.parquet", f"marts/{name}/part-0.parquet")
-                        continue
-                    if not plan.full and not plan.days:
-                        continue
-                    month = f"date_trunc('month', \"{column}\")"
-                    window = "" if plan.full else f"WHERE {_months_filter(column, plan.days)}"
-                    con.execute(
-                        f"COPY (SELECT *, strftime({month}, '%Y-%m') AS month FROM {table} {window}) "
-                        f"TO {_quoted(scratch / name)} ({COPY_OPTIONS}, PARTITION_BY (month), FILENAME_PATTERN 'part-{{i}}')"
-                    )
-                    written = set()
-                    for path in sorted((scratch / name).glob("month=*/*.parquet")):
-                        written.add(f"marts/{name}/{path.parent.name}/part-0.parquet")
-                        self.store.put_file(path, f"marts/{name}/{path.parent.name}/part-0.parquet")
-                    if plan.full:  # months (or an older layout's files) the build no longer has
-                        for stale in self.store.list_files(f"marts/{name}", "*.parquet", recursive=True):
-                            if stale.path not in written:
-                                self.store.delete(stale.path)
+                    rows[name] = con.execute(f'SELECT count(*) FROM {MARTS_SCHEMA}."{name}"').fetchone()[0]
+            for name in rows:
+                if name not in partitioned:
+                    self.store.put_file(self._exported(f"{name}.parquet"), f"marts/{name}/part-0.parquet")
+                    continue
+                written = set()
+                for path in sorted((self.export_dir / name).glob("month=*/*.parquet")):
+                    written.add(f"marts/{name}/{path.parent.name}/part-0.parquet")
+                    self.store.put_file(path, f"marts/{name}/{path.parent.name}/part-0.parquet")
+                if plan.full:  # months (or an older layout's files) the build no longer has
+                    for stale in self.store.list_files(f"marts/{name}", "*.parquet", recursive=True):
+                        if stale.path not in written:
+                            self.store.delete(stale.path)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            self.discard_export()
         return rows
+
+    def discard_export(self) -> None:
+        """Drop what a build exported (after publishing it, or after a failed build)."""
+        shutil.rmtree(self.export_dir, ignore_errors=True)
+
+    def _exported(self, name: str) -> Path:
+        path = self.export_dir / name
+        if not path.exists():
+            raise RuntimeError(
+                f"the build wrote no {path}: every mart needs the post-hook export_mart() "
+                "(transforms/dbt_project.yml, models: marts:)"
+            )
+        return path
 
     def publish(self) -> str:
         """Replace the published warehouse with the build in one step; returns its URI."""

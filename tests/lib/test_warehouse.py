@@ -37,9 +37,18 @@ def warehouse(lake) -> Warehouse:
     return Warehouse(lake)
 
 
+def _export(warehouse: Warehouse, sql: str) -> None:
+    """What the build's export_mart() post-hook writes, into the export folder."""
+    folder = warehouse.export_env()["SUPPLYLOOP_EXPORT_DIR"]
+    with duckdb.connect(str(warehouse.build_path), read_only=True) as con:
+        con.execute(sql.format(folder=folder))
+
+
 def test_marts_are_exported_as_parquet_and_published_for_bi(warehouse):
     _build(warehouse, 2)
-    assert warehouse.export_marts({}, BuildPlan(full=True)) == {"daily_demand": 10}
+    _export(warehouse, "COPY marts.daily_demand TO '{folder}/daily_demand.parquet' (FORMAT parquet)")
+    assert warehouse.publish_marts({}, BuildPlan(full=True)) == {"daily_demand": 10}
+    assert not warehouse.export_dir.exists()
     table = pq.read_table(warehouse.store.fs_path("marts/daily_demand/part-0.parquet"))
     assert table.column("units").to_pylist() == [2] * 10
     published = warehouse.publish()
@@ -179,7 +188,7 @@ def test_the_models_fingerprint_follows_the_models_not_the_data_tests(tmp_path, 
     assert project.models_fingerprint() != before
 
 
-def test_daily_marts_are_written_by_month_and_an_incremental_build_rewrites_only_its_months(warehouse):
+def test_a_daily_marts_months_are_published_one_file_each_and_a_full_build_drops_the_months_it_lost(warehouse):
     from datetime import date
 
     warehouse.build_path.parent.mkdir(parents=True)
@@ -189,21 +198,35 @@ def test_daily_marts_are_written_by_month_and_an_incremental_build_rewrites_only
             "CREATE TABLE marts.daily_supply AS "
             "SELECT DATE '2026-10-30' + range::INT AS production_day, 1 AS qty FROM range(5)"
         )
-    warehouse.export_marts({"daily_supply": "production_day"}, BuildPlan(full=True))
+    by_month = (
+        "COPY (SELECT *, strftime(production_day, '%Y-%m') AS month FROM marts.daily_supply WHERE {where}) "
+        "TO '{{folder}}/daily_supply' (FORMAT parquet, PARTITION_BY (month), FILENAME_PATTERN 'part-{{{{i}}}}')"
+    )
+    _export(warehouse, by_month.format(where="true"))
+    warehouse.publish_marts({"daily_supply": "production_day"}, BuildPlan(full=True))
     files = sorted(f.path for f in warehouse.store.list_files("marts/daily_supply", recursive=True))
     assert files == [
         "marts/daily_supply/month=2026-10/part-0.parquet",
         "marts/daily_supply/month=2026-11/part-0.parquet",
     ]
     assert warehouse.store.read_table("marts/daily_supply/month=2026-10/part-0.parquet").num_rows == 2
-    before = {f.path: f.mtime for f in warehouse.store.list_files("marts/daily_supply", recursive=True)}
-    with duckdb.connect(str(warehouse.build_path)) as con:
-        con.execute("UPDATE marts.daily_supply SET qty = 2")  # every day changes in the warehouse...
-    warehouse.export_marts({"daily_supply": "production_day"}, BuildPlan(full=False, days=[date(2026, 11, 2)]))
-    after = {f.path: f.mtime for f in warehouse.store.list_files("marts/daily_supply", recursive=True)}
-    # ...but only the month of the day the build rebuilt is written to the lake, whole
-    assert [p for p in after if after[p] != before[p]] == ["marts/daily_supply/month=2026-11/part-0.parquet"]
-    assert warehouse.store.read_table("marts/daily_supply/month=2026-11/part-0.parquet")["qty"].to_pylist() == [2, 2, 2]
+    november = by_month.format(where="production_day >= DATE '2026-11-01'")
+    # an incremental build publishes the months it wrote and keeps the others
+    _export(warehouse, november)
+    warehouse.publish_marts({"daily_supply": "production_day"}, BuildPlan(full=False, days=[date(2026, 11, 2)]))
+    assert sorted(f.path for f in warehouse.store.list_files("marts/daily_supply", recursive=True)) == files
+    # a full build whose history no longer holds October drops its file
+    _export(warehouse, november)
+    warehouse.publish_marts({"daily_supply": "production_day"}, BuildPlan(full=True))
+    assert [f.path for f in warehouse.store.list_files("marts/daily_supply", recursive=True)] == files[1:]
+
+
+def test_a_mart_the_build_did_not_export_fails_the_publishing_and_names_the_hook(warehouse):
+    _build(warehouse, 1)
+    warehouse.export_env()
+    with pytest.raises(RuntimeError, match="export_mart"):
+        warehouse.publish_marts({}, BuildPlan(full=True))
+    assert not warehouse.store.exists("marts/daily_demand/part-0.parquet")
 
 
 def test_a_full_build_starts_from_an_empty_file_so_the_old_tables_leave_no_free_space(warehouse):

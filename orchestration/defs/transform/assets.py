@@ -116,18 +116,22 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
     # and writing every statement again into the log costs 0.5-1 s a build (DBT_LOG_LEVEL_FILE=debug
     # brings it back)
     log_level = {"DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "info")}
-    with _environment({**log_level, **warehouse.dbt_env(), **plan.dbt_env()}):
+    # each mart's Parquet is written by dbt as soon as the mart is built, while it builds the
+    # others (transforms/macros/export_mart.sql), and moved into the lake once the build passed
+    export = warehouse.export_env()
+    with _environment({**log_level, **warehouse.dbt_env(), **plan.dbt_env(), **export}):
         invocation = dbt.cli(
             plan.dbt_args(), context=context, raise_on_error=False, target_path=warehouse.dbt_target_path
         )
         events = list(invocation.stream())
     if not invocation.is_successful():
         # a failed build publishes nothing: BI tools and Parquet readers keep the last good marts
+        warehouse.discard_export()
         yield from events
         raise dg.Failure(
             f"dbt build failed, so the published warehouse and marts are unchanged: {invocation.get_error()}"
         )
-    exported = warehouse.export_marts(PARTITIONED_MARTS, plan)
+    exported = warehouse.publish_marts(PARTITIONED_MARTS, plan)
     warehouse.record(bronze, models)  # before publishing: the published file carries its record
     published = warehouse.publish()
     context.log.info(f"published {published}; marts as Parquet: {json.dumps(exported)}")
