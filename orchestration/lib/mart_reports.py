@@ -9,19 +9,21 @@ from __future__ import annotations
 import duckdb
 
 from orchestration.lib.report import markdown_table
+from orchestration.lib.warehouse import sql_string
 
 MARTS = "marts"
 
 
 def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [MARTS, name]
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        f"AND schema_name = {sql_string(MARTS)} AND table_name = {sql_string(name)}"
     ).fetchone()
     return bool(found and found[0])
 
 
 def preview(con: duckdb.DuckDBPyConnection, name: str, rows: int = 5) -> str:
-    return markdown_table(con.execute(f'SELECT * FROM {MARTS}."{name}" LIMIT ?', [rows]).to_arrow_table())
+    return markdown_table(con.execute(f'SELECT * FROM {MARTS}."{name}" LIMIT {int(rows)}').to_arrow_table())
 
 
 def backtest(con: duckdb.DuckDBPyConnection) -> dict:
@@ -47,14 +49,13 @@ def balance_picture(con: duckdb.DuckDBPyConnection, top: int = 10) -> str:
     table = con.execute(
         f"""
         WITH top_skus AS (
-            SELECT sku FROM {MARTS}.supply_demand_balance GROUP BY sku ORDER BY sum(forecast_demand) DESC LIMIT ?
+            SELECT sku FROM {MARTS}.supply_demand_balance GROUP BY sku ORDER BY sum(forecast_demand) DESC LIMIT {int(top)}
         )
         SELECT sku, week_number AS week, round(sum(forecast_demand)) AS demand,
                round(sum(available_stock)) AS stock, round(sum(planned_production)) AS production,
                round(sum(gap)) AS gap, max(stockout_risk) FILTER (WHERE stockout_risk = 'high') AS stockout
         FROM {MARTS}.supply_demand_balance JOIN top_skus USING (sku)
         GROUP BY sku, week_number ORDER BY sum(sum(forecast_demand)) OVER (PARTITION BY sku) DESC, sku, week
-        """,
-        [top],
+        """
     ).to_arrow_table()
     return markdown_table(table, digits=0)

@@ -37,6 +37,16 @@ PARSE_CACHE_FILE = "partial_parse.msgpack"
 PARSE_CACHE = f".build/dbt/{PARSE_CACHE_FILE}"
 
 
+def sql_string(value: str) -> str:
+    """``value`` as a SQL string literal.
+
+    The warehouse's own queries after a build (the record, the marts' list, their metadata)
+    spell their few values out instead of binding them: DuckDB's Python client imports pandas
+    the first time a query binds a Python value, which cost 0.4-0.9 s of every marts run.
+    """
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _day_range(prefix: str, days: list[date]) -> dict[str, str]:
     """``{prefix}_START_DAY`` and ``{prefix}_END_DAY``: the first and last of ``days``; with no
     days, a range after every day, which no model or test reads, even from it onward."""
@@ -228,7 +238,7 @@ class Warehouse:
         with duckdb.connect(str(self.build_path)) as con:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {RECORD_SCHEMA}")
             con.execute(
-                f"CREATE OR REPLACE TABLE {RECORD_TABLE} AS SELECT ?::VARCHAR AS record, now() AS built_at", [record]
+                f"CREATE OR REPLACE TABLE {RECORD_TABLE} AS SELECT {sql_string(record)}::VARCHAR AS record, now() AS built_at"
             )
         cache = self.dbt_target_path / PARSE_CACHE_FILE
         if self.store.is_s3 and cache.exists():
@@ -237,9 +247,8 @@ class Warehouse:
     def marts(self) -> list[str]:
         with duckdb.connect(str(self.build_path), read_only=True) as con:
             rows = con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE' "
-                "ORDER BY table_name",
-                [MARTS_SCHEMA],
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                f"AND schema_name = {sql_string(MARTS_SCHEMA)} AND NOT temporary ORDER BY table_name"
             ).fetchall()
         return [r[0] for r in rows]
 
