@@ -246,3 +246,12 @@ def test_a_full_build_starts_from_an_empty_file_so_the_old_tables_leave_no_free_
     assert not warehouse.build_path.exists()
     build(3)
     assert warehouse.build_path.stat().st_size < 1.2 * once
+
+
+def test_the_build_record_keeps_any_text_it_is_given(warehouse):
+    # the record is spelled into its SQL (sql_string), not bound: a quote must survive
+    _build(warehouse, 1)
+    bronze = {"order_lines": {"2026-11-10": 1.0}, "partners": {"snapshot": 2.0}}
+    warehouse.record(bronze, "models with a ' quote and a \\ backslash")
+    assert not warehouse.plan(bronze, "models with a ' quote and a \\ backslash").full
+    assert warehouse.marts() == ["daily_demand"]
