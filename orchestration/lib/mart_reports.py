@@ -9,17 +9,12 @@ from __future__ import annotations
 import duckdb
 
 from orchestration.lib.report import markdown_table
-from orchestration.lib.warehouse import sql_string
-
-MARTS = "marts"
+from orchestration.lib.warehouse import MARTS_SCHEMA as MARTS
+from orchestration.lib.warehouse import mart_names
 
 
 def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        f"AND schema_name = {sql_string(MARTS)} AND table_name = {sql_string(name)}"
-    ).fetchone()
-    return bool(found and found[0])
+    return name in mart_names(con)
 
 
 def preview(con: duckdb.DuckDBPyConnection, name: str, rows: int = 5) -> str:

@@ -47,6 +47,15 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def mart_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The marts (tables of the marts schema) in the warehouse ``con`` is open on, sorted."""
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        f"AND schema_name = {sql_string(MARTS_SCHEMA)} AND NOT temporary ORDER BY table_name"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def _day_range(prefix: str, days: list[date]) -> dict[str, str]:
     """``{prefix}_START_DAY`` and ``{prefix}_END_DAY``: the first and last of ``days``; with no
     days, a range after every day, which no model or test reads, even from it onward."""
@@ -244,14 +253,6 @@ class Warehouse:
         if self.store.is_s3 and cache.exists():
             self.store.write_bytes(PARSE_CACHE, cache.read_bytes())
 
-    def marts(self) -> list[str]:
-        with duckdb.connect(str(self.build_path), read_only=True) as con:
-            rows = con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-                f"AND schema_name = {sql_string(MARTS_SCHEMA)} AND NOT temporary ORDER BY table_name"
-            ).fetchall()
-        return [r[0] for r in rows]
-
     @property
     def export_dir(self) -> Path:
         """Where dbt writes the marts' Parquet during a build (transforms/macros/export_mart.sql)."""
@@ -277,7 +278,7 @@ class Warehouse:
         rows = {}
         try:
             with duckdb.connect(str(self.build_path), read_only=True) as con:
-                for name in self.marts():
+                for name in mart_names(con):
                     rows[name] = con.execute(f'SELECT count(*) FROM {MARTS_SCHEMA}."{name}"').fetchone()[0]
             for name in rows:
                 if name not in partitioned:

@@ -8,7 +8,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.lib.warehouse import BuildPlan, Warehouse
+from orchestration.lib.warehouse import BuildPlan, Warehouse, mart_names
 
 READER = textwrap.dedent(
     """
@@ -254,4 +254,5 @@ def test_the_build_record_keeps_any_text_it_is_given(warehouse):
     bronze = {"order_lines": {"2026-11-10": 1.0}, "partners": {"snapshot": 2.0}}
     warehouse.record(bronze, "models with a ' quote and a \\ backslash")
     assert not warehouse.plan(bronze, "models with a ' quote and a \\ backslash").full
-    assert warehouse.marts() == ["daily_demand"]
+    with duckdb.connect(str(warehouse.build_path), read_only=True) as con:
+        assert mart_names(con) == ["daily_demand"]
