@@ -1,18 +1,22 @@
 """`supplyloop`: generate demo data, run the whole loop on the lake, show what is there.
 
-supplyloop demo --preset small [--faults]    write demo deliveries into <lake>/landing/
-supplyloop run [--preset small] [--fresh]    demo data if the landing zone is empty, then every asset
+supplyloop demo --preset small [--faults]    write demo deliveries into an empty <lake>/landing/
+supplyloop run [--demo] [--fresh]            every asset on the lake's deliveries (the demo's on an
+                                             empty local lake, or where --demo asks for it)
 supplyloop summary                           what bronze and quarantine hold, per entity
+
+--sources FILE (or SUPPLYLOOP_SOURCES) names the platform's own sources file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import date
 
-from orchestration.lib.lake import LakeStore
+from orchestration.lib.lake import LANDING, LakeStore
 from orchestration.lib.sources import load_sources
 
 
@@ -34,13 +38,68 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def _landing_days(store: LakeStore) -> list[date]:
+    from orchestration.lib.ingest import landing_index
+
     days = set()
     for source in load_sources().values():
         if source.is_daily:
-            days.update(
-                d for d in (source.day_of(f.name) for f in store.list_files(source.landing_dir, source.files)) if d
-            )
+            days.update(d for d in landing_index(store, source) if d)
     return sorted(days)
+
+
+class Refused(Exception):
+    """The command would write where it must not, or has nothing to work on; nothing was written."""
+
+
+def _refuse_if_not_demo(store: LakeStore, rule: str) -> None:
+    """Stop when the landing zone holds files that the demo did not write."""
+    from orchestration.lib.demo import TRUTH_PATH
+
+    files = store.list_files(LANDING, recursive=True)
+    if files and not store.exists(TRUTH_PATH):
+        shown = ", ".join(f.path[len(LANDING) + 1 :] for f in files[:5]) + (" ..." if len(files) > 5 else "")
+        raise Refused(
+            f"{store.uri(LANDING)} holds {len(files)} file(s) that are not the demo's ({shown}), and {rule}: "
+            "nothing was written or deleted. Use another lake for the demo (--lake DIR or LAKE_ROOT), "
+            "or run on these files without --demo or --fresh"
+        )
+
+
+def _may_write_demo(store: LakeStore, explicit: bool) -> None:
+    """The demo goes only into a landing zone that holds no files at all, and never into a
+    platform's own landing zone (``LANDING_ROOT``, an ``s3://`` lake, a platform sources
+    file) unless asked for by name (``--demo``, ``supplyloop demo``)."""
+    _refuse_if_not_demo(store, "the demo is written only into an empty landing zone")
+    if explicit:
+        return
+    from orchestration.lib.paths import SOURCES_FILE
+    from orchestration.lib.settings import LANDING_ROOT_ENV, SOURCES_ENV, landing_root, sources_file
+
+    platform = [
+        why
+        for why, yes in (
+            ("the lake is on S3", store.is_s3),
+            (f"{LANDING_ROOT_ENV} is set", landing_root() is not None),
+            (f"{SOURCES_ENV} names a platform's sources file", sources_file() != SOURCES_FILE),
+        )
+        if yes
+    ]
+    if platform:
+        raise Refused(
+            f"the landing zone {store.uri(LANDING)} holds no files, and {' and '.join(platform)}, so no demo is "
+            "written there unasked: deliver the exports into landing/<source>/, or pass --demo to write the demo"
+        )
+
+
+def _check_deliveries(store: LakeStore) -> None:
+    """Refuse a landing zone none of whose files a source reads; report the ones left over."""
+    from orchestration.lib.deliveries import audit_landing
+
+    audit = audit_landing(store, load_sources())
+    if audit.unmatched and not audit.matched_count:
+        raise Refused(audit.unmatched_report())
+    if audit.unmatched:
+        print("warning: " + audit.unmatched_report(), file=sys.stderr)
 
 
 def materialize_all(store: LakeStore, instance=None) -> list:
@@ -151,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="supplyloop", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--lake", help="lake root (default: $LAKE_ROOT, else lake/ in the project)")
+    parser.add_argument(
+        "--sources", help="the platform's own sources file (default: $SUPPLYLOOP_SOURCES, else the demo's)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("demo", "run"):
         p = sub.add_parser(name)
@@ -159,24 +221,44 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--faults", action="store_true", help="inject bad deliveries (see the README)")
         p.add_argument("--order-lines", type=int, help="scale the order-line volume to about this many")
     sub.choices["run"].add_argument(
+        "--demo",
+        action="store_true",
+        help="write the demo into the landing zone first, even on S3 or a LANDING_ROOT (it must hold no files)",
+    )
+    sub.choices["run"].add_argument(
         "--fresh",
         action="store_true",
-        help="empty the lake's landing/, bronze/ and quarantine/ first, then regenerate the demo",
+        help="a demo lake only: empty its landing/, bronze/ and quarantine/ first, then regenerate the demo",
     )
     sub.add_parser("summary")
     args = parser.parse_args(argv)
+    if args.sources:
+        from orchestration.lib.settings import SOURCES_ENV
 
+        os.environ[SOURCES_ENV] = os.path.abspath(args.sources)
+    try:
+        return _command(args)
+    except Refused as err:
+        print(f"{parser.prog} {args.command}: {err}", file=sys.stderr)
+        return 2
+
+
+def _command(args: argparse.Namespace) -> int:
     store = LakeStore(args.lake)
     if args.command == "demo":
+        _may_write_demo(store, explicit=True)
         _demo(store, args.preset, args.seed, args.faults, args.order_lines)
         return 0
     if args.command == "run":
         if args.fresh:
+            _refuse_if_not_demo(store, "--fresh empties only a demo lake")
             for layer in ("landing", "bronze", "quarantine", "_demo"):
                 store.delete_dir(layer)
             print(f"--fresh: emptied landing/, bronze/ and quarantine/ of {store.uri()}", file=sys.stderr)
-        if not _landing_days(store):
+        if args.demo or not store.list_files(LANDING, recursive=True):
+            _may_write_demo(store, explicit=args.demo)
             _demo(store, args.preset, args.seed, args.faults, args.order_lines)
+        _check_deliveries(store)
         results = materialize_all(store)
         _summary(store)
         return 0 if all(r.success for r in results) else 1

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import Counter, defaultdict
+import threading
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.lib.lake import LakeFile, LakeStore
-from orchestration.lib.readers import FILE, ROW, FileRejected, RawFile, read_landing_file
-from orchestration.lib.rules import apply_rules, connect
+from orchestration.lib.readers import FILE, ROW, FileRejected, RawFile, malformed_fix, read_landing_file
+from orchestration.lib.rules import apply_rules, connect, event_days
 from orchestration.lib.sources import Source, load_sources
 
 log = logging.getLogger(__name__)
@@ -103,17 +105,91 @@ class IngestResult:
 
 
 def landing_index(store: LakeStore, source: Source) -> dict[date | None, list[LakeFile]]:
-    """The source's landing files grouped by the business day in their names (one listing)."""
+    """The source's landing files grouped by business day (one listing).
+
+    A file's day is the one in its name (``day_in_name``). A daily file whose name has no
+    day is listed under every day its rows fall on (it is read once to find them, see
+    :func:`undated_file`); master data's files are all under None.
+    """
     index: dict[date | None, list[LakeFile]] = defaultdict(list)
     for f in store.list_files(source.landing_dir, source.files):
-        index[source.day_of(f.name)].append(f)
+        day = source.day_of(f.name)
+        if day is None and source.is_daily:
+            for covered in undated_file(store, source, f).days:
+                index[covered].append(f)
+        else:
+            index[day].append(f)
     return dict(index)
 
 
 def latest_snapshot(store: LakeStore, source: Source) -> LakeFile | None:
-    """The master-data snapshot that wins: the newest day in its name, then the last name."""
+    """The master-data snapshot that wins: the newest day in its name, then the newest
+    delivery, then the last name."""
     files = store.list_files(source.landing_dir, source.files)
-    return max(files, key=lambda f: (source.day_of(f.name) or date.min, f.name), default=None)
+    return max(
+        files,
+        key=lambda f: (source.day_of(f.name) or date.min, f.mtime.timestamp() if f.mtime else 0.0, f.name),
+        default=None,
+    )
+
+
+@dataclass(frozen=True)
+class UndatedFile:
+    """A daily file whose name carries no day, read once and split by its rows' business day.
+
+    Rows whose event time is empty or does not parse, and the file itself when it cannot be
+    read at all, belong to its *home* day: the first day its rows fall on, else the day it
+    was delivered (local time), so they are quarantined on one day, never lost.
+    """
+
+    raw: RawFile | None
+    rejected: FileRejected | None
+    row_days: pa.Array | None  # date32, one per row of raw.table; null where the time does not parse
+    home: date
+    days: tuple[date, ...]
+
+    def rows_on(self, day: date) -> RawFile | None:
+        """The file's rows for ``day`` (and, on its home day, the rows without a day)."""
+        if self.raw is None:
+            return None
+        on_day = pc.fill_null(pc.equal(self.row_days, pa.scalar(day, pa.date32())), day == self.home)
+        malformed = self.raw.malformed if day == self.home else []
+        return RawFile(self.raw.file, self.raw.table.filter(on_day), malformed, self.raw.renamed)
+
+
+_UNDATED: OrderedDict[tuple[str, str], UndatedFile] = OrderedDict()
+_UNDATED_LOCK = threading.Lock()
+UNDATED_CACHED = 4  # files kept read between the days of a backfill
+
+
+def undated_file(store: LakeStore, source: Source, file: LakeFile) -> UndatedFile:
+    """Read a daily file without a day in its name and find the days its rows fall on.
+
+    The last few are kept in memory by version, so a backfill reads each once; a file is
+    held whole while its days are ingested (split very large exports by day).
+    """
+    cache_key = (store.uri(file.path), file.version)
+    with _UNDATED_LOCK:
+        if cache_key in _UNDATED:
+            _UNDATED.move_to_end(cache_key)
+            return _UNDATED[cache_key]
+    delivered = (file.mtime or datetime.now(UTC)).astimezone(ZoneInfo(source.timezone)).date()
+    try:
+        raw = read_landing_file(store, source, file)
+    except FileRejected as err:
+        undated = UndatedFile(None, err, None, delivered, (delivered,))
+    else:
+        row_days = event_days(source, raw.table)
+        found = pc.unique(row_days.drop_null()).to_pylist()
+        home = min(found, default=delivered)
+        has_homeless = row_days.null_count > 0 or bool(raw.malformed) or not found
+        days = tuple(sorted({*found, home} if has_homeless else found))
+        undated = UndatedFile(raw, None, row_days, home, days)
+    with _UNDATED_LOCK:
+        _UNDATED[cache_key] = undated
+        while len(_UNDATED) > UNDATED_CACHED:
+            _UNDATED.popitem(last=False)
+    return undated
 
 
 def load_references(store: LakeStore, source: Source) -> dict[tuple[str, str], pa.Array]:
@@ -184,7 +260,8 @@ def _malformed_rows(source: Source, raw: RawFile, file_reason: str | None) -> pa
             ROW: [m.row for m in raw.malformed],
             "_reason_code": [code] * n,
             "_reason": [
-                file_reason or f"malformed_row: row {m.row} of {raw.file.name}: {m.why}" for m in raw.malformed
+                file_reason or f"malformed_row: row {m.row} of {raw.file.name}: {m.why}; {malformed_fix(source)}"
+                for m in raw.malformed
             ],
             "_raw_text": [m.text for m in raw.malformed],
         }
@@ -211,13 +288,28 @@ class _Delivery:
     bytes_read: int
 
 
-def _read_delivery(store: LakeStore, source: Source, files: list[LakeFile]) -> _Delivery:
+def _read_file(store: LakeStore, source: Source, file: LakeFile, day: date | None) -> RawFile | None:
+    """One delivered file's rows for this partition; None when it has none here."""
+    if day is None or not source.is_daily or source.day_of(file.name) is not None:
+        return read_landing_file(store, source, file)
+    undated = undated_file(store, source, file)
+    if undated.rejected is not None:
+        if day != undated.home:
+            return None
+        raise undated.rejected
+    return undated.rows_on(day)
+
+
+def _read_delivery(store: LakeStore, source: Source, files: list[LakeFile], day: date | None) -> _Delivery:
     outcomes = {f.name: FileOutcome(f.name) for f in files}
     duplicates = _duplicates(store, files)
     tables, refused = [], []
     for order, f in enumerate(files):
         try:
-            raw = read_landing_file(store, source, f)
+            raw = _read_file(store, source, f, day)
+            if raw is None:
+                del outcomes[f.name]
+                continue
         except FileRejected as err:
             outcomes[f.name].status, outcomes[f.name].error = "rejected", f"{err.code}: {err.message}"
             refused.append(_file_level_row(source, f, err.code, err.message))
@@ -228,8 +320,9 @@ def _read_delivery(store: LakeStore, source: Source, files: list[LakeFile]) -> _
         if f.path in duplicates:
             outcomes[f.name].status = "duplicate"
             file_reason = (
-                f"duplicate_file: {f.name} is byte-identical to {duplicates[f.path]}; "
-                "its rows are kept here and not loaded twice"
+                f"duplicate_file: {f.name} is byte-identical to {duplicates[f.path]}, so its rows are kept "
+                "here and not loaded twice; remove the repeated delivery from the landing zone, or, if another "
+                "export was meant, deliver that one in its place"
             )
         if raw.malformed:
             refused.append(_malformed_rows(source, raw, file_reason))
@@ -275,7 +368,7 @@ def ingest_files(
 ) -> IngestResult:
     """Ingest one partition's files: bronze and quarantine are replaced wholly, atomically."""
     files = sorted(files, key=lambda f: f.name)
-    delivery = _read_delivery(store, source, files)
+    delivery = _read_delivery(store, source, files, day)
     result = IngestResult(
         source=source.name,
         day=day,

@@ -27,6 +27,7 @@ from orchestration.lib.sources import Source
 ROW = "_source_row"
 FILE = "_source_file"
 CHUNK_ROWS = 64 * 1024
+SHOWN_CHARS = 80  # delivered text (headers, parser errors) quoted in a reason is cut to this
 
 
 class FileRejected(Exception):
@@ -67,26 +68,29 @@ class RawFile:
 def _undecodable(name: str, encoding: str, detail: str) -> FileRejected:
     return FileRejected(
         "undecodable",
-        f"{name}: {detail} are not valid {encoding}; re-export the file as {encoding}, "
-        "or set `encoding` for this source in sources.yaml",
+        f"{name}: {detail} are not valid {encoding}; re-export the file as {encoding}, or set `encoding` "
+        "of this source in the sources file to the one the file was written in (e.g. gb18030, utf-8-sig)",
     )
 
 
-def _csv_header(data: pa.Buffer, encoding: str, name: str) -> list[str]:
-    first = data.slice(0, min(data.size, 1 << 16)).to_pybytes().split(b"\n", 1)[0].rstrip(b"\r")
+def _csv_header(data: pa.Buffer, source: Source, name: str) -> list[str]:
+    encoding = _python_codec(source.encoding)
+    lines = data.slice(0, min(data.size, 1 << 16)).to_pybytes().split(b"\n", source.skip_rows + 1)
+    first = lines[min(source.skip_rows, len(lines) - 1)].rstrip(b"\r")
     try:
         text = first.decode(encoding)
     except UnicodeDecodeError as err:
         raise _undecodable(name, encoding, f"the header's bytes {err.start}-{err.end} ({err.reason})") from err
-    return next(csv.reader([text.lstrip("\ufeff")]))
+    return next(csv.reader([text.lstrip("\ufeff")], delimiter=source.delimiter), [])
 
 
 def _read_csv(data: pa.Buffer, source: Source, name: str) -> tuple[pa.Table, list[Malformed]]:
-    header = _csv_header(data, _python_codec(source.encoding), name)
+    header = _csv_header(data, source, name)
     if len(set(header)) != len(header):
         raise FileRejected(
             "unreadable_file",
-            f"{name}: the header repeats a column name ({header}); fix the export so each column appears once",
+            f"{name}: the header repeats a column name ({cut(', '.join(header))}); "
+            "fix the export so each column appears once",
         )
     malformed: list[Malformed] = []
 
@@ -101,8 +105,12 @@ def _read_csv(data: pa.Buffer, source: Source, name: str) -> tuple[pa.Table, lis
     try:
         table = pacsv.read_csv(
             pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(use_threads=False, encoding=arrow_encoding, block_size=8 << 20),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True),
+            read_options=pacsv.ReadOptions(
+                use_threads=False, encoding=arrow_encoding, block_size=8 << 20, skip_rows=source.skip_rows
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=source.delimiter, invalid_row_handler=on_invalid, newlines_in_values=True
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in header}, strings_can_be_null=True
             ),
@@ -113,7 +121,9 @@ def _read_csv(data: pa.Buffer, source: Source, name: str) -> tuple[pa.Table, lis
         if "UTF8" in str(err) or "UTF-8" in str(err):
             raise _undecodable(name, source.encoding, f"some bytes ({err})") from err
         raise FileRejected(
-            "unreadable_file", f"{name}: not a readable CSV ({err}); check the delimiter and quoting of the export"
+            "unreadable_file",
+            f"{name}: not a readable CSV ({cut(str(err))}); check the quoting of the export, "
+            f"and `delimiter` of {source.name} in the sources file",
         ) from err
     table = table.rename_columns([c.lstrip("\ufeff") for c in table.column_names])
     return _with_row_numbers(table, [m.row for m in malformed]), malformed
@@ -156,7 +166,8 @@ def _read_parquet(data: pa.Buffer, source: Source, name: str) -> tuple[pa.Table,
     except (pa.ArrowInvalid, OSError) as err:
         raise FileRejected(
             "unreadable_file",
-            f"{name}: not a readable Parquet file ({err}); the upload was probably cut short, deliver it again",
+            f"{name}: not a readable Parquet file ({cut(str(err))}), the upload was probably cut short; "
+            "deliver the file again",
         ) from err
     table = pa.table({c: _as_text(table.column(c)) for c in table.column_names})
     return _with_row_numbers(table, []), []
@@ -170,10 +181,11 @@ def _read_xlsx(data: pa.Buffer, source: Source, name: str) -> tuple[pa.Table, li
     except Exception as err:  # openpyxl raises many types for a broken workbook
         raise FileRejected(
             "unreadable_file",
-            f"{name}: not a readable .xlsx workbook ({type(err).__name__}: {err}); open and re-save it in Excel, or deliver it again",
+            f"{name}: not a readable .xlsx workbook ({type(err).__name__}: {cut(str(err))}); "
+            "open and re-save it in Excel, or deliver it again",
         ) from err
     try:
-        rows = book.worksheets[0].iter_rows(values_only=True)
+        rows = book.worksheets[0].iter_rows(values_only=True, min_row=source.skip_rows + 1)
         header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
         chunks, numbers, buffer = [], [], []
         for number, values in enumerate(rows, start=1):
@@ -206,7 +218,7 @@ def read_landing_file(store: LakeStore, source: Source, file: LakeFile) -> RawFi
     """Read one delivered file into canonical text columns, or raise :class:`FileRejected`."""
     if file.size == 0:
         raise FileRejected(
-            "empty_file", f"{file.name} is empty (0 bytes): the export probably failed; deliver it again"
+            "empty_file", f"{file.name} is empty (0 bytes), the export probably failed; deliver the file again"
         )
     with store.open_input(file.path) as f:
         data = f.read_buffer()
@@ -240,11 +252,27 @@ def to_canonical(table: pa.Table, source: Source, name: str) -> tuple[pa.Table, 
         names = ", ".join(repr(m) for m in missing)
         raise FileRejected(
             "missing_column",
-            f"{name} has no column {names} (found: {', '.join(found)}). If the export renamed it, "
-            f"add the new header to `aliases` of {source.name}.{missing[0]} in sources.yaml",
+            f"{name} has no column {names} (found: {cut(', '.join(found))}); if the export renamed it, "
+            f"add the new header to `aliases` of {source.name}.{missing[0]} in the sources file, "
+            "otherwise deliver the file with that column",
         )
     columns[ROW] = table.column(ROW)
     return pa.table(columns), renamed
+
+
+def malformed_fix(source: Source) -> str:
+    """What to do about a row the parser of ``source``'s format could not split."""
+    if source.format == "jsonl":
+        return "write the line as one JSON object and deliver the file again"
+    return (
+        "quote the fields that hold the delimiter, a quote or a line break, and deliver the file again "
+        f"(or correct `delimiter` of {source.name} in the sources file)"
+    )
+
+
+def cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    """Delivered text as a reason shows it: at most ``limit`` characters, "..." marking a cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _with_row_numbers(table: pa.Table, skipped: list[int]) -> pa.Table:

@@ -36,6 +36,7 @@ REASON_CODES = {
     "missing_column": "a required column is absent under every known header",
 }
 
+REASON_SEPARATOR = " | "  # between the reasons of a row that breaks several rules
 TIMESTAMP_FORMATS = ["%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y%m%d%H%M%S", "%Y%m%d"]
 DATE_FORMATS = ["%Y/%m/%d", "%Y%m%d", "%d/%m/%Y"]
 TYPE_WORDS = {
@@ -44,6 +45,13 @@ TYPE_WORDS = {
     "decimal": "a decimal number",
     "date": "a date (YYYY-MM-DD)",
     "timestamp": "a date and time (YYYY-MM-DD HH:MM:SS)",
+}
+TYPE_ADVICE = {  # after "correct the value in the export"
+    "int64": " (digits only, no decimals or thousands separators)",
+    "float64": " (a point for decimals, no thousands separators)",
+    "decimal": " (a point for decimals, no thousands separators or currency signs)",
+    "date": " (as 2026-11-11, 2026/11/11 or 20261111)",
+    "timestamp": " (as 2026-11-11 20:00:00, 2026/11/11 20:00 or ISO with an offset)",
 }
 
 
@@ -90,33 +98,63 @@ def _typed(col: Column, v: str, params: _Params) -> str:
     raise ValueError(f"no typing rule for {col.type}")
 
 
+SHOWN_CHARS = 80  # a delivered value quoted in a reason is cut to this many characters
+
+
+def shown(v: str) -> str:
+    """SQL for a delivered value as a reason quotes it: cut to ``SHOWN_CHARS`` with "..." when longer."""
+    return f"CASE WHEN length({v}) > {SHOWN_CHARS} THEN left({v}, {SHOWN_CHARS - 3}) || '...' ELSE {v} END"
+
+
 def _checks(source: Source, col: Column, v: str, t: str, params: _Params, day: date | None) -> list[tuple[str, str]]:
-    """The rules of one column: (condition that breaks it, SQL of the reason text)."""
-    name = col.name
-    quoted = f"'''' || {v} || ''''"  # the value as delivered, in quotes
+    """The rules of one column: (condition that breaks it, SQL of the reason text).
+
+    Every text reads ``<code>: <what is wrong>; <what to do>``; its fixed parts are bound.
+    """
+    name, text = col.name, params.bind
+    where = f"{source.name}.{name}"
+    quoted = f"'''' || {shown(v)} || ''''"  # the value as delivered, in quotes
     checks = []
     if col.required:
-        checks.append((f"{v} IS NULL", f"'missing_required: {name} is empty'"))
+        checks.append(
+            (
+                f"{v} IS NULL",
+                text(
+                    f"missing_required: {name} is empty; fill in the row's {name} in the export "
+                    "and deliver the file again (the column is required)"
+                ),
+            )
+        )
     if col.type != "string":
         checks.append(
             (
                 f"{v} IS NOT NULL AND {t} IS NULL",
-                f"'invalid_value: {name} ' || {quoted} || ' is not {TYPE_WORDS[col.type]}'",
+                f"{text(f'invalid_value: {name} ')} || {quoted} || "
+                + text(
+                    f" is not {TYPE_WORDS[col.type]}; correct the value in the export{TYPE_ADVICE.get(col.type, '')}"
+                ),
             )
         )
     if col.min is not None:
         checks.append(
             (
-                f"{t} < {params.bind(col.min)}",
-                f"'below_minimum: {name} ' || {v} || ' is below ' || {params.bind(f'{col.min:g}')}",
+                f"{t} < {text(col.min)}",
+                f"{text(f'below_minimum: {name} ')} || {shown(v)} || "
+                + text(
+                    f" is below {col.min:g}; correct the value in the export, or lower `min` of {where} "
+                    "in the sources file if such values are valid"
+                ),
             )
         )
     if col.accepted:
-        allowed = params.bind(", ".join(col.accepted))
         checks.append(
             (
-                f"{t} IS NOT NULL AND NOT list_contains({params.bind(list(col.accepted))}, {t})",
-                f"'not_accepted: {name} ' || {quoted} || ' is not one of ' || {allowed}",
+                f"{t} IS NOT NULL AND NOT list_contains({text(list(col.accepted))}, {t})",
+                f"{text(f'not_accepted: {name} ')} || {quoted} || "
+                + text(
+                    f" is not one of {', '.join(col.accepted)}; correct the value in the export, "
+                    f"or add it to `accepted` of {where} in the sources file if it is a valid value"
+                ),
             )
         )
     if col.references:
@@ -124,23 +162,27 @@ def _checks(source: Source, col: Column, v: str, t: str, params: _Params, day: d
         checks.append(
             (
                 f"{t} IS NOT NULL AND {t} NOT IN (SELECT k FROM {ident(ref_table(entity, key))})",
-                f"'unknown_reference: {name} ' || {quoted} || ' is not in {entity}; "
-                f"add it to the {entity} master data or correct the row'",
+                f"{text(f'unknown_reference: {name} ')} || {quoted} || "
+                + text(f" is not in {entity}; add it to the {entity} master data or correct the row"),
             )
         )
     if day is not None and name == source.event_time:
         checks.append(
             (
-                f"{t} IS NOT NULL AND CAST({t} AS DATE) <> {params.bind(day)}",
-                f"'wrong_day: {name} ' || {v} || ' falls on ' || CAST(CAST({t} AS DATE) AS VARCHAR) "
-                f"|| ', not on the file''s day ' || {params.bind(day.isoformat())}",
+                f"{t} IS NOT NULL AND CAST({t} AS DATE) <> {text(day)}",
+                f"{text(f'wrong_day: {name} ')} || {shown(v)} || ' falls on ' || CAST(CAST({t} AS DATE) AS VARCHAR) "
+                "|| "
+                + text(
+                    f", not on the file's day {day.isoformat()}; deliver the row in the file of its own day, "
+                    f"or check the `timezone` of {source.name} (now {source.timezone}) in the sources file"
+                ),
             )
         )
     return checks
 
 
 def _reasons(checks: list[tuple[str, str]]) -> str:
-    """Every broken rule's text, joined; NULL for a good row.
+    """Every broken rule's text, joined by ``REASON_SEPARATOR``; NULL for a good row.
 
     Most rows break nothing: one test of all conditions lets them skip building text.
     """
@@ -148,7 +190,7 @@ def _reasons(checks: list[tuple[str, str]]) -> str:
         return "NULL"
     broken = " OR ".join(f"COALESCE({cond}, false)" for cond, _ in checks)
     texts = ", ".join(f"CASE WHEN {cond} THEN {text} END" for cond, text in checks)
-    return f"CASE WHEN {broken} THEN concat_ws('; ', {texts}) END"
+    return f"CASE WHEN {broken} THEN concat_ws('{REASON_SEPARATOR}', {texts}) END"
 
 
 def ref_table(entity: str, column: str) -> str:
@@ -183,7 +225,9 @@ def build_query(source: Source, day: date | None, dedupe: bool = True) -> tuple[
         typed.append(f"{_typed(col, v, params)} AS {ident(col.name)}")
         checks += _checks(source, col, v, ident(col.name), params, day)
     keys = ", ".join(ident(k) for k in source.key)
-    key_text = " || ', ' || ".join(f"'{k}=' || COALESCE(CAST({ident(k)} AS VARCHAR), '')" for k in source.key)
+    key_text = " || ', ' || ".join(
+        f"'{k}=' || COALESCE({shown(f'CAST({ident(k)} AS VARCHAR)')}, '')" for k in source.key
+    )
     lineage = "_source_file, _source_row, _file_order"
     window = f"PARTITION BY (_rules IS NULL), {keys} ORDER BY _file_order, _source_row"
     out_typed = ", ".join(ident(c.name) for c in source.columns)
@@ -192,7 +236,8 @@ def build_query(source: Source, day: date | None, dedupe: bool = True) -> tuple[
              WHEN row_number() OVER ({window}) > 1 THEN
                 'duplicate_key: ' || {key_text} || ' was already delivered in row '
                 || CAST(first_value(_source_row) OVER ({window}) AS VARCHAR) || ' of '
-                || first_value(_source_file) OVER ({window}) || '; the first delivery is kept'
+                || first_value(_source_file) OVER ({window}) || ', which is kept; remove the repeated row '
+                || 'from the export, or, if it corrects the first, deliver the corrected row in place of it'
         END"""
         order = "ORDER BY _file_order, _source_row"
     else:
@@ -247,3 +292,17 @@ def apply_rules(
         con.register(ref_table(entity, column), pa.table({"k": keys}))
     sql, params = build_query(source, day, dedupe=has_repeated_keys(con, source))
     return con.execute(sql, params).to_arrow_reader(batch_rows)
+
+
+def event_days(source: Source, raw: pa.Table) -> pa.Array:
+    """The business day of each row of ``raw`` (canonical text columns), by the source's
+    event time in its time zone, typed as the rules type it; null where it does not parse."""
+    col = source.column(source.event_time)
+    params = _Params({})
+    sql = f"SELECT CAST({_typed(col, _text(col), params)} AS DATE) AS day FROM raw"
+    con = connect(source)
+    try:
+        con.register("raw", raw.select([col.name]))
+        return con.execute(sql, params.values).to_arrow_table().column("day").combine_chunks()
+    finally:
+        con.close()

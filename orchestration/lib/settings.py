@@ -10,12 +10,22 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from orchestration.lib.paths import DEFAULT_LAKE_DIR
+from pathlib import Path
+
+from orchestration.lib.paths import DEFAULT_LAKE_DIR, SOURCES_FILE
 
 LAKE_ROOT_ENV = "LAKE_ROOT"
 FEEDS_ROOT_ENV = "FEEDS_ROOT"
 LANDING_ROOT_ENV = "LANDING_ROOT"
+SOURCES_ENV = "SUPPLYLOOP_SOURCES"
 TIMEZONE_DEFAULT = "Asia/Shanghai"
+
+
+def sources_file() -> Path:
+    """The sources this platform delivers: ``$SUPPLYLOOP_SOURCES`` (the platform's own
+    file, laid over the built-in one), else the built-in ``sources.yaml`` (the demo's)."""
+    value = os.environ.get(SOURCES_ENV)
+    return Path(value).expanduser().resolve() if value else SOURCES_FILE
 
 
 def lake_root() -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +13,7 @@ import pyarrow as pa
 import yaml
 
 from orchestration.lib.paths import SOURCES_FILE
+from orchestration.lib.settings import SOURCES_ENV, sources_file
 
 FORMATS = ("csv", "jsonl", "parquet", "xlsx")
 DOMAINS = ("master", "factory", "inventory", "sales")
@@ -24,12 +26,57 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "date": pa.date32(),
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
-DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+DEFAULT_DAY_IN_NAME = "%Y-%m-%d"
+# the strftime directives a file name's day may use, as the regex each stands for
+DAY_DIRECTIVES = {"%Y": r"(?P<year>\d{4})", "%m": r"(?P<month>\d{2})", "%d": r"(?P<day>\d{2})"}
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# what a platform's own sources file may set on a canonical source (columns: aliases only)
+OVERLAY_SETTINGS = (
+    "format",
+    "encoding",
+    "files",
+    "day_in_name",
+    "delimiter",
+    "skip_rows",
+    "timezone",
+    "description",
+    "max_quarantine_ratio",
+    "columns",
+)
 
 
 class SourceConfigError(ValueError):
     """sources.yaml says something the ingestion cannot follow."""
+
+
+def day_pattern(spec: str | None) -> re.Pattern | None:
+    """The regex that finds a file name's day, from a source's ``day_in_name``.
+
+    ``spec`` is a strftime-like pattern (``%Y%m%d``, ``%Y_%m_%d``, ``day%Y-%m-%d``: ``%Y``,
+    ``%m`` and ``%d`` each once, anything else literal) or a regular expression with the
+    named groups ``year``, ``month`` and ``day``; None means the names carry no day.
+    """
+    if spec is None:
+        return None
+    if "(?P<" in spec:
+        try:
+            pattern = re.compile(spec)
+        except re.error as err:
+            raise SourceConfigError(f"day_in_name {spec!r} is not a valid regular expression: {err}") from err
+        missing = {"year", "month", "day"} - set(pattern.groupindex)
+        if missing:
+            raise SourceConfigError(f"day_in_name {spec!r} lacks the named group(s) {sorted(missing)}")
+        return pattern
+    if any(spec.count(d) != 1 for d in DAY_DIRECTIVES):
+        raise SourceConfigError(
+            f"day_in_name {spec!r} must hold %Y, %m and %d once each (e.g. '%Y%m%d' or '%Y-%m-%d'), "
+            "be a regex with the groups year, month and day, or be null when names carry no day"
+        )
+    parts = re.split(r"(%[Ymd])", spec)
+    body = "".join(DAY_DIRECTIVES.get(p, re.escape(p)) for p in parts)
+    # a digit right before the day belongs to something else (a sequence number); digits
+    # after it may be a time of day (20261111093000)
+    return re.compile(rf"(?<!\d){body}")
 
 
 @dataclass(frozen=True)
@@ -67,6 +114,9 @@ class Source:
     timezone: str = "Asia/Shanghai"
     event_time: str | None = None
     max_quarantine_ratio: float = 0.05
+    day_in_name: str | None = DEFAULT_DAY_IN_NAME
+    delimiter: str = ","
+    skip_rows: int = 0
 
     @property
     def entity(self) -> str:
@@ -106,14 +156,19 @@ class Source:
         return {c.references[0] for c in self.columns if c.references}
 
     def day_of(self, file_name: str) -> date | None:
-        """The business day a daily file is for, read from its name."""
-        match = DAY_IN_NAME.search(file_name)
-        if not match:
+        """The business day in a file's name (``day_in_name``), None when it has none.
+
+        A daily file without a day in its name is split by its rows' event time instead.
+        """
+        pattern = day_pattern(self.day_in_name)
+        if pattern is None:
             return None
-        try:
-            return date.fromisoformat(match.group(1))
-        except ValueError:
-            return None
+        for match in pattern.finditer(file_name):
+            try:
+                return date(int(match["year"]), int(match["month"]), int(match["day"]))
+            except ValueError:
+                continue  # eight digits that are no date (a sequence number): look further
+        return None
 
 
 def _check_name(what: str, name: str) -> None:
@@ -148,62 +203,180 @@ def _column(source: str, name: str, spec: dict) -> Column:
     )
 
 
-def parse_sources(doc: dict) -> dict[str, Source]:
-    """Turn the YAML document into validated :class:`Source` objects."""
-    defaults = doc.get("defaults", {})
-    sources: dict[str, Source] = {}
-    for name, spec in (doc.get("sources") or {}).items():
-        _check_name("source", name)
-        fmt = spec.get("format")
-        if fmt not in FORMATS:
-            raise SourceConfigError(f"sources.yaml: {name} has format {fmt!r}; use one of {FORMATS}")
-        if spec.get("domain") not in DOMAINS:
-            raise SourceConfigError(f"sources.yaml: {name} has domain {spec.get('domain')!r}; use one of {DOMAINS}")
-        columns = tuple(_column(name, col, colspec or {}) for col, colspec in spec["columns"].items())
-        names = {c.name for c in columns}
-        key = tuple(spec.get("key", ()))
-        for k in key:
-            if k not in names:
-                raise SourceConfigError(f"sources.yaml: {name} key column {k!r} is not among its columns")
-        event_time = spec.get("event_time")
-        if event_time is not None and event_time not in names:
-            raise SourceConfigError(f"sources.yaml: {name} event_time {event_time!r} is not among its columns")
-        sources[name] = Source(
-            name=name,
-            domain=spec["domain"],
-            description=spec.get("description", ""),
-            format=fmt,
-            files=spec.get("files", f"{name}_*"),
-            key=key,
-            columns=columns,
-            encoding=spec.get("encoding", defaults.get("encoding", "utf-8")),
-            timezone=spec.get("timezone", defaults.get("timezone", "Asia/Shanghai")),
-            event_time=event_time,
-            max_quarantine_ratio=float(spec.get("max_quarantine_ratio", defaults.get("max_quarantine_ratio", 0.05))),
+def _source(name: str, spec: dict, defaults: dict) -> Source:
+    _check_name("source", name)
+    fmt = spec.get("format")
+    if fmt not in FORMATS:
+        raise SourceConfigError(f"sources.yaml: {name} has format {fmt!r}; use one of {FORMATS}")
+    if spec.get("domain") not in DOMAINS:
+        raise SourceConfigError(f"sources.yaml: {name} has domain {spec.get('domain')!r}; use one of {DOMAINS}")
+    columns = tuple(_column(name, col, colspec or {}) for col, colspec in (spec.get("columns") or {}).items())
+    names = {c.name for c in columns}
+    key = tuple(spec.get("key", ()))
+    for k in key:
+        if k not in names:
+            raise SourceConfigError(f"sources.yaml: {name} key column {k!r} is not among its columns")
+    event_time = spec.get("event_time")
+    if event_time is not None and event_time not in names:
+        raise SourceConfigError(f"sources.yaml: {name} event_time {event_time!r} is not among its columns")
+    day_in_name = spec.get("day_in_name", DEFAULT_DAY_IN_NAME)
+    try:
+        day_pattern(day_in_name)
+    except SourceConfigError as err:
+        raise SourceConfigError(f"sources.yaml: {name}: {err}") from None
+    delimiter = str(spec.get("delimiter", ","))
+    if len(delimiter) != 1:
+        raise SourceConfigError(
+            f"sources.yaml: {name} has delimiter {delimiter!r}; use one character, e.g. ';' or '\\t'"
         )
-    for source in sources.values():
+    skip_rows = spec.get("skip_rows", 0)
+    if not isinstance(skip_rows, int) or skip_rows < 0:
+        raise SourceConfigError(
+            f"sources.yaml: {name} has skip_rows {skip_rows!r}; use the number of lines above the header"
+        )
+    encoding = spec.get("encoding", defaults.get("encoding", "utf-8"))
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise SourceConfigError(
+            f"sources.yaml: {name} has encoding {encoding!r}, which Python does not know; "
+            "use e.g. utf-8, utf-8-sig, gb18030 or gbk"
+        ) from None
+    return Source(
+        name=name,
+        domain=spec["domain"],
+        description=spec.get("description", ""),
+        format=fmt,
+        files=spec.get("files", f"{name}_*"),
+        key=key,
+        columns=columns,
+        encoding=encoding,
+        timezone=spec.get("timezone", defaults.get("timezone", "Asia/Shanghai")),
+        event_time=event_time,
+        max_quarantine_ratio=float(spec.get("max_quarantine_ratio", defaults.get("max_quarantine_ratio", 0.05))),
+        day_in_name=day_in_name,
+        delimiter=delimiter,
+        skip_rows=skip_rows,
+    )
+
+
+def parse_sources(doc: dict) -> dict[str, Source]:
+    """Turn the YAML document into validated :class:`Source` objects.
+
+    References to a master entity the document does not declare are dropped: a platform
+    that delivers no such master data cannot check against it (the onboarding dry run
+    and the run summary say which sources are absent).
+    """
+    defaults = doc.get("defaults") or {}
+    sources = {name: _source(name, spec or {}, defaults) for name, spec in (doc.get("sources") or {}).items()}
+    canonical = _document(SOURCES_FILE)["sources"]
+    for name, source in list(sources.items()):
+        columns = []
         for col in source.columns:
             if col.references and col.references[0] not in sources:
-                raise SourceConfigError(
-                    f"sources.yaml: {source.name}.{col.name} references unknown source {col.references[0]!r}"
-                )
+                if col.references[0] not in canonical:
+                    raise SourceConfigError(
+                        f"sources.yaml: {source.name}.{col.name} references unknown source {col.references[0]!r}"
+                    )
+                col = replace(col, references=None)
+            columns.append(col)
+        sources[name] = replace(source, columns=tuple(columns))
     return sources
 
 
-@lru_cache(maxsize=4)
+def overlay(platform: dict, base: dict | None = None) -> dict:
+    """A platform's own sources file laid over the built-in one: the document to parse.
+
+    Only the sources the platform lists are delivered. For a canonical source it may set
+    how its files look (:data:`OVERLAY_SETTINGS`) and, per column, more ``aliases``;
+    types, keys, the event time and the rules stay those of the built-in entry, which
+    the marts are written against. A source that is not canonical is declared whole.
+    """
+    base = base or _document(SOURCES_FILE)
+    canonical = base["sources"]
+    defaults = {**(base.get("defaults") or {}), **(platform.get("defaults") or {})}
+    merged: dict[str, dict] = {}
+    for name, spec in (platform.get("sources") or {}).items():
+        spec = spec or {}
+        if name not in canonical:
+            merged[name] = spec
+            continue
+        unknown = set(spec) - set(OVERLAY_SETTINGS)
+        if unknown:
+            raise SourceConfigError(
+                f"{name}: a platform's sources file may set {', '.join(OVERLAY_SETTINGS)} of a canonical source, "
+                f"not {sorted(unknown)}; the types, key and rules of {name} are fixed by the marts built on it"
+            )
+        entry = {**canonical[name], **{k: v for k, v in spec.items() if k != "columns"}}
+        columns = {col: dict(colspec or {}) for col, colspec in canonical[name]["columns"].items()}
+        for col, colspec in (spec.get("columns") or {}).items():
+            if col not in columns:
+                raise SourceConfigError(
+                    f"{name}: has no canonical column {col!r} (it has {', '.join(columns)}); "
+                    "map a delivered header to one of them with `aliases`"
+                )
+            extra = set(colspec or {}) - {"aliases"}
+            if extra:
+                raise SourceConfigError(
+                    f"{name}.{col}: a platform's sources file may add `aliases` to a canonical column, not {sorted(extra)}"
+                )
+            aliases = [a for a in (colspec or {}).get("aliases", ()) if a not in columns[col].get("aliases", ())]
+            columns[col]["aliases"] = [*aliases, *columns[col].get("aliases", ())]
+        entry["columns"] = columns
+        merged[name] = entry
+    return {"defaults": defaults, "sources": merged}
+
+
+@lru_cache(maxsize=8)
 def _document(path: Path) -> dict:
-    with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        raise SourceConfigError(
+            f"the sources file {path} does not exist; set {SOURCES_ENV} to your platform's sources file "
+            "(`supplyloop onboard <folder>` proposes one)"
+        ) from None
+    except yaml.YAMLError as err:
+        raise SourceConfigError(f"{path} is not valid YAML: {err}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("sources"), dict):
+        raise SourceConfigError(f"{path} has no `sources:` mapping; see the README's 'Your own sources'")
+    return doc
 
 
-def load_sources(path: Path = SOURCES_FILE) -> dict[str, Source]:
-    """All sources from ``sources.yaml``, keyed by entity name."""
-    return parse_sources(_document(path))
+def _effective(path: Path) -> dict:
+    path = Path(path).resolve()
+    doc = _document(path)
+    return doc if path == SOURCES_FILE else overlay(doc)
 
 
-def history_start(path: Path = SOURCES_FILE) -> date:
+def load_sources(path: Path | None = None) -> dict[str, Source]:
+    """The sources this platform delivers, keyed by entity name.
+
+    ``path`` defaults to :func:`sources_file` (``$SUPPLYLOOP_SOURCES``, else the built-in
+    file). A platform's own file is laid over the built-in one (:func:`overlay`).
+    """
+    try:
+        return parse_sources(_effective(path or sources_file()))
+    except SourceConfigError as err:
+        where = path or sources_file()
+        raise SourceConfigError(str(err) if str(where) in str(err) else f"{where}: {err}") from None
+
+
+def canonical_sources() -> dict[str, Source]:
+    """Every source the marts are built on, as the built-in sources.yaml declares them."""
+    return parse_sources(_document(SOURCES_FILE))
+
+
+def absent_sources(path: Path | None = None) -> list[str]:
+    """The canonical sources this platform does not deliver, by name."""
+    delivered = load_sources(path)
+    return [name for name in canonical_sources() if name not in delivered]
+
+
+def history_start(path: Path | None = None) -> date:
     """The first business day the daily partitions cover (``defaults.history_start``)."""
-    value = _document(path).get("defaults", {}).get("history_start", "2025-11-01")
+    value = (_effective(path or sources_file()).get("defaults") or {}).get("history_start", "2025-11-01")
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
