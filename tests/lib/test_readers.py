@@ -1,12 +1,15 @@
 import io
+import re
+from datetime import date
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from orchestration.lib.ingest import ingest_day, ingest_snapshot
 from orchestration.lib.readers import FileRejected, read_landing_file
 from orchestration.lib.sources import load_sources
-from tests.conftest import xlsx_bytes
+from tests.conftest import write_master, xlsx_bytes
 
 SOURCES = load_sources()
 
@@ -94,7 +97,7 @@ def test_parquet_with_native_types_is_read_as_text(lake):
 @pytest.mark.parametrize(
     "source, name, data, code, hint",
     [
-        ("suppliers", "suppliers_2026-11-21.csv", b"", "empty_file", "deliver it again"),
+        ("suppliers", "suppliers_2026-11-21.csv", b"", "empty_file", "deliver the file again"),
         (
             "production_output",
             "production_output_2026-11-11.csv",
@@ -115,7 +118,7 @@ def test_parquet_with_native_types_is_read_as_text(lake):
             "stock_snapshots_2026-11-11.parquet",
             b"PAR1\x00\x00garbage",
             "unreadable_file",
-            "deliver it again",
+            "deliver the file again",
         ),
         ("products", "products_2026-11-21.xlsx", b"PK\x03\x04 not a zip", "unreadable_file", ".xlsx"),
         (
@@ -132,3 +135,91 @@ def test_a_file_that_cannot_be_read_is_rejected_whole_with_the_fix(lake, source,
         _read(lake, source, name, data)
     assert err.value.code == code
     assert name in err.value.message and hint in err.value.message
+
+
+REASON_FORM = re.compile(r"(?P<code>[a-z_]+): (?P<what>[^;]+); (?P<advice>.+)")
+FILE_LEVEL = {
+    "empty_file": ("suppliers", "suppliers_2026-11-21.csv", b"", "deliver the file again"),
+    "undecodable": (
+        "suppliers",
+        "suppliers_2026-11-21.csv",
+        b"supplier_id,name,region\nS1,\xff\xfe,east\n",
+        "set `encoding` of this source in the sources file",
+    ),
+    "unreadable_file": (
+        "stock_snapshots",
+        "stock_snapshots_2026-11-11.parquet",
+        b"PAR1\x00\x00garbage",
+        "deliver the file again",
+    ),
+    "missing_column": (
+        "suppliers",
+        "suppliers_2026-11-21.csv",
+        b"supplier_id,supplier_name,region\nS1,A,east\n",
+        "add the new header to `aliases` of suppliers.name in the sources file",
+    ),
+}
+
+
+@pytest.mark.parametrize("code", list(FILE_LEVEL))
+def test_every_file_reason_says_what_is_wrong_and_what_to_do(lake, code):
+    source, name, data, advice = FILE_LEVEL[code]
+    with pytest.raises(FileRejected) as err:
+        _read(lake, source, name, data)
+    form = REASON_FORM.fullmatch(str(err.value))
+    assert form and form["code"] == code == err.value.code, str(err.value)
+    assert advice in form["advice"], str(err.value)
+
+
+def test_a_very_long_header_is_cut_in_the_reason(lake):
+    header = ",".join(f"column_{i}_{'x' * 40}" for i in range(20))
+    with pytest.raises(FileRejected, match="missing_column") as err:
+        _read(lake, "suppliers", "suppliers_2026-11-21.csv", f"{header}\n{','.join('v' * 20)}\n".encode())
+    assert len(str(err.value)) < 400 and "..." in str(err.value)
+
+
+ORDER_HEADER = "order_id,line_no,ordered_at,partner_id,sku,qty,unit_price,discount,region,live_session_id,status\n"
+ORDER_ROW = "O1,1,2026-11-11 10:00:00,P00001,SKU0001,2,9.90,,east,,paid\n"
+
+
+@pytest.mark.parametrize(
+    "source, files, code, advice",
+    [
+        (
+            "order_lines",
+            {"order_lines_2026-11-11.csv": ORDER_HEADER + ORDER_ROW + "O2,1,2026-11-11\n"},
+            "malformed_row",
+            "quote the fields that hold the delimiter",
+        ),
+        (
+            "warehouses",
+            {"warehouses_2026-11-21.jsonl": '{"warehouse_id": "WH01", "region": "east"}\n{"warehouse_id": "WH02",\n'},
+            "malformed_row",
+            "write the line as one JSON object",
+        ),
+        (
+            "order_lines",
+            {
+                "order_lines_2026-11-11.csv": ORDER_HEADER + ORDER_ROW,
+                "order_lines_2026-11-11_resent.csv": ORDER_HEADER + ORDER_ROW,
+            },
+            "duplicate_file",
+            "remove the repeated delivery from the landing zone",
+        ),
+    ],
+)
+def test_rows_refused_while_reading_say_what_to_do(lake, source, files, code, advice):
+    write_master(lake)
+    for name, text in files.items():
+        lake.write_bytes(f"landing/{source}/{name}", text.encode())
+    spec = SOURCES[source]
+    if spec.is_daily:
+        ingest_day(lake, spec, date(2026, 11, 11))
+    else:
+        ingest_snapshot(lake, spec)
+    quarantined = [lake.read_table(f.path) for f in lake.list_files(spec.quarantine_dir, "*.parquet", recursive=True)]
+    reasons = [r for t in quarantined for r in t.column("_reason").to_pylist() if r.startswith(code)]
+    assert reasons
+    for reason in reasons:
+        form = REASON_FORM.fullmatch(reason)
+        assert form and form["code"] == code and advice in form["advice"], reason

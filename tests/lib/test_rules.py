@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
@@ -90,3 +91,53 @@ def test_a_repeated_key_keeps_the_first_delivery_and_names_it():
 def test_a_bad_row_does_not_claim_the_key_of_a_good_one():
     rows = _run([{**GOOD, "qty": "-1"}, GOOD])
     assert rows[0]["_reason"].startswith("below_minimum") and rows[1]["_reason"] is None
+
+
+REASON_FORM = re.compile(r"(?P<code>[a-z_]+): (?P<what>[^;|]+); (?P<advice>[^|]+)")
+LONG = "x" * 500
+
+
+@pytest.mark.parametrize(
+    "rows, code, advice",
+    [
+        ([{**GOOD, "order_id": ""}], "missing_required", "fill in the row's order_id in the export"),
+        ([{**GOOD, "qty": "1.5"}], "invalid_value", "correct the value in the export (digits only"),
+        ([{**GOOD, "ordered_at": "11.11.2026"}], "invalid_value", "as 2026-11-11 20:00:00"),
+        ([{**GOOD, "qty": "0"}], "below_minimum", "lower `min` of order_lines.qty in the sources file"),
+        ([{**GOOD, "status": "shipped"}], "not_accepted", "add it to `accepted` of order_lines.status"),
+        ([{**GOOD, "sku": "SKU9999"}], "unknown_reference", "add it to the products master data"),
+        ([{**GOOD, "ordered_at": "2026-11-10 23:59:59"}], "wrong_day", "deliver the row in the file of its own day"),
+        ([GOOD, GOOD], "duplicate_key", "remove the repeated row from the export"),
+    ],
+)
+def test_every_row_reason_says_what_is_wrong_and_what_to_do(rows, code, advice):
+    reason = _run(rows)[-1]["_reason"]
+    form = REASON_FORM.fullmatch(reason)
+    assert form and form["code"] == code, reason
+    assert advice in form["advice"], reason
+
+
+def test_a_wrong_day_names_the_time_zone_the_times_were_read_in():
+    (row,) = _run([{**GOOD, "ordered_at": "2026-11-10 23:59:59"}])
+    assert row["_reason"].endswith("check the `timezone` of order_lines (now Asia/Shanghai) in the sources file")
+
+
+def test_a_row_breaking_several_rules_gives_each_reason_in_the_same_form():
+    (row,) = _run([{**GOOD, "qty": "0", "status": "shipped"}])
+    reasons = row["_reason"].split(" | ")
+    assert [r.split(":", 1)[0] for r in reasons] == ["below_minimum", "not_accepted"]
+    assert all(REASON_FORM.fullmatch(r) for r in reasons), reasons
+
+
+@pytest.mark.parametrize(
+    "change", [{"qty": LONG}, {"status": LONG}, {"sku": LONG}, {"ordered_at": LONG}, {"qty": "-" + "9" * 300}]
+)
+def test_a_long_delivered_value_is_cut_in_its_reason(change):
+    (row,) = _run([{**GOOD, **change}])
+    assert "x" * 78 not in row["_reason"] and "9" * 78 not in row["_reason"], row["_reason"]
+    assert "..." in row["_reason"] and len(row["_reason"]) < 400
+
+
+def test_long_keys_are_cut_in_a_duplicate_reason():
+    rows = _run([{**GOOD, "order_id": LONG}, {**GOOD, "order_id": LONG}])
+    assert rows[1]["_reason"].startswith("duplicate_key: order_id=" + "x" * 77 + "..., line_no=1 ")
