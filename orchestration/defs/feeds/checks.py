@@ -12,9 +12,9 @@ from orchestration.defs.ingest.assets import bronze_key
 from orchestration.defs.resources import Lake
 from orchestration.lib.feeds import gate_order_lines
 from orchestration.lib.report import markdown_table
-from orchestration.lib.sources import load_sources
+from orchestration.lib.sources import canonical_sources
 
-ORDER_LINES_KEY = bronze_key(load_sources()["order_lines"])
+ORDER_LINES_KEY = bronze_key(canonical_sources()["order_lines"])
 
 
 def gate_check_result(result: GateResult, check_name: str | None = None) -> dg.AssetCheckResult:

@@ -78,6 +78,8 @@ def bronze_asset(source: Source) -> dg.AssetsDefinition:
         metadata={
             "landing": f"landing/{source.name}/{source.files}",
             "format": source.format,
+            "encoding": source.encoding,
+            "day_in_file_name": source.day_in_name or "none: each row's business day",
             "natural_key": ", ".join(source.key),
         },
         tags={"domain": source.domain, "layer": "bronze"},

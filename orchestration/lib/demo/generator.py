@@ -17,7 +17,7 @@ from orchestration.lib.demo.simulate import simulate
 from orchestration.lib.demo.world import build_world
 from orchestration.lib.demo.writers import landing_path, render, write
 from orchestration.lib.lake import LakeStore
-from orchestration.lib.sources import load_sources
+from orchestration.lib.sources import canonical_sources
 
 TRUTH_PATH = "_demo/truth.json"
 
@@ -109,7 +109,7 @@ def generate(
     """
     spec = preset_named(preset).with_order_lines(order_lines)
     world = build_world(spec, seed)
-    sources = load_sources()
+    sources = canonical_sources()
     delivery = FaultyDelivery(spec.days, seed) if faults else CleanDelivery()
     tally, files = _Tally(), []
     for name, table in world.master_tables().items():
