@@ -115,7 +115,7 @@ def landing_index(store: LakeStore, source: Source) -> dict[date | None, list[La
     for f in store.list_files(source.landing_dir, source.files):
         day = source.day_of(f.name)
         if day is None and source.is_daily:
-            for covered in undated_file(store, source, f).days:
+            for covered in undated_days(store, source, f):
                 index[covered].append(f)
         else:
             index[day].append(f)
@@ -158,8 +158,22 @@ class UndatedFile:
 
 
 _UNDATED: OrderedDict[tuple[str, str], UndatedFile] = OrderedDict()
+_UNDATED_DAYS: dict[tuple[str, str], tuple[date, ...]] = {}  # small: a few days per file version
 _UNDATED_LOCK = threading.Lock()
 UNDATED_CACHED = 4  # files kept read between the days of a backfill
+
+
+def undated_days(store: LakeStore, source: Source, file: LakeFile) -> tuple[date, ...]:
+    """The business days a file without a day in its name covers; read once per version,
+    so a sensor that lists the landing zone every minute does not read it again."""
+    cache_key = (store.uri(file.path), file.version)
+    with _UNDATED_LOCK:
+        known = _UNDATED_DAYS.get(cache_key)
+    if known is None:
+        known = undated_file(store, source, file).days
+        with _UNDATED_LOCK:
+            _UNDATED_DAYS[cache_key] = known
+    return known
 
 
 def undated_file(store: LakeStore, source: Source, file: LakeFile) -> UndatedFile:

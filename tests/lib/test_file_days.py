@@ -118,3 +118,11 @@ def test_chinese_names_with_spaces_and_several_files_a_day_all_land(on_s3, reque
         "销售订单 20261111 上午.csv",
         "销售订单 20261111 下午.csv",
     ]
+
+
+def test_the_landing_sensor_sees_every_day_an_undated_file_covers(undated_lake):
+    from orchestration.lib.landing import changes, look
+
+    source = replace(ORDER_LINES, files="orders_*.csv")
+    found = changes({}, look(undated_lake, [source]))
+    assert [c.partition for c in found] == ["2026-11-10", "2026-11-11", "2026-11-12"]
