@@ -4,6 +4,8 @@ supplyloop demo --preset small [--faults]    write demo deliveries into an empty
 supplyloop run [--demo] [--fresh]            every asset on the lake's deliveries (the demo's on an
                                              empty local lake, or where --demo asks for it)
 supplyloop summary                           what bronze and quarantine hold, per entity
+supplyloop onboard <folder> [--out FILE]     propose a sources file for a platform's delivered files, dry-run it
+supplyloop demo --shape foreign --out DIR    the demo delivered as another platform exports it (for onboarding)
 
 --sources FILE (or SUPPLYLOOP_SOURCES) names the platform's own sources file.
 """
@@ -96,6 +98,8 @@ def _check_deliveries(store: LakeStore) -> None:
     from orchestration.lib.deliveries import audit_landing
 
     audit = audit_landing(store, load_sources())
+    if audit.ambiguous:
+        raise Refused(audit.ambiguous_report())
     if audit.unmatched and not audit.matched_count:
         raise Refused(audit.unmatched_report())
     if audit.unmatched:
@@ -188,6 +192,7 @@ def _feeds_summary(store: LakeStore) -> None:
 
 
 def _summary(store: LakeStore) -> None:
+    from orchestration.lib.coverage import summary_lines as coverage_lines
     from orchestration.lib.report import entity_counts, format_summary, mart_counts
 
     print(format_summary([entity_counts(store, s) for s in load_sources().values()]))
@@ -196,6 +201,9 @@ def _summary(store: LakeStore) -> None:
         print(f"\n{'mart':<28}{'rows':>12}  location")
         for name, rows in marts.items():
             print(f"{name:<28}{rows:>12,}  {store.uri(f'marts/{name}')}/")  # one file, or one a month
+    partial = coverage_lines(store)  # the sources this platform does not deliver, and what that skips
+    if partial:
+        print("\n" + "\n".join(partial))
     _feeds_summary(store)
     print(f"\nlake: {store.uri()}")
     print("bronze:     " + store.uri("bronze/<entity>/[day=YYYY-MM-DD/]part-0.parquet"))
@@ -231,6 +239,21 @@ def main(argv: list[str] | None = None) -> int:
         help="a demo lake only: empty its landing/, bronze/ and quarantine/ first, then regenerate the demo",
     )
     sub.add_parser("summary")
+    demo = sub.choices["demo"]
+    demo.add_argument(
+        "--shape", choices=("lake", "foreign"), default="lake", help="foreign: another platform's exports"
+    )
+    demo.add_argument("--out", help="--shape foreign: the new or empty folder to write into")
+    demo.add_argument("--days", type=int, default=5, help="--shape foreign: the tiny world's last N days (default 5)")
+    demo.add_argument("--truth", help="--shape foreign: also write the truth as JSON here (outside --out)")
+    onboard = sub.add_parser("onboard", help="propose a sources file for a folder of delivered files, then dry-run it")
+    onboard.add_argument("folder", help="the platform's files as delivered (subfolders included); never written to")
+    onboard.add_argument(
+        "--out", default="sources.proposed.yaml", help="the proposal (default: ./sources.proposed.yaml)"
+    )
+    onboard.add_argument("--landing", help="also copy the files into this new folder as <source>/..., for LANDING_ROOT")
+    onboard.add_argument("--platform", help="the platform's name in the proposal (default: the folder's)")
+    onboard.add_argument("--no-dry-run", action="store_true", help="write the proposal only")
     args = parser.parse_args(argv)
     if args.sources:
         from orchestration.lib.settings import SOURCES_ENV
@@ -244,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _command(args: argparse.Namespace) -> int:
+    if args.command == "onboard" or (args.command == "demo" and args.shape == "foreign"):
+        return _onboarding(args)
     store = LakeStore(args.lake)
     if args.command == "demo":
         _may_write_demo(store, explicit=True)
@@ -264,6 +289,27 @@ def _command(args: argparse.Namespace) -> int:
         return 0 if all(r.success for r in results) else 1
     _summary(store)
     return 0
+
+
+def _onboarding(args: argparse.Namespace) -> int:
+    """`onboard` and `demo --shape foreign`: they read and write plain folders, never the lake."""
+    from orchestration.lib.onboard import command
+
+    try:
+        if args.command == "demo":
+            if not args.out:
+                raise command.Refused("--shape foreign needs --out DIR, a new or empty folder to write into")
+            return command.foreign_demo(args.out, seed=args.seed, days=args.days, truth=args.truth)
+        return command.onboard(
+            args.folder,
+            out=args.out,
+            run_dry=not args.no_dry_run,
+            landing=args.landing,
+            platform=args.platform,
+            live=os.environ.get("SUPPLYLOOP_SOURCES"),
+        )
+    except command.Refused as err:
+        raise Refused(str(err)) from None
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def test_files_that_match_no_source_are_listed_with_the_fix_and_nothing_is_writt
         any_lake.write_bytes(path, data)
     err = _refused(any_lake, capsys, "run")
     assert "销售订单_20261111.csv" in err and "orders/export 2026-11-11.CSV" in err
-    assert "no source's folder" in err and "SUPPLYLOOP_SOURCES" in err and "onboard" in err
+    assert "no source's" in err and "SUPPLYLOOP_SOURCES" in err and "onboard" in err
 
 
 @pytest.mark.parametrize("command", [["run", "--demo"], ["demo"], ["run", "--fresh"]])
@@ -65,5 +65,28 @@ def test_a_file_beside_the_read_ones_is_reported_not_passed_over(lake):
     audit = audit_landing(lake, load_sources())
     assert [f.name for f in audit.matched["order_lines"]] == ["order_lines_2026-11-11.csv"]
     report = audit.unmatched_report()
-    assert "-order_lines_2026-11-12.txt: its name does not match order_lines's files pattern" in report
-    assert "old/order_lines_2026-11-10.csv: it lies in a subfolder" in report
+    assert "order_lines/-order_lines_2026-11-12.txt: its name matches no `files` pattern" in report
+    assert "order_lines/old/order_lines_2026-11-10.csv: it lies in a subfolder" in report
+
+
+def test_sources_that_share_one_folder_are_told_apart_by_their_patterns(lake):
+    from dataclasses import replace
+
+    from orchestration.lib.deliveries import audit_landing
+    from orchestration.lib.sources import canonical_sources
+
+    canonical = canonical_sources()
+    sources = {
+        "order_lines": replace(canonical["order_lines"], folder="", files="销售订单_*.csv"),
+        "products": replace(canonical["products"], folder="", files="商品*.csv"),
+        "suppliers": replace(canonical["suppliers"], folder="", files="*.csv"),
+    }
+    for name in ("销售订单_20261111.csv", "商品主数据.csv", "readme.txt"):
+        lake.write_bytes(f"landing/{name}", b"x")
+    audit = audit_landing(lake, sources)
+    assert [u.file.name for u in audit.unmatched] == ["readme.txt"]
+    assert sorted(u.file.name for u in audit.ambiguous) == ["商品主数据.csv", "销售订单_20261111.csv"]
+    assert "make their `files` patterns tell them apart" in audit.ambiguous_report()
+    sources["suppliers"] = replace(sources["suppliers"], files="供应商*.csv")
+    audit = audit_landing(lake, sources)
+    assert not audit.ambiguous and [f.name for f in audit.matched["order_lines"]] == ["销售订单_20261111.csv"]

@@ -31,10 +31,11 @@ class LandingAudit:
     where: str
     matched: dict[str, list[LakeFile]] = field(default_factory=dict)
     unmatched: list[Unmatched] = field(default_factory=list)
+    ambiguous: list[Unmatched] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
-        return not self.unmatched and not any(self.matched.values())
+        return not self.unmatched and not self.ambiguous and not any(self.matched.values())
 
     @property
     def matched_count(self) -> int:
@@ -42,35 +43,49 @@ class LandingAudit:
 
     def unmatched_report(self) -> str:
         """The files no source reads, each with the reason, and what to do."""
-        lines = [f"  {u.file.path[len(LANDING) + 1 :]}: {u.why}" for u in self.unmatched[:SHOWN]]
-        if len(self.unmatched) > SHOWN:
-            lines.append(f"  ... and {len(self.unmatched) - SHOWN} more")
-        return (
-            f"{len(self.unmatched)} file(s) in {self.where} match no source:\n"
-            + "\n".join(lines)
-            + "\nfix: put each export in landing/<source>/ and make that source's `files` pattern (and "
-            "`day_in_name`) match its names in your sources file (SUPPLYLOOP_SOURCES); "
-            "`supplyloop onboard <folder>` proposes one from the files themselves"
+        return _listing(self.unmatched, f"{len(self.unmatched)} file(s) in {self.where} match no source") + (
+            "\nfix: in your sources file (SUPPLYLOOP_SOURCES), make a source's `files` pattern (and `folder`, "
+            "default landing/<source>/) match each export's name; `supplyloop onboard <folder>` proposes "
+            "a sources file from the files themselves"
         )
+
+    def ambiguous_report(self) -> str:
+        """The files more than one source would read."""
+        return _listing(self.ambiguous, f"{len(self.ambiguous)} file(s) in {self.where} match two sources")
+
+
+def _listing(files: list[Unmatched], title: str) -> str:
+    lines = [f"  {u.file.path[len(LANDING) + 1 :]}: {u.why}" for u in files[:SHOWN]]
+    if len(files) > SHOWN:
+        lines.append(f"  ... and {len(files) - SHOWN} more")
+    return f"{title}:\n" + "\n".join(lines)
 
 
 def audit_landing(store: LakeStore, sources: dict[str, Source]) -> LandingAudit:
-    """Sort every file below ``landing/`` by the source that reads it (one recursive listing)."""
+    """Sort every file below ``landing/`` by the source that reads it (one recursive listing).
+
+    A file two sources would both read is reported too: it would be counted twice.
+    """
     audit = LandingAudit(where=store.uri(LANDING), matched={name: [] for name in sources})
+    by_folder: dict[str, list[Source]] = {}
+    for source in sources.values():
+        by_folder.setdefault(source.landing_dir, []).append(source)
     for f in store.list_files(LANDING, recursive=True):
-        parts = f.path.split("/")
-        folder, name = (parts[1] if len(parts) > 2 else None), parts[-1]
-        source = sources.get(folder) if folder else None
-        if source is None:
-            where = f"landing/{folder}/" if folder else "landing/ itself"
-            known = ", ".join(sorted(sources)) or "none"
-            audit.unmatched.append(Unmatched(f, f"it lies in {where}, which is no source's folder (sources: {known})"))
-        elif len(parts) > 3:
-            audit.unmatched.append(
-                Unmatched(f, f"it lies in a subfolder of landing/{folder}/; sources read their folder only")
-            )
-        elif not fnmatch.fnmatch(name, source.files):
-            audit.unmatched.append(Unmatched(f, f"its name does not match {folder}'s files pattern {source.files!r}"))
+        folder, name = f.path.rsplit("/", 1)
+        readers = [s for s in by_folder.get(folder, []) if fnmatch.fnmatch(name, s.files)]
+        if len(readers) == 1:
+            audit.matched[readers[0].name].append(f)
+            continue
+        if len(readers) > 1:
+            names = " and ".join(f"{s.name} ({s.files!r})" for s in readers)
+            why = f"both {names} match it; make their `files` patterns tell them apart"
+            audit.ambiguous.append(Unmatched(f, why))
+        elif folder in by_folder:
+            patterns = ", ".join(f"{s.name}: {s.files!r}" for s in by_folder[folder])
+            audit.unmatched.append(Unmatched(f, f"its name matches no `files` pattern of this folder ({patterns})"))
+        elif any(folder.startswith(f"{known}/") for known in by_folder):
+            audit.unmatched.append(Unmatched(f, "it lies in a subfolder; a source reads its own folder only"))
         else:
-            audit.matched[folder].append(f)
+            known = ", ".join(sorted(k[len(LANDING) :].lstrip("/") + "/" for k in by_folder)) or "none"
+            audit.unmatched.append(Unmatched(f, f"its folder is no source's (the sources read: {known})"))
     return audit

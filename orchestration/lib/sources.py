@@ -32,6 +32,7 @@ DAY_DIRECTIVES = {"%Y": r"(?P<year>\d{4})", "%m": r"(?P<month>\d{2})", "%d": r"(
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # what a platform's own sources file may set on a canonical source (columns: aliases only)
 OVERLAY_SETTINGS = (
+    "folder",
     "format",
     "encoding",
     "files",
@@ -117,6 +118,7 @@ class Source:
     day_in_name: str | None = DEFAULT_DAY_IN_NAME
     delimiter: str = ","
     skip_rows: int = 0
+    folder: str | None = None  # below the landing root; None: the source's name, "": the root itself
 
     @property
     def entity(self) -> str:
@@ -128,7 +130,10 @@ class Source:
 
     @property
     def landing_dir(self) -> str:
-        return f"landing/{self.name}"
+        """Where its files are: ``landing/<source>/`` unless ``folder`` says otherwise (a
+        platform that delivers every export into one folder tells them apart by ``files``)."""
+        folder = self.name if self.folder is None else self.folder.strip("/")
+        return f"landing/{folder}".rstrip("/")
 
     @property
     def bronze_dir(self) -> str:
@@ -242,6 +247,11 @@ def _source(name: str, spec: dict, defaults: dict) -> Source:
             f"sources.yaml: {name} has encoding {encoding!r}, which Python does not know; "
             "use e.g. utf-8, utf-8-sig, gb18030 or gbk"
         ) from None
+    folder = spec.get("folder")
+    if folder is not None and (not isinstance(folder, str) or ".." in folder.split("/") or folder.startswith("/")):
+        raise SourceConfigError(
+            f"sources.yaml: {name} has folder {folder!r}; use a folder below the landing zone, or '' for the zone itself"
+        )
     return Source(
         name=name,
         domain=spec["domain"],
@@ -257,6 +267,7 @@ def _source(name: str, spec: dict, defaults: dict) -> Source:
         day_in_name=day_in_name,
         delimiter=delimiter,
         skip_rows=skip_rows,
+        folder=None if folder is None else folder.strip("/"),
     )
 
 

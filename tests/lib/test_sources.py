@@ -97,7 +97,7 @@ sources:
 @pytest.mark.parametrize(
     "entry, message",
     [
-        ("order_lines: {key: [order_id]}", "may set format"),
+        ("order_lines: {key: [order_id]}", "may set folder, format"),
         ("order_lines: {columns: {qty: {min: 0}}}", "add `aliases`"),
         ("order_lines: {columns: {quantity: {aliases: [数量]}}}", "no canonical column 'quantity'"),
         ("order_lines: {day_in_name: '%Y%m'}", "%Y, %m and %d once each"),

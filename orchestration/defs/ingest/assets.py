@@ -67,7 +67,7 @@ def bronze_asset(source: Source) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name=source.domain,
-        description=f"{source.description} Typed from landing/{source.name}/ ({source.format}) into {where}.",
+        description=f"{source.description} Typed from {source.landing_dir}/ ({source.format}) into {where}.",
         kinds={"parquet", "pyarrow", "duckdb"},
         owners=OWNERS,
         partitions_def=daily_partitions if source.is_daily else None,
@@ -76,7 +76,7 @@ def bronze_asset(source: Source) -> dg.AssetsDefinition:
         check_specs=_check_specs(key),
         freshness_policy=FRESHNESS,
         metadata={
-            "landing": f"landing/{source.name}/{source.files}",
+            "landing": f"{source.landing_dir}/{source.files}",
             "format": source.format,
             "encoding": source.encoding,
             "day_in_file_name": source.day_in_name or "none: each row's business day",
