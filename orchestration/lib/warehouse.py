@@ -264,7 +264,9 @@ class Warehouse:
         self.export_dir.mkdir(parents=True)
         return {"SUPPLYLOOP_EXPORT_DIR": str(self.export_dir)}
 
-    def publish_marts(self, partitioned: dict[str, str], plan: BuildPlan) -> dict[str, int]:
+    def publish_marts(
+        self, partitioned: dict[str, str], plan: BuildPlan, dropped: list[str] | tuple[str, ...] = ()
+    ) -> dict[str, int]:
         """Move each mart's Parquet, which dbt wrote as it built the mart, into the lake; returns
         its rows.
 
@@ -274,6 +276,9 @@ class Warehouse:
         window; the others are one file, ``marts/<mart>/part-0.parquet``. Every file is moved
         into the lake on its own, so a reader sees a month's old file or its new one, never a
         half-written one.
+
+        ``dropped``: marts this build skipped (a source they need is not delivered); whatever an
+        earlier build published of them is removed, so no reader takes it for current.
         """
         rows = {}
         try:
@@ -292,6 +297,9 @@ class Warehouse:
                     for stale in self.store.list_files(f"marts/{name}", "*.parquet", recursive=True):
                         if stale.path not in written:
                             self.store.delete(stale.path)
+            for name in dropped:
+                if name not in rows:
+                    self.store.delete_dir(f"marts/{name}")
         finally:
             self.discard_export()
         return rows

@@ -14,16 +14,17 @@ from orchestration.defs.ingest.assets import OWNERS
 from orchestration.defs.resources import Lake
 from orchestration.defs.transform.project import ensure_manifest, models_fingerprint, transforms
 from orchestration.lib import mart_reports as reports
+from orchestration.lib.coverage import Coverage, absent_sources, plan_coverage, read_project
 from orchestration.lib.landing import bronze_stamps
-from orchestration.lib.sources import load_sources
+from orchestration.lib.sources import canonical_sources, load_sources
 from orchestration.lib.warehouse import Warehouse
 
 LAYERS = ("staging", "intermediate", "marts")
 
 
-def _partitioned_marts(manifest_path) -> dict[str, str]:
+def _partitioned_marts(manifest: dict) -> dict[str, str]:
     """Marts built by day (``meta.day_column`` in their dbt config), stored by month in the lake."""
-    nodes = json.loads(manifest_path.read_text())["nodes"].values()
+    nodes = manifest["nodes"].values()
     return {
         n["name"]: n["config"]["meta"]["day_column"]
         for n in nodes
@@ -32,7 +33,11 @@ def _partitioned_marts(manifest_path) -> dict[str, str]:
 
 
 MANIFEST = ensure_manifest()
-PARTITIONED_MARTS = _partitioned_marts(MANIFEST)
+_MANIFEST_JSON = json.loads(MANIFEST.read_text())
+PARTITIONED_MARTS = _partitioned_marts(_MANIFEST_JSON)
+# what each model needs of the sources, to skip what a platform's deliveries cannot build
+PROJECT = read_project(_MANIFEST_JSON)
+del _MANIFEST_JSON
 
 
 class LakeTranslator(DagsterDbtTranslator):
@@ -95,6 +100,29 @@ def _mart_metadata(warehouse: Warehouse, exported: dict[str, int], published: st
     return extra
 
 
+def _coverage_metadata(coverage: Coverage, mart: str) -> dict:
+    """On a built mart, when sources are missing: which, and the mart's columns they leave empty."""
+    if coverage.complete:
+        return {}
+    metadata = {"sources_not_delivered": ", ".join(coverage.absent)}
+    columns = coverage.empty_columns(mart)
+    if columns:
+        rows = "\n".join(f"| {column} | {', '.join(sources)} |" for column, sources in columns.items())
+        metadata["columns_without_their_sources"] = dg.MetadataValue.md(
+            "| column | computed without |\n| --- | --- |\n" + rows
+        )
+    return metadata
+
+
+def _skipped_observations(coverage: Coverage) -> Iterator[dg.AssetObservation]:
+    """One observation per mart the platform's sources cannot build, saying why."""
+    for mart, reason in coverage.skipped_marts.items():
+        yield dg.AssetObservation(
+            asset_key=dg.AssetKey(["marts", mart]),
+            metadata={"skipped": reason, "sources_not_delivered": ", ".join(coverage.absent)},
+        )
+
+
 @dbt_assets(
     manifest=MANIFEST,
     project=transforms,
@@ -107,7 +135,11 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
     warehouse = Warehouse(store)
     warehouse.prepare()
     bronze = bronze_stamps(store, list(load_sources().values()))
-    models = models_fingerprint()
+    # a platform may deliver only some sources: what needs a missing one is skipped, with why
+    coverage = plan_coverage(PROJECT, absent_sources(store, load_sources(), canonical_sources()))
+    for line in coverage.lines():
+        context.log.warning(line)
+    models = coverage.fingerprint(models_fingerprint())
     plan = warehouse.plan(bronze, models)
     context.log.info("full build" if plan.full else f"incremental build of {len(plan.days)} changed day(s)")
     if plan.full:
@@ -119,9 +151,12 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
     # each mart's Parquet is written by dbt as soon as the mart is built, while it builds the
     # others (transforms/macros/export_mart.sql), and moved into the lake once the build passed
     export = warehouse.export_env()
-    with _environment({**log_level, **warehouse.dbt_env(), **plan.dbt_env(), **export}):
+    with _environment({**log_level, **warehouse.dbt_env(), **plan.dbt_env(), **coverage.dbt_env(), **export}):
         invocation = dbt.cli(
-            plan.dbt_args(), context=context, raise_on_error=False, target_path=warehouse.dbt_target_path
+            [*plan.dbt_args(), *coverage.dbt_args()],
+            context=context,
+            raise_on_error=False,
+            target_path=warehouse.dbt_target_path,
         )
         events = list(invocation.stream())
     if not invocation.is_successful():
@@ -131,7 +166,7 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
         raise dg.Failure(
             f"dbt build failed, so the published warehouse and marts are unchanged: {invocation.get_error()}"
         )
-    exported = warehouse.publish_marts(PARTITIONED_MARTS, plan)
+    exported = warehouse.publish_marts(PARTITIONED_MARTS, plan, dropped=list(coverage.skipped_marts))
     warehouse.record(bronze, models)  # before publishing: the published file carries its record
     published = warehouse.publish()
     context.log.info(f"published {published}; marts as Parquet: {json.dumps(exported)}")
@@ -140,5 +175,6 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
         if isinstance(event, dg.Output):
             name = str(event.metadata.get("unique_id", "")).rsplit(".", 1)[-1]
             if name in extra:
-                event = event.with_metadata({**event.metadata, **extra[name]})
+                event = event.with_metadata({**event.metadata, **extra[name], **_coverage_metadata(coverage, name)})
         yield event
+    yield from _skipped_observations(coverage)

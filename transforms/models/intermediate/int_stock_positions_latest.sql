@@ -1,9 +1,11 @@
 -- One row per SKU and region: the stock position at the end of the last snapshot day,
--- summed over the region's warehouses. The starting point of every projection.
+-- summed over the region's warehouses. The starting point of every projection; no rows when
+-- the platform delivers no stock snapshots (inventory_position is then skipped), so the
+-- balance and the replenishment count no stock.
 with
 
 last_day as (
-    select max(snapshot_date) as as_of_day from {{ ref('inventory_position') }}
+    select max(snapshot_date) as as_of_day from {{ ref_unless_skipped('inventory_position') }}
 ),
 
 positions as (
@@ -15,7 +17,7 @@ positions as (
         position.reserved,
         position.in_transit,
         position.available
-    from {{ ref('inventory_position') }} as position
+    from {{ ref_unless_skipped('inventory_position') }} as position
     inner join last_day on position.snapshot_date = last_day.as_of_day
     inner join {{ ref('stg_master__warehouses') }} as warehouses on position.warehouse_id = warehouses.warehouse_id
 )

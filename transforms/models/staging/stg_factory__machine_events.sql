@@ -1,2 +1,2 @@
 select factory_id, line_id, event_at, day as event_day, state, reason
-from {{ source('factory', 'machine_events') }}
+from {{ bronze_source('factory', 'machine_events') }}

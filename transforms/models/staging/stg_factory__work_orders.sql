@@ -1,2 +1,2 @@
 select work_order_id, factory_id, sku, released_at, day as release_day, qty_planned, due_date, status
-from {{ source('factory', 'work_orders') }}
+from {{ bronze_source('factory', 'work_orders') }}

@@ -1,2 +1,2 @@
 select factory_id, supplier_id, region, line_count
-from {{ source('master', 'factories') }}
+from {{ bronze_source('master', 'factories') }}

@@ -1,2 +1,2 @@
 select partner_id, partner_type, region
-from {{ source('master', 'partners') }}
+from {{ bronze_source('master', 'partners') }}

@@ -8,4 +8,4 @@ select
     lead_time_days,
     min_order_qty,
     shelf_life_days
-from {{ source('master', 'products') }}
+from {{ bronze_source('master', 'products') }}

@@ -1,2 +1,2 @@
 select supplier_id, name as supplier_name, region
-from {{ source('master', 'suppliers') }}
+from {{ bronze_source('master', 'suppliers') }}

@@ -1,2 +1,2 @@
 select warehouse_id, region
-from {{ source('master', 'warehouses') }}
+from {{ bronze_source('master', 'warehouses') }}

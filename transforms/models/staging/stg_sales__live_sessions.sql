@@ -1,2 +1,2 @@
 select live_session_id, partner_id, started_at, ended_at, day as session_day, peak_viewers
-from {{ source('sales', 'live_sessions') }}
+from {{ bronze_source('sales', 'live_sessions') }}

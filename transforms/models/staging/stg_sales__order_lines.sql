@@ -14,4 +14,4 @@ select
     live_session_id,
     live_session_id is not null as is_live,
     status
-from {{ source('sales', 'order_lines') }}
+from {{ bronze_source('sales', 'order_lines') }}
