@@ -251,7 +251,6 @@ def main(argv: list[str] | None = None) -> int:
     onboard.add_argument(
         "--out", default="sources.proposed.yaml", help="the proposal (default: ./sources.proposed.yaml)"
     )
-    onboard.add_argument("--landing", help="also copy the files into this new folder as <source>/..., for LANDING_ROOT")
     onboard.add_argument("--platform", help="the platform's name in the proposal (default: the folder's)")
     onboard.add_argument("--no-dry-run", action="store_true", help="write the proposal only")
     args = parser.parse_args(argv)
@@ -304,7 +303,6 @@ def _onboarding(args: argparse.Namespace) -> int:
             args.folder,
             out=args.out,
             run_dry=not args.no_dry_run,
-            landing=args.landing,
             platform=args.platform,
             live=os.environ.get("SUPPLYLOOP_SOURCES"),
         )

@@ -2,13 +2,11 @@
 
 Nothing here writes into the user's folder, their lake or the live sources file: the
 proposal goes to ``--out`` (never inside the folder, never over the built-in sources.yaml
-or the file ``SUPPLYLOOP_SOURCES`` names), the dry run to a temporary folder, and the
-landing zone that ``--landing`` lays out must be new or empty.
+or the file ``SUPPLYLOOP_SOURCES`` names) and the dry run to a temporary folder.
 """
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -60,7 +58,6 @@ def onboard(
     folder: Path,
     out: Path = Path(DEFAULT_OUT),
     run_dry: bool = True,
-    landing: Path | None = None,
     platform: str | None = None,
     live: str | None = None,
 ) -> int:
@@ -68,12 +65,6 @@ def onboard(
     folder, out = Path(folder).expanduser(), Path(out).expanduser()
     started = time.perf_counter()
     check_out(out, folder, live)
-    if landing is not None:
-        landing = Path(landing).expanduser()
-        if _inside(landing, folder) or _inside(folder, landing):
-            raise Refused(f"--landing {landing} overlaps {folder}; lay the landing zone out in a folder of its own")
-        if _holds_files(landing):
-            raise Refused(f"--landing {landing} already holds files; give a new or empty folder")
     _say(f"onboard: looking at {folder}")
     proposal = propose(folder, platform=platform, progress=_say)
     print_groups(proposal)
@@ -85,25 +76,9 @@ def onboard(
         result = dry_run(out, proposal.sources_by_group(), manifest=_manifest(), progress=_say)
         print(format_dry_run(result))
         failed = len(result.errors)
-    if landing is not None and proposal.chosen:
-        copied = lay_out_copies(proposal.sources_by_group(), landing)
-        print(f"\nlanding zone: {landing} ({copied} files copied into <source>/, names kept)")
     _say(f"onboard: done in {time.perf_counter() - started:.1f}s")
-    print(_next_steps(out, landing))
+    print(_next_steps(out, folder, proposal))
     return 1 if failed else 0
-
-
-def lay_out_copies(files_by_source: dict[str, list[Path]], landing: Path) -> int:
-    """Copy each delivered file into ``landing/<source>/`` under the name it was delivered with."""
-    copied = 0
-    for source, files in files_by_source.items():
-        target = landing / source
-        target.mkdir(parents=True, exist_ok=True)
-        for path in files:
-            if not (target / path.name).exists():
-                shutil.copy2(path, target / path.name)
-                copied += 1
-    return copied
 
 
 def _manifest() -> Path | None:
@@ -118,14 +93,16 @@ def _manifest() -> Path | None:
         return None
 
 
-def _next_steps(out: Path, landing: Path | None) -> str:
+def _next_steps(out: Path, folder: Path, proposal) -> str:
     steps = [f"review {out} (above all the lines marked REVIEW)"]
-    if landing is None:
-        steps.append(
-            "put each source's files in <landing>/<source>/ as the proposal's `files` say "
-            "(or run again with --landing <new folder>)"
-        )
-    where = str(landing) if landing else "<landing>"
+    if proposal.left_out:
+        names = ", ".join(g.group.label for g in proposal.left_out)
+        steps.append(f"move the files no source reads ({names}) out of {folder}, or declare them in {out}")
+    if any(g.folder is None or g.folder.value is None for g in proposal.chosen):
+        steps.append("lay the files of sources without `folder` out as <landing>/<source>/, names kept")
+        where = "<landing>"
+    else:
+        where = str(folder)
     steps.append(f"SUPPLYLOOP_SOURCES={out} LANDING_ROOT={where} LAKE_ROOT=<a new lake folder> make run")
     return "\n".join(["", "next:"] + [f"  {i}. {step}" for i, step in enumerate(steps, start=1)])
 

@@ -91,19 +91,24 @@ def sources_file(path: Path) -> Iterator[None]:
 
 
 def lay_out_landing(
-    files_by_source: dict[str, list[Path]], landing: Path, progress: Callable[[str], None] | None = None
+    files_by_source: dict[str, list[Path]],
+    landing: Path,
+    sources: dict[str, Source] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> int:
-    """``landing/<source>/<name>`` for every delivered file: a link to it, else a copy. Returns how many."""
+    """Each delivered file where its source looks for it (``folder`` below ``landing``, by default
+    ``<source>/``), under the name it was delivered with: a link to it, else a copy. Returns how many."""
     say = progress or (lambda _: None)
     total = sum(len(files) for files in files_by_source.values())
     done = 0
-    for source, files in files_by_source.items():
-        folder = Path(landing) / source
+    for name, files in files_by_source.items():
+        below = sources[name].landing_dir if sources and name in sources else f"landing/{name}"
+        folder = Path(landing).joinpath(*below.split("/")[1:])
         folder.mkdir(parents=True, exist_ok=True)
         for path in files:
             target = folder / path.name
             if target.exists() or target.is_symlink():
-                say(f"  ! {path} has the same name as another file of {source}; only the first is used")
+                say(f"  ! {path} has the same name as another delivered file; only the first is used")
                 continue
             try:
                 target.symlink_to(Path(path).resolve())
@@ -202,7 +207,7 @@ def dry_run(
             raise ValueError(f"{proposal_file} does not declare {sorted(unknown)}; propose again or add them")
         with _workspace(keep) as work:
             say(f"dry run in a temporary lake ({sum(len(f) for f in files_by_source.values())} files)")
-            lay_out_landing(files_by_source, work / "landing", progress)
+            lay_out_landing(files_by_source, work / "landing", sources, progress)
             store = LakeStore(str(work / "lake"), landing=str(work / "landing"))
             outcomes, errors = ingest_everything(store, sources, progress)
         result = DryRunResult(outcomes, absent_sources(Path(proposal_file)), errors=errors)

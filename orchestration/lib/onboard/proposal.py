@@ -52,6 +52,7 @@ class GroupProposal:
     skip_rows: Guess | None = None
     files: Guess | None = None
     day_in_name: Guess | None = None
+    folder: Guess | None = None
     sample: Sample | None = None
     ranking: list[SourceMatch] = field(default_factory=list)
     header_notes: list[str] = field(default_factory=list)
@@ -235,6 +236,7 @@ def propose(folder: Path, platform: str | None = None, progress: Callable[[str],
             f"matches its {len(group.files)} file(s) and no other group's" if not problems else "; ".join(problems),
         )
         proposal.day_in_name = _day_guess(group)
+        proposal.folder = _folder_guess(group, folder)
         looked.append(proposal)
 
     # first pass: by names and value types; then again, with the keys the master data delivers
@@ -251,6 +253,22 @@ def propose(folder: Path, platform: str | None = None, progress: Callable[[str],
 def _platform_name(folder: Path) -> str:
     name = folder.resolve().name.strip().lower()
     return "".join(c if c.isalnum() else "-" for c in name).strip("-") or "my-platform"
+
+
+def _folder_guess(group: naming.FileGroup, root: Path) -> Guess:
+    """Where the group's files lie below the delivered folder: the source's ``folder``, so that the
+    delivered folder itself can be the landing zone (``LANDING_ROOT``), no file moved or renamed."""
+    parents = sorted({f.parent.relative_to(root).as_posix() for f in group.files})
+    if len(parents) == 1:
+        where = parents[0] if parents[0] != "." else ""
+        said = f"{where}/ of the delivered folder" if where else "the delivered folder itself"
+        return Guess(where, 1.0, f"the files lie in {said}: LANDING_ROOT=<that folder> reads them where they are")
+    return Guess(
+        None,
+        0.5,
+        f"the files lie in {len(parents)} subfolders ({', '.join(parents[:3])}); a source reads one folder: "
+        "lay them out as <landing>/<source>/ (the default when `folder` is not set)",
+    )
 
 
 def _day_guess(group: naming.FileGroup) -> Guess:
@@ -327,8 +345,8 @@ def render(proposal: Proposal) -> str:
         f"# Proposed by `supplyloop onboard` from the {sum(len(g.group.files) for g in proposal.groups)} files "
         f"in {proposal.folder.name}/.",
         "# Review it, above all the lines marked REVIEW, then use it:",
-        "#   SUPPLYLOOP_SOURCES=<this file> LANDING_ROOT=<landing folder> make run",
-        "# with each source's files in <landing folder>/<source>/, keeping the names they were delivered with.",
+        f"#   SUPPLYLOOP_SOURCES=<this file> LANDING_ROOT={proposal.folder.name} LAKE_ROOT=<a new lake> make run",
+        "# Each source reads its `files` in its `folder` below LANDING_ROOT, under the names they were delivered with.",
         "# This file is an overlay on the built-in sources.yaml: types, keys and rules stay canonical;",
         "# sources not listed here are absent (their marts are skipped); `aliases` add headers to the known ones.",
         f"platform: {_q(proposal.platform)}",
@@ -374,6 +392,11 @@ def _render_group(group: GroupProposal) -> list[str]:
         lines.append(_setting("delimiter", group.delimiter.value, group.delimiter))
     if group.skip_rows is not None and (group.skip_rows.value or group.format.value == "csv"):
         lines.append(_setting("skip_rows", group.skip_rows.value, group.skip_rows))
+    if group.folder is not None:
+        if group.folder.value is None:
+            lines.append(f"    # REVIEW folder: {group.folder.evidence}")
+        else:
+            lines.append(_setting("folder", group.folder.value, group.folder))
     lines.append(_setting("files", group.files.value, group.files))
     day = group.day_in_name
     if day.value is None:
