@@ -221,6 +221,15 @@ def test_a_daily_marts_months_are_published_one_file_each_and_a_full_build_drops
     assert [f.path for f in warehouse.store.list_files("marts/daily_supply", recursive=True)] == files[1:]
 
 
+def test_a_mart_skipped_for_a_missing_source_loses_what_an_earlier_build_published_of_it(warehouse):
+    warehouse.store.write_bytes("marts/inventory_flow_breaks/part-0.parquet", b"an older build's mart")
+    _build(warehouse, 1)
+    _export(warehouse, "COPY marts.daily_demand TO '{folder}/daily_demand.parquet' (FORMAT parquet)")
+    rows = warehouse.publish_marts({}, BuildPlan(full=True), dropped=["inventory_flow_breaks", "factory_oee"])
+    assert rows == {"daily_demand": 10}
+    assert warehouse.store.list_dirs("marts") == ["daily_demand"]
+
+
 def test_a_mart_the_build_did_not_export_fails_the_publishing_and_names_the_hook(warehouse):
     _build(warehouse, 1)
     warehouse.export_env()
