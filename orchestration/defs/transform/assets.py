@@ -173,7 +173,9 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
     extra = _mart_metadata(warehouse, exported, published)
     for event in events:
         if isinstance(event, dg.Output):
-            name = str(event.metadata.get("unique_id", "")).rsplit(".", 1)[-1]
+            # the output's metadata holds MetadataValue objects: the id is the text inside
+            unique_id = event.metadata.get("unique_id")
+            name = str(getattr(unique_id, "value", unique_id) or "").rsplit(".", 1)[-1]
             if name in extra:
                 event = event.with_metadata({**event.metadata, **extra[name], **_coverage_metadata(coverage, name)})
         yield event
