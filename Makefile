@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: install run demo test test-all ui bench lint clean synth deploy image ui-cloud
+.PHONY: install run demo onboard test test-all ui bench lint clean synth deploy image ui-cloud
 
 # test: the suite; infra: the AWS stack and its scanners; cloud: what the image adds
 $(STAMP): pyproject.toml infra/install.sh infra/scanners.txt
@@ -26,6 +26,11 @@ run: install $(INSTANCE)
 ## demo: regenerate demo deliveries, e.g. `make demo ARGS="--preset tiny --faults"`
 demo: install
 	$(PY) -m orchestration.cli demo $(ARGS)
+
+## onboard: propose a sources file for a folder of delivered files and dry-run it, e.g. `make onboard DIR=exports`
+onboard: install
+	@test -n "$(DIR)" || { echo 'usage: make onboard DIR=<folder of delivered files> [ARGS="--out FILE"]' >&2; exit 2; }
+	$(PY) -m orchestration.cli onboard "$(DIR)" $(ARGS)
 
 ## test: the whole suite; slow end-to-end tests included
 test: install $(INSTANCE)

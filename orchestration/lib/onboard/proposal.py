@@ -345,7 +345,7 @@ def render(proposal: Proposal) -> str:
         f"# Proposed by `supplyloop onboard` from the {sum(len(g.group.files) for g in proposal.groups)} files "
         f"in {proposal.folder.name}/.",
         "# Review it, above all the lines marked REVIEW, then use it:",
-        f"#   SUPPLYLOOP_SOURCES=<this file> LANDING_ROOT={proposal.folder.name} LAKE_ROOT=<a new lake> make run",
+        f"#   SUPPLYLOOP_SOURCES=<this file> LANDING_ROOT={proposal.folder} LAKE_ROOT=<a new lake> make run",
         "# Each source reads its `files` in its `folder` below LANDING_ROOT, under the names they were delivered with.",
         "# This file is an overlay on the built-in sources.yaml: types, keys and rules stay canonical;",
         "# sources not listed here are absent (their marts are skipped); `aliases` add headers to the known ones.",
