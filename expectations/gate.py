@@ -63,9 +63,12 @@ class FailedExpectation:
     gate: str
     observed: Any = None
     examples: tuple = ()
+    advice: str | None = None  # what it means and what to do, from the expectation's ``meta``
 
     def describe(self) -> str:
         target = f"{self.expectation}({self.column})" if self.column else self.expectation
+        if self.advice:
+            return f"{self.gate}: {self.advice} [{target}, {self.severity}]"
         if self.unexpected_count is not None:
             what = f"{self.unexpected_count} unexpected row(s)"
             if self.examples:
@@ -139,14 +142,22 @@ class GateResult:
         )
 
 
-def error(gate: str) -> dict:
-    """Keyword arguments for an expectation of ``gate`` whose failure blocks (GX severity critical)."""
-    return {"meta": {"gate": gate}, "severity": "critical"}
+def error(gate: str, advice: str | None = None) -> dict:
+    """Keyword arguments for an expectation of ``gate`` whose failure blocks (GX severity critical).
+
+    ``advice``, when given, is what a failure shows instead of GX's observed value: what is
+    wrong in the data and what to do about it.
+    """
+    return {"meta": _meta(gate, advice), "severity": "critical"}
 
 
-def warning(gate: str) -> dict:
+def warning(gate: str, advice: str | None = None) -> dict:
     """Keyword arguments for an expectation of ``gate`` whose failure only reports (GX severity warning)."""
-    return {"meta": {"gate": gate}, "severity": "warning"}
+    return {"meta": _meta(gate, advice), "severity": "warning"}
+
+
+def _meta(gate: str, advice: str | None) -> dict:
+    return {"gate": gate, "advice": advice} if advice else {"gate": gate}
 
 
 def result_path(suite: str, partition: str, result_id: str) -> str:
@@ -326,6 +337,7 @@ def _failures(validation) -> list[FailedExpectation]:
                 unexpected_count=result.get("unexpected_count"),
                 severity=SEVERITIES.get(str(severity), ERROR),
                 gate=(config.meta or {}).get("gate", config.type),
+                advice=(config.meta or {}).get("advice"),
                 observed=_plain(observed),
                 examples=tuple(_plain(v) for v in (result.get("partial_unexpected_list") or [])[:EXAMPLES]),
             )

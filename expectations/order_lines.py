@@ -7,7 +7,14 @@ The feeds read the last 28 business days of sales; this gate checks that window 
   the demand is built from are never null; ``order_id`` + ``line_no`` unique across days
   (the ingestion deduplicates within a day only); quantity at least 1; status accepted;
 - warnings (report only): a line's quantity beyond ``MAX_LINE_QTY``; the last day holding
-  fewer than ``LAST_DAY_SHARE`` of a typical day's orders (a partial delivery).
+  fewer than ``LAST_DAY_SHARE`` of a typical day's orders (a partial delivery); newer days
+  that have no accepted rows at all, which the window was ended before (``held_back``).
+
+The window ends at the newest day in bronze when the gate is strict, and at the last day
+with accepted rows otherwise (``SUPPLYLOOP_INPUT_GATE``, see ``orchestration.lib.settings``):
+one broken delivery then holds the feeds at the day before instead of stopping them. The
+caller says what is missing and what to do (``missing_advice``, ``held_back_advice``); a
+failure shows that text rather than GX's observed value.
 """
 
 from __future__ import annotations
@@ -37,6 +44,9 @@ class OrderLinesWindow:
     first_day: date
     last_day: date
     typical_daily_orders: float | None = None
+    held_back: tuple[str, ...] = ()  # newer days without accepted rows, left out of the window
+    missing_advice: str | None = None  # the window's days without rows, and the fix
+    held_back_advice: str | None = None  # the held-back days, why, and the fix
 
     @property
     def days(self) -> list[str]:
@@ -51,13 +61,21 @@ def build_suite(window: OrderLinesWindow) -> gx.ExpectationSuite:
     E = gx.expectations
 
     expectations = [
-        E.ExpectColumnDistinctValuesToContainSet(column="day", value_set=window.days, **error("completeness")),
+        E.ExpectColumnDistinctValuesToContainSet(
+            column="day", value_set=window.days, **error("completeness", window.missing_advice)
+        ),
         *(E.ExpectColumnValuesToNotBeNull(column=c, **error("completeness")) for c in REQUIRED),
         E.ExpectCompoundColumnsToBeUnique(column_list=["order_id", "line_no"], **error("keys")),
         E.ExpectColumnValuesToBeBetween(column="qty", min_value=1, **error("quantities")),
         E.ExpectColumnValuesToBeInSet(column="status", value_set=list(STATUSES), **error("accepted values")),
         E.ExpectColumnValuesToBeBetween(column="qty", max_value=MAX_LINE_QTY, **warning("plausibility")),
     ]
+    if window.held_back:
+        expectations.append(
+            E.ExpectColumnDistinctValuesToContainSet(
+                column="day", value_set=list(window.held_back), **warning("incomplete day", window.held_back_advice)
+            )
+        )
     if window.typical_daily_orders:
         expectations.append(
             E.ExpectColumnUniqueValueCountToBeBetween(

@@ -176,18 +176,29 @@ def _materialize_feeds(store: LakeStore, instance, run) -> list:
 
 
 def _feeds_summary(store: LakeStore) -> None:
-    from orchestration.lib.feeds import LATEST, MANIFEST, feed_store, latest_manifest, published_suppliers
+    from orchestration.lib.feeds import (
+        LATEST,
+        MANIFEST,
+        feed_store,
+        held_back_note,
+        latest_manifest,
+        published_suppliers,
+    )
 
     names = published_suppliers(store)
     if not names:
         return
     feeds = feed_store(store)
     print(f"\n{'supplier feed':<16}{'rows':>8}  {'as of':<12}{'gate':<22}manifest")
+    manifests = {}
     for name in names:
-        manifest = latest_manifest(store, name)
+        manifest = manifests[name] = latest_manifest(store, name)
         where = feeds.uri(name, manifest["version"], MANIFEST)
         outcome = manifest["validation"]["outcome"]
         print(f"{name:<16}{manifest['rows']:>8,}  {manifest['as_of_day'] or '':<12}{outcome:<22}{where}")
+    note = held_back_note(manifests)
+    if note:
+        print(f"! {note}")
     print("feeds:      " + feeds.uri("<supplier_id>", LATEST) + "   (then <version>/manifest.json)")
 
 

@@ -84,3 +84,23 @@ def write_feed_lake(store: LakeStore, config: dict[str, int], day: date = DAY, d
             ),
         )
     return mart
+
+
+def write_lake_with_a_broken_newest_day(store: LakeStore, config: dict[str, int], rows: int = 12) -> pa.Table:
+    """A feed lake whose newest day (``DAY``) was delivered as an order file holding only the day
+    before's rows: ingested for real, so its bronze partition is empty and every row is in
+    quarantine as ``wrong_day``. The mart is as of the day before, as dbt builds it from bronze."""
+    from orchestration.lib.ingest import ingest_day
+    from orchestration.lib.sources import load_sources
+    from tests.conftest import CSV_HEADER, write_master
+
+    write_master(store)
+    write_feed_lake(store, config, days=4)
+    before = (DAY - timedelta(days=1)).isoformat()
+    body = "".join(f"X{i},1,{before} 10:00:00,P00001,SKU0001,2,9.90,,east,,paid\n" for i in range(rows))
+    store.write_bytes(f"landing/order_lines/order_lines_{DAY.isoformat()}.csv", (CSV_HEADER + body).encode())
+    result = ingest_day(store, load_sources()["order_lines"], DAY)
+    assert (result.accepted, result.reasons["wrong_day"]) == (0, rows)
+    mart = mart_table(config, as_of_day=DAY - timedelta(days=1))
+    write_mart(store, mart)
+    return mart

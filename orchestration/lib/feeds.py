@@ -43,7 +43,7 @@ from expectations import order_lines, supplier_replenishment
 from expectations.gate import GateResult, latest_result, load_result, run_gate
 from orchestration.lib.lake import PARQUET_OPTIONS, LakeStore
 from orchestration.lib.paths import PROJECT_ROOT
-from orchestration.lib.settings import feeds_root
+from orchestration.lib.settings import INPUT_GATE_ENV, feeds_root, input_gate_mode
 
 FEED = supplier_replenishment.NAME
 FEEDS_DIR = "feeds"
@@ -51,6 +51,9 @@ STAGING = "_staging"
 MART = "marts/supplier_replenishment/part-0.parquet"
 SUPPLIERS = "bronze/suppliers"
 ORDER_LINES = "bronze/order_lines"
+ORDER_LINES_QUARANTINE = "quarantine/order_lines"
+ORDER_LINES_ASSET = "bronze/sales/order_lines"
+STRICT = "strict"
 PARQUET_FILE = "replenishment.parquet"
 CSV_FILE = "replenishment.csv"
 MANIFEST = "manifest.json"
@@ -139,36 +142,174 @@ def feed_rows(store: LakeStore, supplier_id: str) -> pa.Table:
     return table.replace_schema_metadata(None)
 
 
+@dataclass(frozen=True)
+class MissingDay:
+    """A business day of order lines with no accepted rows, and what its delivery became."""
+
+    day: date
+    quarantined: dict[str, dict[str, int]] = field(default_factory=dict)  # landing file -> reason code -> rows
+    in_bronze: bool = True  # False: the day was never ingested
+
+    def why(self) -> str:
+        if self.quarantined:
+            return ", ".join(_file_fate(name, codes) for name, codes in sorted(self.quarantined.items()))
+        return "no rows were delivered for it" if self.in_bronze else "it was never ingested"
+
+    def describe(self) -> str:
+        return describe_missing([self])
+
+    def record(self) -> dict:
+        return {"day": self.day.isoformat(), "reason": self.describe(), "quarantined": self.quarantined}
+
+
+def _file_fate(name: str, codes: dict[str, int]) -> str:
+    (code, rows), *others = sorted(codes.items(), key=lambda c: (-c[1], c[0]))
+    return f"landing file {name}: {rows:,} rows quarantined as {code}" + "".join(f", {n:,} as {c}" for c, n in others)
+
+
+def describe_missing(days: list[MissingDay]) -> str:
+    """What is missing and what to do, e.g. "order_lines has no accepted rows for 2026-11-21 (landing
+    file X: 1,204 rows quarantined as wrong_day); re-deliver that day's file and materialize ..."."""
+    one = len(days) == 1
+    verb = "re-deliver" if any(d.quarantined for d in days) else "deliver"
+    what = _and([f"{d.day.isoformat()} ({d.why()})" for d in days])
+    return (
+        f"order_lines has no accepted rows for {what}; {verb} {'that day' if one else 'those days'}'"
+        f"{'s file' if one else ' files'} and materialize {ORDER_LINES_ASSET} for "
+        + _and([d.day.isoformat() for d in days])
+    )
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+@dataclass(frozen=True)
+class InputDays:
+    """The business days of bronze order lines, and the day the feeds are computed as of.
+
+    ``incomplete`` are the newest days that have no accepted rows at all (e.g. a file that
+    held only another day's rows, all quarantined as ``wrong_day``). A strict gate computes
+    the feeds as of the newest day and fails on them; otherwise (the default) the feeds are
+    computed as of the last complete day, and the incomplete days are reported.
+    """
+
+    landed: tuple[date, ...]
+    last_complete: date | None
+    incomplete: tuple[MissingDay, ...]
+    mode: str
+
+    @property
+    def strict(self) -> bool:
+        return self.mode == STRICT
+
+    @property
+    def newest(self) -> date:
+        return self.landed[-1]
+
+    @property
+    def as_of_day(self) -> date | None:
+        """The day a feed must reach: the newest day (strict), else the last complete day."""
+        return self.newest if self.strict else self.last_complete
+
+    @property
+    def held_back(self) -> tuple[MissingDay, ...]:
+        """The incomplete days the feeds are published without (none when strict)."""
+        return () if self.strict else self.incomplete
+
+    def describe(self) -> str | None:
+        """The incomplete days, why, and the fix; None when every day has rows."""
+        if not self.incomplete:
+            return None
+        text = describe_missing(list(self.incomplete))
+        if self.strict:
+            return f"{text}; the input gate is strict ({INPUT_GATE_ENV}={STRICT}), so no feed is published until then"
+        if self.last_complete is None:
+            return f"{text}; no day has accepted rows, so no feed can be computed"
+        return f"{text}; until then the feeds are published as of {self.last_complete}, the last complete day"
+
+
+def input_days(store: LakeStore, mode: str | None = None) -> InputDays | None:
+    """The days of bronze order lines and which of the newest have no accepted rows; None before
+    any landed. ``mode`` is the input gate's (default: :func:`~orchestration.lib.settings.input_gate_mode`)."""
+    mode = mode or input_gate_mode()
+    landed = _bronze_days(store)
+    if not landed:
+        return None
+    incomplete, last_complete = [], None
+    for day in reversed(landed):
+        if _bronze_rows(store, day):
+            last_complete = day
+            break
+        incomplete.append(missing_day(store, day))
+    return InputDays(tuple(landed), last_complete, tuple(reversed(incomplete)), mode)
+
+
+def missing_day(store: LakeStore, day: date) -> MissingDay:
+    """What became of the delivery of a day without accepted rows: its quarantined rows per file and reason."""
+    folder = f"{ORDER_LINES_QUARANTINE}/day={day.isoformat()}"
+    quarantined: dict[str, dict[str, int]] = {}
+    if store.list_files(folder, "*.parquet"):
+        rows = store.read_table(folder, columns=["_source_file", "_reason_code"])
+        counts = rows.group_by(["_source_file", "_reason_code"]).aggregate([([], "count_all")])
+        for name, code, n in zip(*(counts.column(c).to_pylist() for c in counts.column_names), strict=True):
+            quarantined.setdefault(name, {})[code] = n
+    return MissingDay(day, quarantined, store.exists(f"{ORDER_LINES}/day={day.isoformat()}"))
+
+
 def expected_as_of_day(store: LakeStore) -> date | None:
-    """The day a feed must reach: the last business day of order lines in bronze."""
-    days = _bronze_days(store)
-    return days[-1] if days else None
+    """The day a feed must reach: the last business day of order lines in bronze (strict gate),
+    or the last one with accepted rows (the default); see :class:`InputDays`."""
+    days = input_days(store)
+    return days.as_of_day if days else None
 
 
 def _bronze_days(store: LakeStore) -> list[date]:
     return sorted(date.fromisoformat(d[4:]) for d in store.list_dirs(ORDER_LINES) if d.startswith("day="))
 
 
+def _bronze_rows(store: LakeStore, day: date) -> int:
+    """Rows in a day's bronze partition, from the Parquet footers alone."""
+    files = store.list_files(f"{ORDER_LINES}/day={day.isoformat()}", "*.parquet")
+    return sum(pq.read_metadata(store.fs_path(f.path), filesystem=store.fs).num_rows for f in files)
+
+
 def order_lines_window(
-    store: LakeStore, days: int = order_lines.WINDOW_DAYS
+    store: LakeStore, days: int = order_lines.WINDOW_DAYS, mode: str | None = None
 ) -> tuple[pa.Table, order_lines.OrderLinesWindow] | None:
-    """The last ``days`` business days of bronze order lines (as far back as history goes)."""
-    landed = _bronze_days(store)
-    if not landed:
-        return None
-    last = landed[-1]
-    first = max(landed[0], last - timedelta(days=days - 1))
+    """The last ``days`` business days of bronze order lines (as far back as history goes), up to
+    the day the feeds are computed as of (:class:`InputDays`), and the newer days held back."""
+    found = input_days(store, mode)
+    return None if found is None else _window(store, found, days)
+
+
+def _window(
+    store: LakeStore, found: InputDays, days: int = order_lines.WINDOW_DAYS
+) -> tuple[pa.Table, order_lines.OrderLinesWindow]:
+    last = found.as_of_day or found.newest
+    first = max(found.landed[0], last - timedelta(days=days - 1))
     parts = []
-    for day in (d for d in landed if d >= first):
+    for day in (d for d in found.landed if d >= first):
         table = store.read_table(f"{ORDER_LINES}/day={day.isoformat()}", columns=list(order_lines.REQUIRED))
         parts.append(table.append_column("day", pa.array([day.isoformat()] * table.num_rows, pa.string())))
-    rows = pa.concat_tables(parts)
-    before = rows.filter(pc.not_equal(rows.column("day"), last.isoformat()))
+    rows = pa.concat_tables(parts, promote_options="permissive")  # days written apart may differ in nullability
+    window_rows = rows.filter(pc.less_equal(rows.column("day"), last.isoformat()))
+    before = window_rows.filter(pc.not_equal(window_rows.column("day"), last.isoformat()))
     typical = None
     if before.num_rows:
         per_day = before.group_by("day").aggregate([("order_id", "count_distinct")])
         typical = float(pc.approximate_median(per_day.column("order_id_count_distinct")).as_py())
-    return rows, order_lines.OrderLinesWindow(first, last, typical)
+    present = set(pc.unique(rows.column("day")).to_pylist())
+    gaps = [d for d in order_lines.OrderLinesWindow(first, last).days if d not in present]
+    held_back = found.held_back if found.last_complete is not None else ()
+    return rows, order_lines.OrderLinesWindow(
+        first,
+        last,
+        typical,
+        held_back=tuple(d.day.isoformat() for d in held_back),
+        missing_advice=describe_missing([missing_day(store, date.fromisoformat(d)) for d in gaps]) if gaps else None,
+        held_back_advice=found.describe() if held_back else None,
+    )
 
 
 def latest_manifest(store: LakeStore, supplier_id: str) -> dict | None:
@@ -275,18 +416,28 @@ def gate_feed(store: LakeStore, staged: StagedFeed, as_of_day: date, docs: bool 
     )
 
 
-def gate_order_lines(store: LakeStore, docs: bool = True) -> GateResult | None:
-    """Validate the bronze order lines the feeds read (the last 28 days); None before any landed."""
-    found = order_lines_window(store)
+def gate_order_lines(store: LakeStore, docs: bool = True, mode: str | None = None) -> GateResult | None:
+    """Validate the bronze order lines the feeds read (the last 28 days up to the day the feeds
+    are computed as of, see :class:`InputDays`); None before any landed.
+
+    The result's subject names the gate's mode and the newer days it held back, with why.
+    """
+    found = input_days(store, mode)
     if found is None:
         return None
-    rows, window = found
+    rows, window = _window(store, found)
     return run_gate(
         store,
         order_lines.build_suite(window),
         rows.to_pandas(),
         partition=window.last_day.isoformat(),
-        subject={"first_day": window.first_day.isoformat(), "last_day": window.last_day.isoformat()},
+        subject={
+            "first_day": window.first_day.isoformat(),
+            "last_day": window.last_day.isoformat(),
+            "mode": found.mode,
+            "held_back": [d.record() for d in found.held_back] if window.held_back else [],
+            **({"note": window.held_back_advice} if window.held_back else {}),
+        },
         docs=docs,
     )
 
@@ -295,6 +446,17 @@ def blocking_input_gate(store: LakeStore, as_of_day: date) -> GateResult | None:
     """The order lines' gate result for ``as_of_day`` if it failed with errors (it blocks every feed)."""
     result = latest_result(store, order_lines.NAME, as_of_day.isoformat())
     return result if result is not None and not result.success else None
+
+
+def held_back_note(manifests: dict[str, dict]) -> str | None:
+    """One line for a run summary: the days the published feeds were held back from, and why."""
+    held = {d["day"]: d["reason"] for m in manifests.values() for d in m.get("incomplete_days") or []}
+    if not held:
+        return None
+    as_of = sorted({str(m.get("as_of_day")) for m in manifests.values() if m.get("incomplete_days")})
+    return f"feeds published as of {', '.join(as_of)}, not {', '.join(sorted(held))}: " + " | ".join(
+        held[d] for d in sorted(held)
+    )
 
 
 # -- publish --------------------------------------------------------------------------
@@ -316,13 +478,17 @@ class PublishedFeed:
         return f"{self.uri}/{MANIFEST}"
 
 
-def publish_feed(store: LakeStore, staged: StagedFeed, gate_result: str) -> PublishedFeed:
+def publish_feed(
+    store: LakeStore, staged: StagedFeed, gate_result: str, held_back: tuple[MissingDay, ...] = ()
+) -> PublishedFeed:
     """Publish a staged feed, but only if its stored gate result says it passed, for these bytes.
 
     ``gate_result`` is the lake path of the gate's JSON result; it is read back here rather
     than trusted from the caller. The files are copied into the version folder, then the
     manifest is written, then ``latest.json``: a crash at any point leaves the previous
-    feed published and whole; the next run completes the publication.
+    feed published and whole; the next run completes the publication. ``held_back`` are newer
+    days of order lines the feed is published without (:attr:`InputDays.held_back`); its
+    manifest names them and why.
     """
     result = load_result(store, gate_result)
     feeds = feed_store(store)
@@ -341,7 +507,7 @@ def publish_feed(store: LakeStore, staged: StagedFeed, gate_result: str) -> Publ
                 files.write_bytes(f"{folder}/{name}", files.read_bytes(staged.path(name)))
                 if files.sha256(f"{folder}/{name}") != digest:
                     raise PublishRefused(f"{name} of {sid} {version} changed while it was copied; nothing published")
-            manifest = build_manifest(store, staged, result)
+            manifest = build_manifest(store, staged, result, held_back)
             _write_manifest(files, manifest_path, manifest)
         except BaseException:
             if not files.exists(manifest_path):
@@ -365,7 +531,9 @@ def _check_gate(files: LakeStore, staged: StagedFeed, result: GateResult) -> Non
             raise PublishRefused(f"staged {name} of {staged.supplier_id} changed after its gate passed")
 
 
-def build_manifest(store: LakeStore, staged: StagedFeed, result: GateResult) -> dict:
+def build_manifest(
+    store: LakeStore, staged: StagedFeed, result: GateResult, held_back: tuple[MissingDay, ...] = ()
+) -> dict:
     """What a published feed is: its files and checksums, its time range, what let it through."""
     rows = read_staged(store, staged)
     as_of = _day_range(rows, "as_of_day")
@@ -394,6 +562,7 @@ def build_manifest(store: LakeStore, staged: StagedFeed, result: GateResult) -> 
             for c in QUANTITIES
             if c in rows.column_names
         },
+        "incomplete_days": [d.record() for d in held_back],
         "code_version": code_version(),
         "validation": {
             "suite": result.suite,

@@ -28,6 +28,21 @@ def sources_file() -> Path:
     return Path(value).expanduser().resolve() if value else SOURCES_FILE
 
 
+INPUT_GATE_ENV = "SUPPLYLOOP_INPUT_GATE"
+INPUT_GATE_MODES = ("last-complete-day", "strict")
+
+
+def input_gate_mode() -> str:
+    """How the order lines' input gate treats a newest day with no accepted rows:
+    ``$SUPPLYLOOP_INPUT_GATE``. ``last-complete-day`` (the default): the feeds are published
+    as of the last complete day and the incomplete day is reported; ``strict``: the gate
+    fails and no feed is published until the day is re-delivered."""
+    value = (os.environ.get(INPUT_GATE_ENV) or INPUT_GATE_MODES[0]).strip().lower()
+    if value not in INPUT_GATE_MODES:
+        raise ValueError(f"{INPUT_GATE_ENV}={value!r} is not a mode of the input gate; use one of {INPUT_GATE_MODES}")
+    return value
+
+
 def lake_root() -> str:
     """The lake root: ``$LAKE_ROOT`` (a folder or ``s3://bucket/prefix``), else ``lake/``."""
     return os.environ.get(LAKE_ROOT_ENV) or str(DEFAULT_LAKE_DIR)

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from orchestration.cli import main
 from orchestration.definitions import defs
 from orchestration.defs.feeds.assets import FEED_KEY, GATE_CHECK, MART_KEY, supplier_replenishment_feed
 from orchestration.defs.feeds.checks import ORDER_LINES_KEY, order_lines_gate
@@ -16,7 +17,7 @@ from orchestration.defs.resources import Lake
 from orchestration.lib import feeds
 from orchestration.lib.feeds import latest_manifest, published_versions, read_feed, verify_feed
 from orchestration.lib.lake import LakeStore
-from tests.replenishment import DAY, mart_table, write_feed_lake, write_mart
+from tests.replenishment import DAY, mart_table, write_feed_lake, write_lake_with_a_broken_newest_day, write_mart
 
 SUPPLIERS = {"SUP001": 3, "SUP002": 2, "SUP003": 1}
 
@@ -222,3 +223,62 @@ def test_the_feed_asset_tells_its_story_in_the_code_location():
     specs = [s for c in defs.asset_checks or [] for s in c.check_specs] + list(supplier_replenishment_feed.check_specs)
     assert all(s.blocking for s in specs if s.name.endswith("_gate"))
     assert replenishment_feeds.default_status == dg.DefaultSensorStatus.STOPPED
+
+
+BROKEN_DAY_REASON = (
+    "order_lines has no accepted rows for 2026-11-21 (landing file order_lines_2026-11-21.csv: 12 rows "
+    "quarantined as wrong_day); re-deliver that day's file and materialize bronze/sales/order_lines for 2026-11-21"
+)
+
+
+def check_order_lines(lake, instance) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [*defs.assets, order_lines_gate],
+        selection=dg.AssetSelection.checks(order_lines_gate),
+        instance=instance,
+        resources={**defs.resources, "lake": Lake(root=lake.root)},
+        raise_on_error=False,
+    )
+
+
+@pytest.mark.slow
+def test_a_broken_newest_day_holds_every_feed_at_the_day_before_and_says_so(lake, instance, caplog, capsys):
+    mart = write_lake_with_a_broken_newest_day(lake, SUPPLIERS)
+    with caplog.at_level(logging.ERROR, logger="supplyloop.alerts"):
+        (check,) = gate_checks(check_order_lines(lake, instance))
+    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)  # reported, not blocking
+    assert BROKEN_DAY_REASON in check.description
+    alerts = [r.getMessage() for r in caplog.records if r.name == "supplyloop.alerts"]
+    assert len(alerts) == 1 and BROKEN_DAY_REASON in alerts[0]  # one alert, not one per supplier
+    assert "the feeds are published as of 2026-11-20" in alerts[0]
+    results = run_feeds(lake, instance)
+    assert all(r.success for r in results.values())
+    for name, result in results.items():
+        manifest = latest_manifest(lake, name)
+        assert manifest["as_of_day"] == "2026-11-20" and verify_feed(lake, name) == []
+        assert [(d["day"], d["reason"]) for d in manifest["incomplete_days"]] == [("2026-11-21", BROKEN_DAY_REASON)]
+        (materialization,) = result.asset_materializations_for_node(supplier_replenishment_feed.op.name)
+        assert materialization.metadata["incomplete_days"].value[0]["day"] == "2026-11-21"
+    union = pa.concat_tables([read_feed(lake, name) for name in SUPPLIERS])
+    assert union.sort_by("sku").equals(mart.sort_by("sku"))
+    capsys.readouterr()
+    assert main(["--lake", lake.root, "summary"]) == 0  # the run summary says it too
+    assert f"! feeds published as of 2026-11-20, not 2026-11-21: {BROKEN_DAY_REASON}" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_strict_input_gate_publishes_nothing_and_names_the_day_and_the_fix(lake, instance, monkeypatch):
+    write_lake_with_a_broken_newest_day(lake, SUPPLIERS)
+    monkeypatch.setenv("SUPPLYLOOP_INPUT_GATE", "strict")
+    results = run_feeds(lake, instance)  # before the gate ran: the feeds find the broken day themselves
+    assert not any(r.success for r in results.values())
+    message = failure_message(results["SUP001"])
+    assert "supplier SUP001 NOT published: the input is incomplete: " + BROKEN_DAY_REASON in message, message
+    assert "SUPPLYLOOP_INPUT_GATE=strict" in message
+    (check,) = gate_checks(check_order_lines(lake, instance))
+    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    assert f"completeness: {BROKEN_DAY_REASON}" in check.description
+    results = run_feeds(lake, instance)
+    message = failure_message(results["SUP002"])
+    assert "the input gate order_lines for 2026-11-21 failed" in message and BROKEN_DAY_REASON in message
+    assert not lake.exists("feeds")

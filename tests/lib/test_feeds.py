@@ -32,7 +32,7 @@ from orchestration.lib.feeds import (
     verify_feed,
 )
 from orchestration.lib.lake import LakeStore
-from tests.replenishment import DAY, mart_table, write_feed_lake, write_mart
+from tests.replenishment import DAY, mart_table, write_feed_lake, write_lake_with_a_broken_newest_day, write_mart
 
 
 def passed_gate(store: LakeStore, staged, supplier: str | None = None, failed=(), files=None) -> str:
@@ -340,3 +340,76 @@ def _strings(value) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return [value] if isinstance(value, str) else []
+
+
+BROKEN_DAY_REASON = (
+    "order_lines has no accepted rows for 2026-11-21 (landing file order_lines_2026-11-21.csv: 12 rows "
+    "quarantined as wrong_day); re-deliver that day's file and materialize bronze/sales/order_lines for 2026-11-21"
+)
+
+
+def test_a_newest_day_without_accepted_rows_is_named_with_its_fix_and_the_feeds_reach_the_day_before(lake):
+    write_lake_with_a_broken_newest_day(lake, {"SUP001": 2})
+    days = feeds.input_days(lake)
+    assert days.mode == "last-complete-day" and (days.newest, days.as_of_day) == (DAY, DAY - timedelta(days=1))
+    (missing,) = days.held_back
+    assert missing.quarantined == {"order_lines_2026-11-21.csv": {"wrong_day": 12}}
+    assert missing.describe() == BROKEN_DAY_REASON
+    assert (
+        days.describe()
+        == BROKEN_DAY_REASON + "; until then the feeds are published as of 2026-11-20, the last complete day"
+    )
+    assert feeds.expected_as_of_day(lake) == DAY - timedelta(days=1)
+    _, window = feeds.order_lines_window(lake)
+    assert window.last_day == DAY - timedelta(days=1) and window.held_back == ("2026-11-21",)
+
+
+def test_a_strict_input_gate_keeps_the_newest_day_and_holds_nothing_back(lake, monkeypatch):
+    write_lake_with_a_broken_newest_day(lake, {"SUP001": 2})
+    monkeypatch.setenv("SUPPLYLOOP_INPUT_GATE", "strict")
+    days = feeds.input_days(lake)
+    assert days.strict and days.as_of_day == DAY and days.held_back == ()
+    assert days.describe().startswith(BROKEN_DAY_REASON + "; the input gate is strict (SUPPLYLOOP_INPUT_GATE=strict)")
+    _, window = feeds.order_lines_window(lake)
+    assert window.last_day == DAY and window.missing_advice == BROKEN_DAY_REASON
+
+
+def test_an_unknown_input_gate_mode_is_refused_with_the_modes_there_are(lake, monkeypatch):
+    write_feed_lake(lake, {"SUP001": 1})
+    monkeypatch.setenv("SUPPLYLOOP_INPUT_GATE", "lenient")
+    with pytest.raises(ValueError, match="use one of \\('last-complete-day', 'strict'\\)"):
+        feeds.input_days(lake)
+
+
+def test_a_manifest_names_the_days_its_feed_was_published_without(lake):
+    write_lake_with_a_broken_newest_day(lake, {"SUP001": 2})
+    days = feeds.input_days(lake)
+    staged = stage_feed(lake, "SUP001", feed_rows(lake, "SUP001"))
+    published = publish_feed(lake, staged, passed_gate(lake, staged), days.held_back)
+    manifest = latest_manifest(lake, "SUP001")
+    assert published.manifest == manifest and manifest["as_of_day"] == "2026-11-20"
+    assert manifest["incomplete_days"] == [
+        {
+            "day": "2026-11-21",
+            "reason": BROKEN_DAY_REASON,
+            "quarantined": {"order_lines_2026-11-21.csv": {"wrong_day": 12}},
+        }
+    ]
+    note = feeds.held_back_note({"SUP001": manifest})
+    assert note == f"feeds published as of 2026-11-20, not 2026-11-21: {BROKEN_DAY_REASON}"
+
+
+def test_a_gap_inside_the_window_is_named_whatever_the_mode(lake):
+    write_feed_lake(lake, {"SUP001": 1}, days=4)
+    lake.write_parquet(
+        "bronze/order_lines/day=2026-11-19/part-0.parquet",
+        lake.read_table("bronze/order_lines/day=2026-11-20/part-0.parquet").slice(0, 0),
+    )
+    lake.delete_dir("bronze/order_lines/day=2026-11-20")
+    _, window = feeds.order_lines_window(lake)
+    assert window.last_day == DAY and window.held_back == ()
+    assert window.missing_advice == (
+        "order_lines has no accepted rows for 2026-11-19 (no rows were delivered for it) and 2026-11-20 "
+        "(it was never ingested); deliver those days' files and materialize bronze/sales/order_lines for "
+        "2026-11-19 and 2026-11-20"
+    )

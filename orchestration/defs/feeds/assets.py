@@ -19,9 +19,9 @@ from orchestration.lib.feeds import (
     PublishedFeed,
     blocking_input_gate,
     discard_staged,
-    expected_as_of_day,
     feed_rows,
     gate_feed,
+    input_days,
     latest_manifest,
     publish_feed,
     read_staged,
@@ -88,6 +88,11 @@ def _metadata(published: PublishedFeed, gate: GateResult, rows) -> dict:
         "gate_result": dg.MetadataValue.path(gate.uri),
         **({"data_docs": dg.MetadataValue.path(gate.docs)} if gate.docs else {}),
         "code_version": str(manifest.get("code_version")),
+        **(
+            {"incomplete_days": dg.MetadataValue.json(manifest["incomplete_days"])}
+            if manifest.get("incomplete_days")
+            else {}
+        ),
         "preview": dg.MetadataValue.md(
             markdown_table(rows.select([c for c in PREVIEW_COLUMNS if c in rows.column_names]).slice(0, 10))
         ),
@@ -116,12 +121,17 @@ def supplier_replenishment_feed(context: dg.AssetExecutionContext, lake: Lake) -
         supplier = validate_supplier_id(context.partition_key)
     except InvalidSupplierId as exc:
         raise dg.Failure(description=str(exc)) from exc
-    as_of_day = expected_as_of_day(store)
-    if as_of_day is None:
+    days = input_days(store)
+    if days is None:
         raise _refuse(supplier, "there are no order lines in bronze, so the day the feed must reach is unknown", store)
-    blocked = blocking_input_gate(store, as_of_day)
+    as_of_day = days.as_of_day
+    blocked = blocking_input_gate(store, as_of_day) if as_of_day else None
     if blocked is not None:
         raise _refuse(supplier, f"the input {blocked.summary()}", store, result=blocked.uri)
+    if as_of_day is None or (days.strict and days.incomplete):  # also when the input gate has not run yet
+        raise _refuse(supplier, f"the input is incomplete: {days.describe()}", store)
+    if days.held_back:
+        context.log.warning(f"{supplier}: {days.describe()}")
     staged = stage_feed(store, supplier, feed_rows(store, supplier))
     try:
         gate = gate_feed(store, staged, as_of_day)
@@ -130,7 +140,7 @@ def supplier_replenishment_feed(context: dg.AssetExecutionContext, lake: Lake) -
         if not gate.success:
             yield check
             raise _gate_failure(supplier, gate, store)
-        published = publish_feed(store, staged, gate.path)
+        published = publish_feed(store, staged, gate.path, days.held_back)
         rows = read_staged(store, staged)
     finally:
         discard_staged(store, staged)

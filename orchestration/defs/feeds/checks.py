@@ -10,6 +10,7 @@ from expectations import order_lines
 from expectations.gate import GateResult
 from orchestration.defs.ingest.assets import bronze_key
 from orchestration.defs.resources import Lake
+from orchestration.lib.alerts import alert
 from orchestration.lib.feeds import gate_order_lines
 from orchestration.lib.report import markdown_table
 from orchestration.lib.sources import canonical_sources
@@ -64,7 +65,8 @@ def _failed_table(result: GateResult) -> str:
     description=(
         "Input gate of the supplier feeds: the last 28 days of order lines are complete (every day there, "
         "keys and quantities present), unique and valid (errors block the feeds); odd quantities or a thin "
-        "last day are warnings."
+        "last day are warnings. A newest day without accepted rows ends the window the day before (a warning, "
+        "and an alert: the feeds publish as of the last complete day), or fails it when SUPPLYLOOP_INPUT_GATE=strict."
     ),
 )
 def order_lines_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.AssetCheckResult:
@@ -74,4 +76,14 @@ def order_lines_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.A
             passed=True, severity=dg.AssetCheckSeverity.WARN, description="no order lines in bronze yet"
         )
     context.log.info(result.summary())
+    held_back = result.subject.get("held_back") or []
+    if held_back:
+        alert(
+            result.subject.get("note") or " | ".join(d["reason"] for d in held_back),
+            gate=order_lines.NAME,
+            incomplete_days=[d["day"] for d in held_back],
+            as_of_day=result.partition,
+            result=result.uri,
+            data_docs=result.docs,
+        )
     return gate_check_result(result)
