@@ -166,6 +166,25 @@ def test_files_group_by_stem_and_extension_and_each_glob_matches_only_its_group(
     assert naming.glob_for(groups["商品主数据.csv"], every)[0] == "商品主数据.csv"
 
 
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["订单[导出]_20261111.csv", "订单[导出]_20261112.csv"],
+        ["sales report 2026-11-11.csv", "sales report 2026-11-12 (1).csv"],
+        ["stock?_2026_11_11.jsonl"],
+    ],
+    ids=["brackets", "spaces", "question-mark"],
+)
+def test_globs_match_names_with_spaces_and_glob_characters_literally(tmp_path, names):
+    import fnmatch
+
+    groups = naming.group_files([tmp_path / n for n in names])
+    assert len(groups) == 1
+    glob, problems = naming.glob_for(groups[0], groups)
+    assert problems == [] and all(fnmatch.fnmatch(n, glob) for n in names)
+    assert not fnmatch.fnmatch("other_20261111.csv", glob)
+
+
 def test_a_proposed_day_pattern_finds_the_same_day_as_the_ingestion_will():
     from orchestration.lib.sources import day_pattern
 

@@ -165,11 +165,17 @@ def group_files(files: list[Path], root: Path | None = None) -> list[FileGroup]:
     return sorted(groups.values(), key=lambda g: (-len(g.files), g.stem, g.extension))
 
 
+def _escape(text: str) -> str:
+    """Literal text in a glob: ``[``, ``]``, ``?`` and ``*`` each in brackets."""
+    return re.sub(r"([\[\]?*])", r"[\1]", text)
+
+
 def _glob_candidates(group: FileGroup) -> list[str]:
     ext = group.extension
     names = group.names
+    stem = "*".join(_escape(part) for part in group.stem.split("*"))
     if "*" in group.stem:  # the day sits between two parts of the name
-        return [f"{group.stem}{ext}", f"{group.stem}*{ext}"]
+        return [f"{stem}{ext}", f"{stem}*{ext}"]
     candidates = []
     pattern = group.day_in_name
     if pattern:
@@ -180,9 +186,9 @@ def _glob_candidates(group: FileGroup) -> list[str]:
             if found and n.startswith(group.stem):
                 seps[n[len(group.stem) : found.start]] += 1
         sep = seps.most_common(1)[0][0] if seps else ""
-        candidates += [f"{group.stem}{sep}*{ext}", f"{group.stem}*{ext}"]
+        candidates += [f"{stem}{_escape(sep)}*{ext}", f"{stem}*{ext}"]
     else:
-        candidates += [f"{group.stem}{ext}", f"{group.stem}*{ext}"]
+        candidates += [f"{stem}{ext}", f"{stem}*{ext}"]
     return candidates
 
 
