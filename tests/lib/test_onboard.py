@@ -116,6 +116,7 @@ def test_format_comes_from_the_bytes_then_the_extension(name, data, expected):
         ("order_lines_2026-11-11.csv", "%Y-%m-%d", date(2026, 11, 11)),
         ("stock_2026_11_11.jsonl", "%Y_%m_%d", date(2026, 11, 11)),
         ("sales.2026.11.11.csv", "%Y.%m.%d", date(2026, 11, 11)),
+        ("销售订单_20261111093000.csv", "%Y%m%d", date(2026, 11, 11)),
         ("商品主数据.csv", None, None),
         ("export_12345678.csv", None, None),  # eight digits that are no date
     ],
@@ -136,6 +137,7 @@ def test_the_day_in_a_name_and_its_pattern(name, pattern, day):
         ("商品主数据.csv", "商品主数据"),
         ("商品主数据 (1).csv", "商品主数据"),
         ("sales_20261111_east.csv", "sales_*_east"),
+        ("销售订单_20261111093000.csv", "销售订单"),
     ],
 )
 def test_stem_drops_the_day_and_resend_suffixes(name, stem):
@@ -188,7 +190,13 @@ def test_globs_match_names_with_spaces_and_glob_characters_literally(tmp_path, n
 def test_a_proposed_day_pattern_finds_the_same_day_as_the_ingestion_will():
     from orchestration.lib.sources import day_pattern
 
-    for name in ["销售订单_20261111_重发.csv", "stock_2026_11_11.jsonl", "orders-2026-11-11.csv"]:
+    names = [
+        "销售订单_20261111_重发.csv",
+        "销售订单_20261111093000.csv",
+        "stock_2026_11_11.jsonl",
+        "orders-2026-11-11.csv",
+    ]
+    for name in names:
         found = naming.find_day(name)
         match = day_pattern(found.pattern).search(name)
         assert date(int(match["year"]), int(match["month"]), int(match["day"])) == found.day

@@ -20,7 +20,8 @@ DAY_PATTERNS: dict[str, re.Pattern] = {
     "%Y-%m-%d": re.compile(r"(?<!\d)(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})(?!\d)"),
     "%Y_%m_%d": re.compile(r"(?<!\d)(?P<year>\d{4})_(?P<month>\d{2})_(?P<day>\d{2})(?!\d)"),
     "%Y.%m.%d": re.compile(r"(?<!\d)(?P<year>\d{4})\.(?P<month>\d{2})\.(?P<day>\d{2})(?!\d)"),
-    "%Y%m%d": re.compile(r"(?<!\d)(?P<year>\d{4})(?P<month>\d{2})(?P<day>\d{2})(?!\d)"),
+    # a time of day may follow the day directly (20261111093000): it belongs to the match
+    "%Y%m%d": re.compile(r"(?<!\d)(?P<year>\d{4})(?P<month>\d{2})(?P<day>\d{2})(?:\d{6}|\d{4})?(?!\d)"),
 }
 # words a re-sent, corrected or copied export carries after its day; stripped from the stem
 RESEND_WORDS = (
