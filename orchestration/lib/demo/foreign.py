@@ -35,8 +35,7 @@ from orchestration.lib.demo.presets import preset_named
 from orchestration.lib.demo.simulate import simulate
 from orchestration.lib.demo.world import build_world
 from orchestration.lib.demo.writers import render
-from orchestration.lib.paths import SOURCES_FILE
-from orchestration.lib.sources import Source, load_sources
+from orchestration.lib.sources import Source, canonical_sources
 
 RESENT = "重发"
 UNKNOWN_SKU = "SKU9999"
@@ -249,7 +248,7 @@ def write_foreign(folder: Path, seed: int = 7, days: int = 5, preset: str = "tin
     delivered = spec.days[-days:]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    canonical = load_sources(SOURCES_FILE)
+    canonical = canonical_sources()
     shapes = {s.source: s for s in SHAPES}
     world = build_world(spec, seed)
     truth = _Truth()

@@ -22,7 +22,7 @@ from pathlib import Path
 from orchestration.lib.onboard import detect, naming
 from orchestration.lib.onboard.detect import Guess, Sample
 from orchestration.lib.onboard.mapping import SourceMatch, rank_sources
-from orchestration.lib.sources import Source
+from orchestration.lib.sources import Source, canonical_sources
 
 REVIEW_BELOW = 0.7  # guesses less sure than this are marked REVIEW
 SOURCE_MIN = 0.35  # a group that fits no source better than this is left out, with its headers
@@ -32,13 +32,7 @@ KEY_ROWS = 100_000  # rows of a master-data file read to know its keys
 
 def canonical() -> dict[str, Source]:
     """The 12 built-in sources, whatever ``SUPPLYLOOP_SOURCES`` says."""
-    from orchestration.lib import sources
-
-    if hasattr(sources, "canonical_sources"):
-        return sources.canonical_sources()
-    from orchestration.lib.paths import SOURCES_FILE
-
-    return sources.load_sources(SOURCES_FILE)
+    return canonical_sources()
 
 
 @dataclass
