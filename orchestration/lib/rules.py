@@ -106,6 +106,13 @@ def shown(v: str) -> str:
     return f"CASE WHEN length({v}) > {SHOWN_CHARS} THEN left({v}, {SHOWN_CHARS - 3}) || '...' ELSE {v} END"
 
 
+def _is_canonical(source: Source) -> bool:
+    """Whether the source's rules are the canonical ones the marts rely on (fixed for a platform)."""
+    from orchestration.lib.sources import canonical_sources
+
+    return source.name in canonical_sources()
+
+
 def _checks(source: Source, col: Column, v: str, t: str, params: _Params, day: date | None) -> list[tuple[str, str]]:
     """The rules of one column: (condition that breaks it, SQL of the reason text).
 
@@ -141,8 +148,12 @@ def _checks(source: Source, col: Column, v: str, t: str, params: _Params, day: d
                 f"{t} < {text(col.min)}",
                 f"{text(f'below_minimum: {name} ')} || {shown(v)} || "
                 + text(
-                    f" is below {col.min:g}; correct the value in the export, or lower `min` of {where} "
-                    "in the sources file if such values are valid"
+                    f" is below {col.min:g}; correct the value in the export and deliver the file again"
+                    + (
+                        ""
+                        if _is_canonical(source)
+                        else f", or lower `min` of {where} in the sources file if such values are valid"
+                    )
                 ),
             )
         )
@@ -152,8 +163,12 @@ def _checks(source: Source, col: Column, v: str, t: str, params: _Params, day: d
                 f"{t} IS NOT NULL AND NOT list_contains({text(list(col.accepted))}, {t})",
                 f"{text(f'not_accepted: {name} ')} || {quoted} || "
                 + text(
-                    f" is not one of {', '.join(col.accepted)}; correct the value in the export, "
-                    f"or add it to `accepted` of {where} in the sources file if it is a valid value"
+                    f" is not one of {', '.join(col.accepted)}; correct the value in the export"
+                    + (
+                        " (the marts know these values only)"
+                        if _is_canonical(source)
+                        else f", or add it to `accepted` of {where} in the sources file if it is a valid value"
+                    )
                 ),
             )
         )

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from urllib.parse import urlparse
-
 from pathlib import Path
+from urllib.parse import urlparse
 
 from orchestration.lib.paths import DEFAULT_LAKE_DIR, SOURCES_FILE
 

@@ -103,8 +103,8 @@ LONG = "x" * 500
         ([{**GOOD, "order_id": ""}], "missing_required", "fill in the row's order_id in the export"),
         ([{**GOOD, "qty": "1.5"}], "invalid_value", "correct the value in the export (digits only"),
         ([{**GOOD, "ordered_at": "11.11.2026"}], "invalid_value", "as 2026-11-11 20:00:00"),
-        ([{**GOOD, "qty": "0"}], "below_minimum", "lower `min` of order_lines.qty in the sources file"),
-        ([{**GOOD, "status": "shipped"}], "not_accepted", "add it to `accepted` of order_lines.status"),
+        ([{**GOOD, "qty": "0"}], "below_minimum", "correct the value in the export and deliver the file again"),
+        ([{**GOOD, "status": "shipped"}], "not_accepted", "correct the value in the export (the marts know"),
         ([{**GOOD, "sku": "SKU9999"}], "unknown_reference", "add it to the products master data"),
         ([{**GOOD, "ordered_at": "2026-11-10 23:59:59"}], "wrong_day", "deliver the row in the file of its own day"),
         ([GOOD, GOOD], "duplicate_key", "remove the repeated row from the export"),
@@ -141,3 +141,15 @@ def test_a_long_delivered_value_is_cut_in_its_reason(change):
 def test_long_keys_are_cut_in_a_duplicate_reason():
     rows = _run([{**GOOD, "order_id": LONG}, {**GOOD, "order_id": LONG}])
     assert rows[1]["_reason"].startswith("duplicate_key: order_id=" + "x" * 77 + "..., line_no=1 ")
+
+
+def test_a_platforms_own_source_is_told_which_rule_to_relax():
+    from dataclasses import replace
+
+    from orchestration.lib.rules import build_query
+
+    own = replace(ORDER_LINES, name="orders_extra")
+    sql, params = build_query(own, None)
+    texts = " ".join(str(v) for v in params.values())
+    assert "lower `min` of orders_extra.qty in the sources file" in texts
+    assert "add it to `accepted` of orders_extra.status" in texts
