@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 
 from expectations import order_lines, supplier_replenishment
 from expectations.gate import GateResult, latest_result, load_result, run_gate
+from orchestration.lib.coverage import feed_coverage
 from orchestration.lib.lake import PARQUET_OPTIONS, LakeStore
 from orchestration.lib.paths import PROJECT_ROOT
 from orchestration.lib.settings import INPUT_GATE_ENV, feeds_root, input_gate_mode
@@ -562,6 +563,7 @@ def build_manifest(
             for c in QUANTITIES
             if c in rows.column_names
         },
+        **feed_coverage(store),  # the sources this platform does not deliver, and what they leave at zero
         "incomplete_days": [d.record() for d in held_back],
         "code_version": code_version(),
         "validation": {
