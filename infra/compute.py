@@ -206,6 +206,8 @@ class CodeLocation(Construct):
             "DAGSTER_COMPUTE_LOG_BUCKET": buckets.lake.bucket_name,
             "DAGSTER_COMPUTE_LOG_PREFIX": COMPUTE_LOG_PREFIX,
         }
+        if config.sources_key:  # the platform's own sources file, uploaded beside the lake
+            self.environment["SUPPLYLOOP_SOURCES"] = f"s3://{buckets.lake.bucket_name}/{config.sources_key}"
         self.secrets = {
             "DAGSTER_PG_USERNAME": ecs.Secret.from_secrets_manager(database.secret, "username"),
             "DAGSTER_PG_PASSWORD": ecs.Secret.from_secrets_manager(database.secret, "password"),

@@ -1,5 +1,9 @@
 """What a deployment may change without a code edit: CDK context (`cdk.json`, `-c key=value`).
 
+A platform's own sources file (`supplyloop onboard` proposes one) is a context value too:
+`-c sourcesKey=config/sources.yaml` makes every task read `s3://<lake bucket>/config/sources.yaml`
+(upload the reviewed file there); unset, the tasks run the demo's sources.
+
 Suppliers come from here too, so a new supplier is a context change, never a code change:
 
     -c suppliers=SUP001,SUP002                    roles assumed from this account (a portal, an operator)
@@ -57,6 +61,15 @@ class DeployConfig:
     landing_retention_days: int = 400  # delivered files stay replayable for a year and more
     feed_history_days: int = 365  # earlier versions of each published feed
     db_instance_class: str = "t4g.micro"
+    sources_key: str | None = None  # the platform's sources file, a key in the lake bucket
+
+    def __post_init__(self) -> None:
+        key = self.sources_key
+        if key is not None and (key.startswith("/") or ".." in key.split("/") or not key.endswith((".yaml", ".yml"))):
+            raise ConfigError(
+                f"context sourcesKey={key!r}: expected the key of a YAML file in the lake bucket, "
+                "e.g. config/sources.yaml"
+            )
 
     @classmethod
     def from_context(cls, get: Any) -> DeployConfig:
@@ -86,6 +99,7 @@ class DeployConfig:
             landing_retention_days=value("landingRetentionDays", base.landing_retention_days, int),
             feed_history_days=value("feedHistoryDays", base.feed_history_days, int),
             db_instance_class=value("dbInstanceClass", base.db_instance_class),
+            sources_key=value("sourcesKey", base.sources_key),
         )
 
 

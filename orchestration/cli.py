@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.sources:
         from orchestration.lib.settings import SOURCES_ENV
 
-        os.environ[SOURCES_ENV] = os.path.abspath(args.sources)
+        os.environ[SOURCES_ENV] = args.sources if args.sources.startswith("s3://") else os.path.abspath(args.sources)
     try:
         return _command(args)
     except Refused as err:

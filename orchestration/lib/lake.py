@@ -26,6 +26,26 @@ LANDING = "landing"
 PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, row_group_size=256 * 1024)
 
 
+def s3_filesystem(endpoint: S3Endpoint | None = None) -> pafs.S3FileSystem:
+    """S3 (or the S3-compatible store the standard AWS variables name), credentials from the AWS chain."""
+    endpoint = endpoint or s3_endpoint()
+    return pafs.S3FileSystem(
+        endpoint_override=endpoint.host,
+        scheme=endpoint.scheme,
+        region=endpoint.region or "us-east-1",
+        allow_bucket_creation=False,
+    )
+
+
+def read_text(where: str | Path) -> str:
+    """A small UTF-8 file, local or ``s3://bucket/key`` (a configuration file, say)."""
+    text = str(where)
+    if text.startswith("s3://"):
+        with s3_filesystem().open_input_stream(text[len("s3://") :]) as f:
+            return f.read().decode("utf-8")
+    return Path(where).read_text(encoding="utf-8")
+
+
 @dataclass(frozen=True)
 class LakeFile:
     """A file in the lake: its path relative to the root, size and last change."""
@@ -60,12 +80,7 @@ class LakeStore:
             )
         if self.root.startswith("s3://"):
             endpoint = endpoint or s3_endpoint()
-            self.fs: pafs.FileSystem = pafs.S3FileSystem(
-                endpoint_override=endpoint.host,
-                scheme=endpoint.scheme,
-                region=endpoint.region or "us-east-1",
-                allow_bucket_creation=False,
-            )
+            self.fs: pafs.FileSystem = s3_filesystem(endpoint)
             self._base = self.root[len("s3://") :]
             self._landing_base = self.landing_root[len("s3://") :]
             self.endpoint = endpoint

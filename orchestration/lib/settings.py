@@ -17,18 +17,19 @@ LAKE_ROOT_ENV = "LAKE_ROOT"
 FEEDS_ROOT_ENV = "FEEDS_ROOT"
 LANDING_ROOT_ENV = "LANDING_ROOT"
 SOURCES_ENV = "SUPPLYLOOP_SOURCES"
+INPUT_GATE_ENV = "SUPPLYLOOP_INPUT_GATE"
+INPUT_GATE_MODES = ("last-complete-day", "strict")
 TIMEZONE_DEFAULT = "Asia/Shanghai"
 
 
-def sources_file() -> Path:
+def sources_file() -> str | Path:
     """The sources this platform delivers: ``$SUPPLYLOOP_SOURCES`` (the platform's own
-    file, laid over the built-in one), else the built-in ``sources.yaml`` (the demo's)."""
+    file, a path or ``s3://bucket/key``, laid over the built-in one), else the built-in
+    ``sources.yaml`` (the demo's)."""
     value = os.environ.get(SOURCES_ENV)
-    return Path(value).expanduser().resolve() if value else SOURCES_FILE
-
-
-INPUT_GATE_ENV = "SUPPLYLOOP_INPUT_GATE"
-INPUT_GATE_MODES = ("last-complete-day", "strict")
+    if not value:
+        return SOURCES_FILE
+    return value if value.startswith("s3://") else Path(value).expanduser().resolve()
 
 
 def input_gate_mode() -> str:

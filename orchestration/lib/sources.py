@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import yaml
 
+from orchestration.lib.lake import read_text
 from orchestration.lib.paths import SOURCES_FILE
 from orchestration.lib.settings import SOURCES_ENV, sources_file
 
@@ -339,10 +340,9 @@ def overlay(platform: dict, base: dict | None = None) -> dict:
 
 
 @lru_cache(maxsize=8)
-def _document(path: Path) -> dict:
+def _document(path: str | Path) -> dict:
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f) or {}
+        doc = yaml.safe_load(read_text(path)) or {}
     except FileNotFoundError:
         raise SourceConfigError(
             f"the sources file {path} does not exist; set {SOURCES_ENV} to your platform's sources file "
@@ -355,13 +355,18 @@ def _document(path: Path) -> dict:
     return doc
 
 
-def _effective(path: Path) -> dict:
-    path = Path(path).resolve()
+def _effective(path: str | Path) -> dict:
+    """The document to parse: the built-in file as it is, a platform's file over it.
+
+    A platform's file is a local path or ``s3://bucket/key`` (in the cloud, a file the
+    operator uploaded beside the lake)."""
+    if not str(path).startswith("s3://"):
+        path = Path(path).resolve()
     doc = _document(path)
     return doc if path == SOURCES_FILE else overlay(doc)
 
 
-def load_sources(path: Path | None = None) -> dict[str, Source]:
+def load_sources(path: str | Path | None = None) -> dict[str, Source]:
     """The sources this platform delivers, keyed by entity name.
 
     ``path`` defaults to :func:`sources_file` (``$SUPPLYLOOP_SOURCES``, else the built-in
@@ -379,13 +384,13 @@ def canonical_sources() -> dict[str, Source]:
     return parse_sources(_document(SOURCES_FILE))
 
 
-def absent_sources(path: Path | None = None) -> list[str]:
+def absent_sources(path: str | Path | None = None) -> list[str]:
     """The canonical sources this platform does not deliver, by name."""
     delivered = load_sources(path)
     return [name for name in canonical_sources() if name not in delivered]
 
 
-def history_start(path: Path | None = None) -> date:
+def history_start(path: str | Path | None = None) -> date:
     """The first business day the daily partitions cover (``defaults.history_start``)."""
     value = (_effective(path or sources_file()).get("defaults") or {}).get("history_start", "2025-11-01")
     return value if isinstance(value, date) else date.fromisoformat(str(value))

@@ -14,6 +14,7 @@ from orchestration.lib.paths import PROJECT_ROOT
 
 INFRA = PROJECT_ROOT / "infra"
 SUPPLIERS = "SUP001,SUP002=111122223333"
+SOURCES_KEY = "config/sources.yaml"  # a platform's own sources file in the lake bucket
 
 # infra/ is not part of the installed package: import it from the project
 if str(PROJECT_ROOT) not in sys.path:
@@ -48,7 +49,7 @@ def synthesized(tmp_path_factory) -> Synthesized:
     from infra.app import build
 
     out = tmp_path_factory.mktemp("cdk.out")
-    app = cdk.App(outdir=str(out), context=cdk_context(suppliers=SUPPLIERS, imageTag="test"))
+    app = cdk.App(outdir=str(out), context=cdk_context(suppliers=SUPPLIERS, imageTag="test", sourcesKey=SOURCES_KEY))
     stack = build(app)
     assembly = app.synth()
     artifact = assembly.get_stack_by_name(stack.stack_name)

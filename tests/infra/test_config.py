@@ -64,3 +64,9 @@ def test_each_supplier_gets_its_own_stack_output_name(ids):
 
     names = [output_name(i) for i in ids]
     assert len(set(names)) == 2 and all(n.isalnum() for n in names)
+
+
+@pytest.mark.parametrize("key", ["/config/sources.yaml", "../sources.yaml", "config/sources.json"])
+def test_a_sources_key_that_is_no_yaml_file_in_the_lake_bucket_is_refused(key):
+    with pytest.raises(ConfigError, match="sourcesKey"):
+        DeployConfig.from_context({"sourcesKey": key}.get)

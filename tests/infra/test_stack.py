@@ -287,3 +287,12 @@ def test_the_cloud_instance_config_reads_only_what_the_task_definition_sets(synt
     assert set(config["storage"]["postgres"]["postgres_db"]) <= set(
         DagsterPostgresStorage.config_type()["postgres_db"].config_type.fields
     )
+
+
+def test_every_task_reads_the_platforms_sources_file_from_the_lake_bucket(synthesized):
+    from tests.infra.conftest import SOURCES_KEY
+
+    lake = _logical_id(synthesized, synthesized.stack.buckets.lake)
+    for definition in (synthesized.stack.code.wake, synthesized.stack.code.runs):
+        env = {e["Name"]: e["Value"] for e in _container(synthesized, definition)["Environment"]}
+        assert env["SUPPLYLOOP_SOURCES"] == {"Fn::Join": ["", ["s3://", {"Ref": lake}, f"/{SOURCES_KEY}"]]}

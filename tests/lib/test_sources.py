@@ -115,3 +115,11 @@ def test_a_platform_file_that_asks_the_impossible_is_refused_with_the_fix(tmp_pa
 def test_a_missing_platform_file_says_how_to_get_one(tmp_path):
     with pytest.raises(SourceConfigError, match="onboard"):
         load_sources(tmp_path / "nowhere.yaml")
+
+
+def test_a_platform_file_in_the_lakes_bucket_is_read_from_s3(s3_lake, monkeypatch):
+    from orchestration.lib.settings import SOURCES_ENV
+
+    s3_lake.write_bytes("config/sources.yaml", "sources:\n  order_lines: {files: '订单_*.csv'}\n".encode())
+    monkeypatch.setenv(SOURCES_ENV, s3_lake.uri("config/sources.yaml"))
+    assert {name: s.files for name, s in load_sources().items()} == {"order_lines": "订单_*.csv"}
