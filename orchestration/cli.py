@@ -58,7 +58,9 @@ def _refuse_if_not_demo(store: LakeStore, rule: str) -> None:
     from orchestration.lib.demo import TRUTH_PATH
 
     files = store.list_files(LANDING, recursive=True)
-    if files and not store.exists(TRUTH_PATH):
+    # the demo's truth sits in the lake: it vouches for a landing zone inside that lake only
+    own_landing = store.landing_root == f"{store.root}/{LANDING}"
+    if files and not (own_landing and store.exists(TRUTH_PATH)):
         shown = ", ".join(f.path[len(LANDING) + 1 :] for f in files[:5]) + (" ..." if len(files) > 5 else "")
         raise Refused(
             f"{store.uri(LANDING)} holds {len(files)} file(s) that are not the demo's ({shown}), and {rule}: "

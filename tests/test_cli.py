@@ -90,3 +90,17 @@ def test_sources_that_share_one_folder_are_told_apart_by_their_patterns(lake):
     sources["suppliers"] = replace(sources["suppliers"], files="供应商*.csv")
     audit = audit_landing(lake, sources)
     assert not audit.ambiguous and [f.name for f in audit.matched["order_lines"]] == ["销售订单_20261111.csv"]
+
+
+def test_a_demo_lake_does_not_vouch_for_a_landing_root_elsewhere(lake, tmp_path, monkeypatch, capsys):
+    """A lake that once held the demo, now pointed at a platform's deliveries: nothing is replaced."""
+    lake.write_bytes("_demo/truth.json", b"{}")
+    deliveries = tmp_path / "deliveries"
+    (deliveries / "order_lines").mkdir(parents=True)
+    (deliveries / "order_lines" / "order_lines_2026-11-11.csv").write_bytes(b"order_id\nA1\n")
+    monkeypatch.setenv("LANDING_ROOT", str(deliveries))
+    store = LakeStore(lake.root)
+    for command in (["run", "--fresh"], ["run", "--demo"], ["demo"]):
+        assert main(["--lake", store.root, *command]) == 2
+        assert "not the demo's" in capsys.readouterr().err
+    assert [p.name for p in deliveries.rglob("*")] == ["order_lines", "order_lines_2026-11-11.csv"]
