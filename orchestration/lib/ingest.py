@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.lib.lake import LakeFile, LakeStore
-from orchestration.lib.readers import FILE, ROW, FileRejected, RawFile, malformed_fix, read_landing_file
+from orchestration.lib.readers import FILE, ROW, FileRejected, RawFile, malformed_fix, raw_text, read_landing_file
 from orchestration.lib.rules import apply_rules, connect, event_days
 from orchestration.lib.sources import Source, load_sources
 
@@ -70,6 +70,10 @@ class FileOutcome:
     status: str = "loaded"  # loaded | rejected | duplicate
     error: str | None = None
     renamed: dict[str, str] = field(default_factory=dict)
+    # data rows the file delivered to this partition, when known: then accepted + quarantined
+    # = delivered; unknown (None) for a file that cannot be split into rows (undecodable bytes,
+    # a Parquet file or workbook that does not open, a link that is not followed), kept as one row
+    delivered: int | None = None
 
 
 @dataclass
@@ -236,7 +240,10 @@ def _duplicates(store: LakeStore, files: list[LakeFile]) -> dict[str, str]:
     for f in files:
         by_size[f.size].append(f)
     dupes: dict[str, str] = {}
-    for same_size in by_size.values():
+    for size, same_size in by_size.items():
+        same_size = [f for f in same_size if f.refused is None]
+        if size == 0:
+            continue
         if len(same_size) < 2:
             continue
         first_by_hash: dict[str, LakeFile] = {}
@@ -249,15 +256,20 @@ def _duplicates(store: LakeStore, files: list[LakeFile]) -> dict[str, str]:
     return dupes
 
 
-def _file_level_row(source: Source, file: LakeFile, code: str, message: str) -> pa.Table:
-    columns = {c.name: pa.nulls(1, pa.string()) for c in source.columns}
+def _rejected_file_rows(source: Source, file: LakeFile, err: FileRejected) -> pa.Table:
+    """A file rejected whole: each data row it holds as a quarantine row of its own (number and
+    text as delivered, the file's reason), so its rows are counted as rows; one row naming the
+    file when it cannot be split into rows, or holds none."""
+    rows = err.rows or [(None, None)]
+    n = len(rows)
+    columns = {c.name: pa.nulls(n, pa.string()) for c in source.columns}
     columns.update(
         {
-            FILE: [file.name],
-            ROW: pa.nulls(1, pa.int64()),
-            "_reason_code": [code],
-            "_reason": [f"{code}: {message}"],
-            "_raw_text": pa.nulls(1, pa.string()),
+            FILE: pa.repeat(pa.scalar(file.name, pa.string()), n),
+            ROW: pa.array([r for r, _ in rows], pa.int64()),
+            "_reason_code": pa.repeat(pa.scalar(err.code, pa.string()), n),
+            "_reason": pa.repeat(pa.scalar(f"{err.code}: {err.message}", pa.string()), n),
+            "_raw_text": pa.array([t for _, t in rows], pa.string()),
         }
     )
     return pa.table(columns, schema=quarantine_schema(source))
@@ -274,10 +286,10 @@ def _malformed_rows(source: Source, raw: RawFile, file_reason: str | None) -> pa
             ROW: [m.row for m in raw.malformed],
             "_reason_code": [code] * n,
             "_reason": [
-                file_reason or f"malformed_row: row {m.row} of {raw.file.name}: {m.why}; {malformed_fix(source)}"
+                file_reason or f"malformed_row: row {m.row} of {raw.file.name}: {m.why}; {malformed_fix(source, m)}"
                 for m in raw.malformed
             ],
-            "_raw_text": [m.text for m in raw.malformed],
+            "_raw_text": [raw_text(m.text) for m in raw.malformed],
         }
     )
     return pa.table(columns, schema=quarantine_schema(source))
@@ -325,11 +337,13 @@ def _read_delivery(store: LakeStore, source: Source, files: list[LakeFile], day:
                 del outcomes[f.name]
                 continue
         except FileRejected as err:
-            outcomes[f.name].status, outcomes[f.name].error = "rejected", f"{err.code}: {err.message}"
-            refused.append(_file_level_row(source, f, err.code, err.message))
+            outcome = outcomes[f.name]
+            outcome.status, outcome.error, outcome.delivered = "rejected", f"{err.code}: {err.message}", err.delivered
+            refused.append(_rejected_file_rows(source, f, err))
             log.warning("%s: %s", source.name, err)
             continue
         outcomes[f.name].renamed = raw.renamed
+        outcomes[f.name].delivered = raw.rows_delivered
         file_reason = None
         if f.path in duplicates:
             outcomes[f.name].status = "duplicate"
@@ -382,6 +396,11 @@ def ingest_files(
 ) -> IngestResult:
     """Ingest one partition's files: bronze and quarantine are replaced wholly, atomically."""
     files = sorted(files, key=lambda f: f.name)
+    q_path = quarantine_path(source, day or snapshot_day or date.today())
+    for path in (bronze_path(source, day), q_path):
+        folder = path.rsplit("/", 1)[0]
+        for name in store.sweep_temporaries(folder):
+            log.warning("%s: removed %s/%s, left over by a write that was killed", source.name, folder, name)
     delivery = _read_delivery(store, source, files, day)
     result = IngestResult(
         source=source.name,
@@ -390,7 +409,6 @@ def ingest_files(
         bytes_read=delivery.bytes_read,
         bronze=store.uri(bronze_path(source, day)),
     )
-    q_path = quarantine_path(source, day or snapshot_day or date.today())
     accepted_per_file, rejected_per_file = Counter(), Counter()
     preview: list[pa.Table] = []
 

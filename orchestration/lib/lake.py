@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,6 +25,9 @@ import pyarrow.parquet as pq
 from orchestration.lib.settings import LAKE_ROOT_ENV, LANDING_ROOT_ENV, S3Endpoint, lake_root, landing_root, s3_endpoint
 
 LANDING = "landing"
+TMP_MARK = ".tmp-"  # in the hidden name of a file being written: .<name>.tmp-<id>
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+STALE_AFTER_S = 3600  # a temporary file this old belongs to a writer that was killed
 PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, row_group_size=256 * 1024)
 
 
@@ -46,13 +51,24 @@ def read_text(where: str | Path) -> str:
     return Path(where).read_text(encoding="utf-8")
 
 
+def name_matches(name: str, pattern: str) -> bool:
+    """Whether a file name matches a source's ``files`` pattern: a glob, case-insensitive on
+    the whole name (``ORDERS_2026-11-11.CSV`` matches ``orders_*.csv``), on every platform."""
+    return fnmatch.fnmatchcase(name.casefold(), pattern.casefold())
+
+
 @dataclass(frozen=True)
 class LakeFile:
-    """A file in the lake: its path relative to the root, size and last change."""
+    """A file in the lake: its path relative to the root, size and last change.
+
+    ``refused`` says why a landing file is never opened (a link that leads out of the
+    landing zone); its size and time are the link's own.
+    """
 
     path: str
     size: int
     mtime: datetime | None
+    refused: str | None = None
 
     @property
     def name(self) -> str:
@@ -68,7 +84,15 @@ class LakeFile:
 class LakeStore:
     """Files under a lake root, local or on S3, through :mod:`pyarrow.fs`."""
 
-    def __init__(self, root: str | None = None, endpoint: S3Endpoint | None = None, landing: str | None = None):
+    def __init__(
+        self,
+        root: str | None = None,
+        endpoint: S3Endpoint | None = None,
+        landing: str | None = None,
+        links_into: tuple[str, ...] = (),
+    ):
+        """``links_into``: local folders outside the landing zone that links in it may lead to
+        (the onboarding dry run links the delivered files in); every other link is refused."""
         self.root = (root or lake_root()).rstrip("/")
         # the landing zone may live elsewhere (``$LANDING_ROOT``, e.g. the bucket deliveries are
         # uploaded to); ``landing/...`` paths then resolve there, every other path in the lake
@@ -89,6 +113,7 @@ class LakeStore:
             self._base = str(Path(self.root).expanduser().resolve())
             self._landing_base = str(Path(self.landing_root).expanduser().resolve())
             self.endpoint = None
+        self._links_into = tuple(str(Path(p).resolve()) for p in links_into)
 
     @property
     def is_s3(self) -> bool:
@@ -109,6 +134,8 @@ class LakeStore:
     @staticmethod
     def _join(rel: str, base: str, landing_base: str) -> str:
         rel = rel.strip("/")
+        if ".." in rel.split("/"):
+            raise ValueError(f"{rel!r} climbs out of its folder (..); lake paths stay below the lake root")
         if rel == LANDING or rel.startswith(f"{LANDING}/"):
             base, rel = landing_base, rel[len(LANDING) :].lstrip("/")
         return f"{base}/{rel}" if rel else base
@@ -122,20 +149,78 @@ class LakeStore:
     def exists(self, rel: str) -> bool:
         return self.fs.get_file_info(self.fs_path(rel)).type != pafs.FileType.NotFound
 
-    def list_files(self, rel_dir: str, pattern: str = "*", recursive: bool = False) -> list[LakeFile]:
-        """Files directly in ``rel_dir`` (or below it) whose name matches ``pattern``.
+    def list_files(
+        self, rel_dir: str, pattern: str = "*", recursive: bool = False, hidden: bool = False
+    ) -> list[LakeFile]:
+        """Files directly in ``rel_dir`` (or below it) whose name matches ``pattern``
+        (:func:`name_matches`: case-insensitive).
 
-        Temporary files of unfinished writes (names starting with ``.``) and folder
-        markers never show up. A missing folder is an empty list.
+        Hidden files (names starting with ``.``: temporary files of unfinished writes) show
+        up only when ``hidden``; folder markers never. A missing folder is an empty list. In
+        a local landing zone, a link that leads out of it (or to nothing) is listed with
+        ``refused`` set, never followed (:meth:`_landing_entries`).
         """
-        selector = pafs.FileSelector(self.fs_path(rel_dir), allow_not_found=True, recursive=recursive)
+        top = self.fs_path(rel_dir)
+        if not self.is_s3 and self._rel(top).split("/")[0] == LANDING:
+            entries = self._landing_entries(top, recursive)
+        else:
+            selector = pafs.FileSelector(top, allow_not_found=True, recursive=recursive)
+            entries = (
+                (info.path, info.size or 0, info.mtime, None)
+                for info in self.fs.get_file_info(selector)
+                if info.type == pafs.FileType.File
+            )
         found = []
-        for info in self.fs.get_file_info(selector):
-            name = info.base_name
-            if info.type != pafs.FileType.File or name.startswith(".") or not fnmatch.fnmatch(name, pattern):
+        for path, size, mtime, refused in entries:
+            name = path.rsplit("/", 1)[-1]
+            if (name.startswith(".") and not hidden) or not name_matches(name, pattern):
                 continue
-            found.append(LakeFile(self._rel(info.path), info.size or 0, info.mtime))
+            found.append(LakeFile(self._rel(path), size, mtime, refused))
         return sorted(found, key=lambda f: f.path)
+
+    def _landing_entries(self, top: str, recursive: bool) -> Iterator[tuple[str, int, datetime, str | None]]:
+        """(path, size, mtime, refused) of each file below ``top``, on the local disk.
+
+        Links are not followed blindly: one whose target lies inside the landing zone (or a
+        folder of ``links_into``) is read as that file; one that leads anywhere else, or to
+        nothing, is reported as refused, with the link's own size and time, and never opened.
+        A folder that is a link is not descended into.
+        """
+        outside = self._leaves_landing(top) if os.path.lexists(top) else None
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            try:
+                with os.scandir(folder) as it:
+                    entries = list(it)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                link = entry.is_symlink()
+                if entry.is_dir(follow_symlinks=False):
+                    if recursive:
+                        stack.append(entry.path)
+                    continue
+                if not link and not entry.is_file(follow_symlinks=False):
+                    continue  # a socket, a pipe, a device: not a delivery
+                refused = self._leaves_landing(entry.path) if link else outside
+                if refused is None and link and not entry.is_file():
+                    if entry.is_dir():
+                        continue  # a link to a folder inside the zone: its files are listed where they are
+                    refused = "a link to nothing (its target does not exist)"
+                stat = entry.stat(follow_symlinks=refused is None)
+                mtime = EPOCH + timedelta(microseconds=stat.st_mtime_ns // 1000)
+                yield entry.path, stat.st_size, mtime, refused
+
+    def _leaves_landing(self, path: str) -> str | None:
+        """Why a local landing path may not be read (its real place lies outside the zone), or None."""
+        real = os.path.realpath(path)
+        if not os.path.exists(real):
+            return "a link to nothing (its target does not exist)"
+        for base in (self._landing_base, *self._links_into):
+            if real == base or real.startswith(f"{base}/"):
+                return None
+        return "a link that leads outside the landing zone"
 
     def list_dirs(self, rel_dir: str) -> list[str]:
         selector = pafs.FileSelector(self.fs_path(rel_dir), allow_not_found=True)
@@ -175,7 +260,7 @@ class LakeStore:
         """
         final = self.fs_path(rel)
         parent, name = final.rsplit("/", 1)
-        tmp = f"{parent}/.{name}.tmp-{uuid.uuid4().hex[:12]}"
+        tmp = f"{parent}/.{name}{TMP_MARK}{uuid.uuid4().hex[:12]}"
         if not self.is_s3:
             self.fs.create_dir(parent, recursive=True)
         stream = self.fs.open_output_stream(tmp)
@@ -245,6 +330,24 @@ class LakeStore:
             for batch in batches:
                 sink.write(batch)
         return sink.rows
+
+    def sweep_temporaries(self, rel_dir: str, older_than: float | None = None) -> list[str]:
+        """Remove what killed writers left in ``rel_dir``: hidden ``.<name>.tmp-<id>`` files of
+        :meth:`atomic_output` last changed more than ``older_than`` seconds ago (default
+        :data:`STALE_AFTER_S`, an hour). A live writer's
+        file is younger (a local one grows as it is written; on S3 it appears only once complete
+        and is moved at once), so it is never touched. Returns the names removed."""
+        selector = pafs.FileSelector(self.fs_path(rel_dir), allow_not_found=True)
+        cutoff = time.time() - (STALE_AFTER_S if older_than is None else older_than)
+        removed = []
+        for info in self.fs.get_file_info(selector):
+            name = info.base_name
+            if info.type != pafs.FileType.File or not name.startswith(".") or TMP_MARK not in name:
+                continue
+            if info.mtime is not None and info.mtime.timestamp() < cutoff:
+                self._delete_quietly(info.path)
+                removed.append(name)
+        return sorted(removed)
 
     def delete(self, rel: str) -> bool:
         """Remove a file if it is there; True when something was removed."""

@@ -34,6 +34,7 @@ REASON_CODES = {
     "undecodable": "the file is not in its declared text encoding",
     "unreadable_file": "the file is not a readable file of its declared format",
     "missing_column": "a required column is absent under every known header",
+    "outside_landing": "the file is a link that leads outside the landing zone (or to nothing); it is not read",
 }
 
 REASON_SEPARATOR = " | "  # between the reasons of a row that breaks several rules

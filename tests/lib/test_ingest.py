@@ -54,7 +54,7 @@ def test_a_corrected_redelivery_of_the_same_keys_keeps_the_first(day_lake):
     assert result.accepted == 5 and result.reasons["duplicate_key"] == 5
 
 
-def test_an_unreadable_file_is_quarantined_whole_and_the_others_still_load(day_lake):
+def test_a_file_with_a_renamed_column_is_rejected_row_by_row_and_the_others_still_load(day_lake):
     day_lake.write_bytes(
         "landing/order_lines/order_lines_2026-11-11_erp2.csv",
         (CSV_HEADER.replace("qty", "quantity_pcs") + GOOD_ROWS).encode(),
@@ -63,8 +63,12 @@ def test_an_unreadable_file_is_quarantined_whole_and_the_others_still_load(day_l
     assert result.accepted == 5
     (rejected,) = result.rejected_files
     assert rejected.file == "order_lines_2026-11-11_erp2.csv" and "quantity_pcs" in rejected.error
+    assert (rejected.delivered, rejected.accepted, rejected.quarantined) == (5, 0, 5)
     rows = day_lake.read_table(quarantine_path(ORDER_LINES, DAY)).to_pylist()
-    assert [r["_source_row"] for r in rows if r["_reason_code"] == "missing_column"] == [None]
+    mine = [r for r in rows if r["_reason_code"] == "missing_column"]
+    assert [r["_source_row"] for r in mine] == [1, 2, 3, 4, 5]
+    assert [r["_raw_text"] for r in mine] == GOOD_ROWS.splitlines()
+    assert all("add the new header to `aliases` of order_lines.qty" in r["_reason"] for r in mine)
 
 
 def test_a_clean_rerun_removes_the_old_quarantine(day_lake):

@@ -6,12 +6,14 @@ from datetime import date, timedelta
 import dagster as dg
 
 from orchestration.defs.ingest.metadata import (
+    files_matched_check,
     materialization_metadata,
     quarantine_ratio_check,
     rejected_files_check,
 )
 from orchestration.defs.ingest.partitions import daily_partitions
 from orchestration.defs.resources import Lake
+from orchestration.lib.deliveries import files_not_read, not_read_report
 from orchestration.lib.ingest import ingest_days, ingest_snapshot
 from orchestration.lib.settings import TIMEZONE_DEFAULT
 from orchestration.lib.sources import Source, load_sources
@@ -33,6 +35,11 @@ def _check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
             "files_readable",
             asset=key,
             description="Every delivered file could be read; a rejected file names what to fix.",
+        ),
+        dg.AssetCheckSpec(
+            "files_matched",
+            asset=key,
+            description="Every file under the source's folder is read by a source; one no pattern matches is named.",
         ),
         dg.AssetCheckSpec(
             "quarantine_ratio",
@@ -86,6 +93,9 @@ def bronze_asset(source: Source) -> dg.AssetsDefinition:
     )
     def _bronze(context: dg.AssetExecutionContext, lake: Lake) -> Iterator:
         store = lake.store()
+        not_read = files_not_read(store, sources, source)
+        if not_read:
+            context.log.warning(not_read_report(source, not_read))
         if source.is_daily:
             days = [date.fromisoformat(k) for k in context.partition_keys]
             context.log.info(f"{source.name}: ingesting {len(days)} day(s) {days[0]} .. {days[-1]}")
@@ -95,6 +105,7 @@ def bronze_asset(source: Source) -> dg.AssetsDefinition:
             context.log.info(results[0].summary())
         yield dg.MaterializeResult(metadata=materialization_metadata(source, results, store.uri(source.bronze_dir)))
         yield rejected_files_check(results)
+        yield files_matched_check(source, not_read)
         yield quarantine_ratio_check(source, results)
 
     return _bronze

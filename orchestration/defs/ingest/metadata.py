@@ -7,6 +7,7 @@ from collections import Counter
 import dagster as dg
 import pyarrow as pa
 
+from orchestration.lib.deliveries import Unmatched, not_read_report
 from orchestration.lib.ingest import IngestResult
 from orchestration.lib.report import markdown_table
 from orchestration.lib.sources import Source
@@ -76,6 +77,19 @@ def rejected_files_check(results: list[IngestResult]) -> dg.AssetCheckResult:
         passed=not rejected,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"rejected_files": len(rejected), "details": dg.MetadataValue.md(text)},
+    )
+
+
+def files_matched_check(source: Source, not_read: list[Unmatched]) -> dg.AssetCheckResult:
+    """Fails when a file under the source's folder is read by no source (or by two), naming each."""
+    return dg.AssetCheckResult(
+        check_name="files_matched",
+        passed=not not_read,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "files_not_read": len(not_read),
+            "details": dg.MetadataValue.md(not_read_report(source, not_read)),
+        },
     )
 
 

@@ -208,7 +208,8 @@ def dry_run(
         with _workspace(keep) as work:
             say(f"dry run in a temporary lake ({sum(len(f) for f in files_by_source.values())} files)")
             lay_out_landing(files_by_source, work / "landing", sources, progress)
-            store = LakeStore(str(work / "lake"), landing=str(work / "landing"))
+            delivered = {str(Path(p).resolve().parent) for files in files_by_source.values() for p in files}
+            store = LakeStore(str(work / "lake"), landing=str(work / "landing"), links_into=tuple(delivered))
             outcomes, errors = ingest_everything(store, sources, progress)
         result = DryRunResult(outcomes, absent_sources(Path(proposal_file)), errors=errors)
         _marts(result, manifest)
