@@ -376,12 +376,11 @@ def data_rows(data: pa.Buffer, source: Source) -> list[tuple[int, str]] | None:
     """
     try:
         if source.format in ("csv", "jsonl"):
-            text = data.to_pybytes().decode(_python_codec(source.encoding))
-            lines = list(enumerate(text.lstrip("\ufeff").splitlines(), start=1))
-            if source.format == "jsonl":
-                return [(n, raw_text(line)) for n, line in lines if line.strip()]
-            body = [line for _, line in lines[source.skip_rows + 1 :] if line]
-            return [(n, raw_text(line)) for n, line in enumerate(body, start=1)]
+            text = data.to_pybytes().decode(_python_codec(source.encoding)).lstrip("\ufeff")
+            if source.format == "jsonl":  # numbered by line, as _read_jsonl numbers them
+                return [(n, raw_text(line)) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+            lines = [line.rstrip("\r") for line in text.split("\n")[source.skip_rows + 1 :]]
+            return [(n, raw_text(line)) for n, line in enumerate((line for line in lines if line), 1)]
         if source.format == "parquet":
             rows = pq.read_table(pa.BufferReader(data)).to_pylist()
             return [(n, raw_text(json.dumps(r, ensure_ascii=False, default=str))) for n, r in enumerate(rows, 1)]

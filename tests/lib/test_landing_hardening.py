@@ -163,6 +163,8 @@ def test_the_files_matched_check_fails_naming_the_files_no_pattern_matches(lake)
     assert checks["files_matched"].severity == dg.AssetCheckSeverity.ERROR
     details = checks["files_matched"].metadata["details"].value
     assert "suppliers/-suppliers_2026-11-02.csv: its name matches no `files` pattern" in details
+    metadata = result.asset_materializations_for_node(result.all_node_events[0].node_name)[0].metadata
+    assert (metadata["rows_delivered"].value, metadata["files_rows_unknown"].value) == (1, 0)
 
 
 # -- 5. a file rejected whole is counted row by row --------------------------------------

@@ -52,6 +52,10 @@ def materialization_metadata(source: Source, results: list[IngestResult], uri: s
     metadata = {
         "dagster/row_count": accepted,
         "rows_in": sum(r.rows_in for r in results),
+        # rows the files held, where known: a file rejected whole counts each of its rows; one that
+        # cannot be split into rows (undecodable, does not open, a link not followed) is one row
+        "rows_delivered": sum(f.delivered or 0 for r in results for f in r.files),
+        "files_rows_unknown": sum(f.delivered is None for r in results for f in r.files),
         "accepted": accepted,
         "quarantined": quarantined,
         "files_read": sum(len(r.files) for r in results),
