@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 from orchestration.lib.lake import LANDING, LakeStore
@@ -108,33 +113,199 @@ def _check_deliveries(store: LakeStore) -> None:
         print("warning: " + audit.unmatched_report(), file=sys.stderr)
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGINT arrived: the command stops at once (exit status 128 + the signal)."""
+
+    def __init__(self, signum: int, doing: str = ""):
+        self.signum = signum
+        name = signal.Signals(signum).name
+        super().__init__(f"stopped by {name}" + (f" while {doing}" if doing else ""))
+
+
+def _raise_stopped(signum: int, _frame) -> None:
+    raise Stopped(signum)
+
+
+@contextmanager
+def _stoppable() -> Iterator[int | None]:
+    """SIGTERM and SIGINT raise :class:`Stopped` in the CLI's own code, and are written to a
+    pipe (the signal module's wakeup fd) that :class:`_Watch` reads while Dagster executes a run:
+    Dagster's in-process execution only notes a signal, and does not look at it while it waits
+    for a concurrency slot. Yields the pipe's reading end (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)
+    saved = {s: signal.signal(s, _raise_stopped) for s in (signal.SIGTERM, signal.SIGINT)}
+    saved_fd = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    try:
+        yield read
+    finally:
+        signal.set_wakeup_fd(saved_fd)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        os.close(read)
+        os.close(write)
+
+
+class _Watch(threading.Thread):
+    """Watches one in-process Dagster run from beside it: a signal, or a wait for a
+    concurrency slot (after the CLI's own wait, another run may still take the slot first)
+    that outlasts its bound, interrupts the run; the wait is reported every few seconds, and a
+    dead holder's slot is freed. Dagster then marks the run failed and frees its claims."""
+
+    GRACE = 30.0  # a signal during a step: Dagster stops the step itself; after this, the watch does
+
+    def __init__(self, instance, attempt: str, wakeup: int | None, label: str):
+        super().__init__(name="supplyloop-watch", daemon=True)
+        self.instance, self.attempt, self.wakeup, self.label = instance, attempt, wakeup, label
+        self.done = threading.Event()
+        self.signum: int | None = None
+        self.timed_out: str | None = None
+        self._interrupted = False
+        self._lock = threading.Lock()
+
+    def _interrupt(self) -> None:
+        """Raise Dagster's own interruption in the main thread, as a signal during a step does."""
+        import dagster as dg
+
+        with self._lock:
+            if self._interrupted or self.done.is_set():
+                return
+            self._interrupted = True
+            _async_raise(dg.DagsterExecutionInterruptedError)
+
+    def finish(self) -> None:
+        """The run has returned: no interruption may reach the main thread after this."""
+        with self._lock:
+            self.done.set()
+            if self._interrupted:
+                _async_raise(None)  # withdraw one not yet delivered
+        self.join()
+
+    def _signals(self) -> None:
+        if self.wakeup is None:
+            self.done.wait(1.0)
+            return
+        ready, _, _ = select.select([self.wakeup], [], [], 1.0)
+        if not ready:
+            return
+        try:
+            data = os.read(self.wakeup, 64)
+        except BlockingIOError:
+            return
+        for signum in data:
+            if signum in (signal.SIGTERM, signal.SIGINT) and self.signum is None:
+                self.signum, self.signalled_at = signum, time.monotonic()
+
+    def run(self) -> None:
+        import dagster as dg
+
+        from orchestration.lib import slots
+
+        run_id, pending_since, next_word = None, None, 0.0
+        bound = slots.slot_wait_seconds()
+        while not self.done.is_set():
+            self._signals()
+            if self.done.is_set():
+                return
+            if run_id is None:
+                records = self.instance.get_run_records(dg.RunsFilter(tags={ATTEMPT_TAG: self.attempt}), limit=1)
+                run_id = records[0].dagster_run.run_id if records else None
+            pool = slots.pending_in_pool(self.instance, run_id) if run_id else None
+            now = time.monotonic()
+            if self.signum is not None and (pool or now - self.signalled_at > self.GRACE):
+                self._interrupt()
+                continue
+            if pool is None:
+                pending_since = None
+                continue
+            pending_since = pending_since or now
+            slots.free_dead_runs(self.instance, _say)
+            holders = slots.describe_holders(self.instance, slots.full_slots(self.instance, pool))
+            if now - pending_since >= bound:
+                self.timed_out = (
+                    f"{self.label}: the {pool!r} pool's slot was still held by {holders} after {bound:.0f} s; "
+                    f"run again once that run is done ({slots.SLOT_WAIT_ENV} sets the wait)"
+                )
+                self._interrupt()
+            elif now >= next_word:
+                _say(f"waiting for the {pool!r} pool's slot, held by {holders or 'a run that just ended'}")
+                next_word = now + slots.PROGRESS_EVERY
+
+
+ATTEMPT_TAG = "supplyloop/attempt"
+
+
+def _async_raise(error: type[BaseException] | None) -> None:
+    import ctypes
+
+    target = ctypes.py_object(error) if error is not None else None
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(threading.main_thread().ident), target)
+
+
+def _say(line: str) -> None:
+    print(f"  {line}", file=sys.stderr, flush=True)
+
+
 def materialize_all(store: LakeStore, instance=None) -> list:
     """Every asset of the code location on this lake: master snapshots, then all landed days
     in one run, the marts, then each supplier's feed in its own run (so one bad feed fails
-    alone). Returns the Dagster results, one per run, recorded in ``instance``."""
+    alone). Returns the Dagster results, one per run, recorded in ``instance``.
+
+    Each run records this process in its tags, and before each run the runs of this instance
+    whose process is gone are marked failed and their concurrency slots freed; a wait for a
+    slot is bounded and reported; SIGTERM and SIGINT stop it at every step (:class:`Stopped`).
+    """
+    with _stoppable() as wakeup:
+        return _materialize_all(store, instance, wakeup)
+
+
+def _materialize_all(store: LakeStore, instance, wakeup: int | None) -> list:
+    import uuid
+
     import dagster as dg
 
     from orchestration.definitions import defs
     from orchestration.defs.resources import Lake
+    from orchestration.lib import slots
 
     days = _landing_days(store)
     instance = instance or dg.DagsterInstance.get()
     resources = {**(defs.resources or {}), "lake": Lake(root=store.root)}
     assets = [*(defs.assets or []), *(defs.asset_checks or [])]
+    process = slots.process_tags()
 
-    def run(label: str, selection, tags: dict | None = None, partition_key: str | None = None):
+    def run(label: str, selection, tags: dict | None = None, partition_key: str | None = None, pools=()):
         started = time.perf_counter()
-        print(f"materializing {label} ...", file=sys.stderr)
-        result = dg.materialize(
-            assets,
-            selection=selection,
-            instance=instance,
-            resources=resources,
-            tags=tags,
-            partition_key=partition_key,
-            raise_on_error=False,
-            run_config=QUIET,
-        )
+        print(f"materializing {label} ...", file=sys.stderr, flush=True)
+        slots.free_dead_runs(instance, _say)
+        for pool in pools:  # wait here, asleep and stoppable, rather than in Dagster's executor
+            slots.wait_for_slot(instance, pool, _say)
+        attempt = uuid.uuid4().hex
+        watch = _Watch(instance, attempt, wakeup, label)
+        watch.start()
+        try:
+            result = dg.materialize(
+                assets,
+                selection=selection,
+                instance=instance,
+                resources=resources,
+                tags={**process, ATTEMPT_TAG: attempt, **(tags or {})},
+                partition_key=partition_key,
+                raise_on_error=False,
+                run_config=QUIET,
+            )
+        except dg.DagsterExecutionInterruptedError:
+            result = None  # the watch interrupted the run just as it ended: Dagster has recorded it
+        finally:
+            watch.finish()
+        if watch.signum is not None:
+            raise Stopped(watch.signum, f"materializing {label}")
+        if watch.timed_out:
+            raise slots.SlotTimeout(watch.timed_out)
         failed_checks = [
             f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}"
             for e in result.all_events
@@ -156,7 +327,8 @@ def materialize_all(store: LakeStore, instance=None) -> list:
         }
         label = f"daily facts {days[0]} .. {days[-1]} ({len(days)} days, one run)"
         results.append(run(label, dg.AssetSelection.groups("factory", "inventory", "sales"), range_tags))
-    results.append(run("supply-demand marts (dbt build)", dg.AssetSelection.groups("staging", "intermediate", "marts")))
+    marts = dg.AssetSelection.groups("staging", "intermediate", "marts")
+    results.append(run("supply-demand marts (dbt build)", marts, pools=("warehouse",)))
     if not results[-1].success:
         print(
             "supplier feeds skipped: the marts did not build, so the published feeds stay as they are", file=sys.stderr
@@ -271,11 +443,19 @@ def main(argv: list[str] | None = None) -> int:
         from orchestration.lib.settings import SOURCES_ENV
 
         os.environ[SOURCES_ENV] = args.sources if args.sources.startswith("s3://") else os.path.abspath(args.sources)
+    from orchestration.lib.locks import WaitTimeout
+
     try:
         return _command(args)
     except Refused as err:
         print(f"{parser.prog} {args.command}: {err}", file=sys.stderr)
         return 2
+    except Stopped as err:
+        print(f"{parser.prog} {args.command}: {err}", file=sys.stderr)
+        return 128 + err.signum
+    except WaitTimeout as err:
+        print(f"{parser.prog} {args.command}: {err}", file=sys.stderr)
+        return 1
 
 
 def _command(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ import duckdb
 
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.landing import SNAPSHOT
+from orchestration.lib.locks import lake_lock
 from orchestration.lib.paths import PROJECT_ROOT
 
 PUBLISHED = "warehouse.duckdb"
@@ -171,6 +172,11 @@ class Warehouse:
         if self.store.is_s3:
             env.update(_s3_credentials())
         return env
+
+    def lock(self, run_id: str | None, say):
+        """Hold the lake's warehouse lock for a whole build (prepare .. publish): builds of one
+        lake go one at a time, whichever Dagster instance runs them (:mod:`orchestration.lib.locks`)."""
+        return lake_lock(self.store, "warehouse", "the warehouse", run_id=run_id, say=say)
 
     def prepare(self) -> None:
         """Start the build from the published warehouse when this machine has no build yet.

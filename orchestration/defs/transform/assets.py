@@ -133,6 +133,12 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
     """Build staging, intermediate and marts with `dbt build`; when it passes, publish them for BI and as Parquet."""
     store = lake.store()
     warehouse = Warehouse(store)
+    # one build of a lake's warehouse at a time, even from two Dagster instances (a lock in the lake)
+    with warehouse.lock(context.run_id, say=context.log.warning):
+        yield from _build(context, dbt, store, warehouse)
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, store, warehouse: Warehouse):
     warehouse.prepare()
     bronze = bronze_stamps(store, list(load_sources().values()))
     # a platform may deliver only some sources: what needs a missing one is skipped, with why
