@@ -138,8 +138,9 @@ def feed_rows(store: LakeStore, supplier_id: str) -> pa.Table:
         raise FileNotFoundError(f"no replenishment mart at {store.uri(MART)}: build the marts first")
     table = pq.read_table(store.fs_path(MART), filesystem=store.fs, filters=[("supplier_id", "==", supplier_id)])
     table = table.select([c for c in supplier_replenishment.SCHEMA.names if c in table.column_names])
-    if "sku" in table.column_names:
-        table = table.sort_by("sku")
+    if "sku" in table.column_names:  # then every column: the same rows give the same bytes, ties or not
+        keys = ["sku", *(c for c in table.column_names if c != "sku")]
+        table = table.sort_by([(c, "ascending") for c in keys])
     return table.replace_schema_metadata(None)
 
 

@@ -75,7 +75,7 @@ baseline_days as (
 ),
 
 baselines as (
-    select forecast_origin, festival, festival_year, avg(weekday_adjusted_units) as baseline_units
+    select forecast_origin, festival, festival_year, {{ exact_avg('weekday_adjusted_units') }} as baseline_units
     from baseline_days
     group by forecast_origin, festival, festival_year
     having count(*) >= 7
@@ -91,7 +91,8 @@ observed_phases as (
         max(festival_days.festival_size) as festival_size,
         max(festival_days.calendar_day) as last_observed_day,
         count(*) as observed_days,
-        sum(platform_days.demand_units) / sum(baselines.baseline_units * weekday_indices.weekday_index) as observed_uplift
+        sum(platform_days.demand_units)
+            / cast({{ exact_sum('baselines.baseline_units * weekday_indices.weekday_index') }} as double) as observed_uplift
     from origins
     inner join festival_days on festival_days.calendar_day <= origins.cutoff_day
     inner join platform_days on platform_days.demand_day = festival_days.calendar_day
@@ -108,7 +109,7 @@ observed_phases as (
         festival_days.festival_family,
         festival_days.festival_year,
         festival_days.festival_phase
-    having sum(baselines.baseline_units * weekday_indices.weekday_index) > 0
+    having {{ exact_sum('baselines.baseline_units * weekday_indices.weekday_index') }} > 0
 ),
 
 phases_to_price as (
@@ -191,7 +192,7 @@ ranked as (
         candidates.*,
         row_number() over (
             partition by forecast_origin, festival, festival_year, festival_phase
-            order by preference, evidence_day desc
+            order by preference, evidence_day desc, evidence
         ) as choice
     from candidates
 )

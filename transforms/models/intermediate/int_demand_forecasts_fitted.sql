@@ -127,9 +127,9 @@ sku_levels as (
         forecast_origin,
         sku,
         coalesce(
-            sum(case when is_ordinary_day then weight * adjusted_units end)
-                / nullif(sum(case when is_ordinary_day then weight end), 0),
-            sum(weight * adjusted_units) / nullif(sum(weight), 0)
+            cast({{ exact_sum('case when is_ordinary_day then weight * adjusted_units end') }} as double)
+                / nullif(cast({{ exact_sum('case when is_ordinary_day then weight end') }} as double), 0),
+            cast({{ exact_sum('weight * adjusted_units') }} as double) / nullif(cast({{ exact_sum('weight') }} as double), 0)
         ) as level_units
     from weighted_days
     group by forecast_origin, sku
@@ -231,7 +231,8 @@ sku_dispersion as (
         least(
             greatest(
                 coalesce(
-                    sum((actual_units - fitted_units) * (actual_units - fitted_units)) / nullif(sum(fitted_units), 0),
+                    cast({{ exact_sum('(actual_units - fitted_units) * (actual_units - fitted_units)') }} as double)
+                        / nullif(cast({{ exact_sum('fitted_units') }} as double), 0),
                     1.0
                 ),
                 1.0

@@ -25,7 +25,7 @@ ordinary_days_before_cutoff as (
     select
         origins.forecast_origin,
         {{ demand_day_of_week('platform_days.demand_day') }} as day_of_week,
-        cast(platform_days.demand_units as double) as demand_units
+        platform_days.demand_units
     from origins
     inner join platform_days
         on platform_days.demand_day <= origins.cutoff_day
@@ -41,7 +41,7 @@ weekday_means as (
 ),
 
 week_means as (
-    select forecast_origin, avg(mean_units) as mean_units
+    select forecast_origin, {{ exact_avg('mean_units') }} as mean_units
     from weekday_means
     group by forecast_origin
 ),

@@ -13,18 +13,30 @@
 
 with
 
+state_pieces as (
+    -- a piece's minutes are its whole seconds / 60: summed as those seconds, they add up
+    -- exactly in any order (fractions of a minute, as doubles, do not)
+    select
+        factory_id,
+        line_id,
+        production_day,
+        time_category,
+        cast(round(minutes * 60) as bigint) as seconds
+    from {{ ref('int_machine_states_timed') }}
+),
+
 line_minutes as (
     select
         factory_id,
         line_id,
         production_day,
-        sum(case when time_category <> 'off_shift' then minutes else 0 end) as shift_minutes,
-        sum(case when time_category = 'planned_stop' then minutes else 0 end) as planned_stop_minutes,
-        sum(case when time_category = 'running' then minutes else 0 end) as running_minutes,
-        sum(case when time_category = 'down' then minutes else 0 end) as down_minutes,
-        sum(case when time_category = 'changeover' then minutes else 0 end) as changeover_minutes,
-        sum(case when time_category = 'idle' then minutes else 0 end) as idle_minutes
-    from {{ ref('int_machine_states_timed') }}
+        cast(sum(case when time_category <> 'off_shift' then seconds else 0 end) as double) / 60 as shift_minutes,
+        cast(sum(case when time_category = 'planned_stop' then seconds else 0 end) as double) / 60 as planned_stop_minutes,
+        cast(sum(case when time_category = 'running' then seconds else 0 end) as double) / 60 as running_minutes,
+        cast(sum(case when time_category = 'down' then seconds else 0 end) as double) / 60 as down_minutes,
+        cast(sum(case when time_category = 'changeover' then seconds else 0 end) as double) / 60 as changeover_minutes,
+        cast(sum(case when time_category = 'idle' then seconds else 0 end) as double) / 60 as idle_minutes
+    from state_pieces
     group by factory_id, line_id, production_day
 ),
 

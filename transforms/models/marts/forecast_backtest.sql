@@ -32,9 +32,9 @@ held_out_series_days as (
         forecasts.forecast_day,
         forecasts.is_festival,
         forecasts.method,
-        cast(coalesce(actual.demand_units, 0) as double) as actual_units,
+        coalesce(actual.demand_units, 0) as actual_units,
         forecasts.forecast_units,
-        cast(coalesce(last_week.demand_units, 0) as double) as naive_units,
+        coalesce(last_week.demand_units, 0) as naive_units,
         case
             when coalesce(actual.demand_units, 0) between forecasts.forecast_lower and forecasts.forecast_upper then 1
             else 0
@@ -77,11 +77,11 @@ accuracy as (
         min(forecast_day) as first_holdout_day,
         max(forecast_day) as last_holdout_day,
         sum(actual_units) as actual_units,
-        sum(forecast_units) as forecast_units,
+        {{ exact_sum('forecast_units') }} as forecast_units,
         sum(naive_units) as naive_units,
-        sum(abs(actual_units - forecast_units)) as abs_error,
+        {{ exact_sum('abs(actual_units - forecast_units)') }} as abs_error,
         sum(abs(actual_units - naive_units)) as naive_abs_error,
-        avg(cast(within_band as double)) as band_coverage,
+        avg(within_band) as band_coverage,
         max(method) as method
     from measured
     group by level, scope_sku

@@ -25,13 +25,13 @@ recent as (
         sku,
         sum(units) as recent_demand_28d,
         cast(sum(units) as double) / 28 as mean_daily_units,
-        coalesce(stddev_samp(units), 0) as sd_daily_units
+        coalesce({{ exact_stddev_samp('units') }}, 0) as sd_daily_units
     from recent_daily
     group by sku
 ),
 
 forecast as (
-    select sku, sum(forecast_units) as forecast_demand, count(distinct forecast_day) as forecast_days
+    select sku, {{ exact_sum('forecast_units') }} as forecast_demand, count(distinct forecast_day) as forecast_days
     from {{ ref('demand_forecast') }}
     group by sku
 ),

@@ -29,7 +29,7 @@ weekly_demand as (
         week_number,
         min(forecast_day) as week_start,
         max(forecast_day) as week_end,
-        sum(forecast_units) as forecast_demand
+        {{ exact_sum('forecast_units') }} as forecast_demand
     from forecast_weeks
     group by sku, region, week_number
 ),
@@ -85,9 +85,9 @@ weeks as (
 projected as (
     select
         *,
-        opening_stock + sum(planned_production - forecast_demand) over (
+        opening_stock + cast({{ exact_sum('planned_production - forecast_demand') }} over (
             partition by sku, region order by week_number rows between unbounded preceding and current row
-        ) as projected_end_stock
+        ) as double) as projected_end_stock
     from weeks
 ),
 
