@@ -128,8 +128,15 @@ def history_days(bronze: dict[str, dict[str, float]]) -> list[date]:
 
 
 def state_dir() -> Path:
-    """Where a machine keeps its working build of the warehouse (``$SUPPLYLOOP_STATE``)."""
-    return Path(os.environ.get("SUPPLYLOOP_STATE") or PROJECT_ROOT / ".state")
+    """Where a machine keeps its working build of the warehouse: ``$SUPPLYLOOP_STATE``; unset,
+    ``.state/`` in the project, or ``~/.cache/supplyloop/state`` where this user cannot write
+    the project's folder (code installed read-only, as in the image, which sets the variable)."""
+    if os.environ.get("SUPPLYLOOP_STATE"):
+        return Path(os.environ["SUPPLYLOOP_STATE"])
+    local = PROJECT_ROOT / ".state"
+    if os.access(local if local.exists() else PROJECT_ROOT, os.W_OK):
+        return local
+    return Path.home() / ".cache" / "supplyloop" / "state"
 
 
 @dataclass(frozen=True)

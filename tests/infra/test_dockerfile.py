@@ -34,6 +34,34 @@ def only(keyword: str) -> list[str]:
     return [args for k, args in instructions() if k == keyword]
 
 
+BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # the python base image's
+
+
+def environment() -> dict[str, str]:
+    """The environment the image's ENV instructions set, ARG defaults and $VARIABLES expanded."""
+    env, build_args = {"PATH": BASE_PATH}, {}
+    for keyword, args in instructions():
+        if keyword not in ("ARG", "ENV"):
+            continue
+        for word in shlex.split(args):
+            name, _, value = word.partition("=")
+            value = re.sub(r"\$\{?(\w+)\}?", lambda m: env.get(m.group(1), build_args.get(m.group(1), "")), value)
+            (env if keyword == "ENV" else build_args)[name] = value
+    return env
+
+
+def run_user_paths() -> list[str]:
+    """The ENV variables whose folders the image gives its run user (``chown ... "$NAME"``)."""
+    (run,) = [a for a in only("RUN") if "chown" in a]
+    chown = run[run.index("chown") :].split("&&")[0]
+    return re.findall(r'"\$(\w+)"', chown)
+
+
+# what a run writes: DuckDB's extensions, the instance, the marts' build (dbt's target and log
+# folders go there too: dagster-dbt points both at the build's), temporary files
+WRITTEN_BY_RUNS = ("HOME", "DAGSTER_HOME", "SUPPLYLOOP_STATE", "TMPDIR")
+
+
 def test_base_image_is_python_3_11_pinned_to_an_exact_release():
     (base,) = only("FROM")
     assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", base), base
@@ -64,12 +92,25 @@ def test_the_image_installs_with_the_one_install_script_and_only_runtime_extras(
 
 
 def test_the_cloud_instance_config_and_the_httpfs_extension_belong_to_the_run_user():
-    env = " ".join(only("ENV"))
-    assert "HOME=/home/supplyloop" in env  # install.sh puts DuckDB's httpfs under $HOME/.duckdb
-    assert "DAGSTER_HOME=/opt/dagster/home" in env
+    env = environment()
+    assert env["HOME"] == "/home/supplyloop"  # install.sh puts DuckDB's httpfs under $HOME/.duckdb
+    assert env["DAGSTER_HOME"] == "/opt/dagster/home"
     run = next(a for a in only("RUN") if "infra/install.sh" in a)
     assert 'cp infra/dagster.yaml "$DAGSTER_HOME/dagster.yaml"' in run
-    assert "chown -R supplyloop:supplyloop /home/supplyloop" in run
+    assert {"HOME", "DAGSTER_HOME"} <= set(run_user_paths())
+
+
+def test_every_path_a_run_writes_is_set_explicitly_and_the_code_stays_roots():
+    env = environment()
+    for name in WRITTEN_BY_RUNS:
+        assert env.get(name, "").startswith("/"), f"ENV {name} is not set to an absolute path"
+    # the marts' build on S3 goes to $SUPPLYLOOP_STATE; unset, it would be /app/.state, which
+    # the run user cannot create
+    assert not env["SUPPLYLOOP_STATE"].startswith("/app")
+    assert set(run_user_paths()) == set(WRITTEN_BY_RUNS) - {"TMPDIR"}  # /tmp: everyone's
+    run = next(a for a in only("RUN") if "chown" in a)
+    assert "/app" not in run[run.index("chown") :], "the code is read-only to the run user"
+    assert 'mkdir -p "$DAGSTER_HOME" "$SUPPLYLOOP_STATE"' in run
 
 
 def test_the_image_names_the_code_version_its_feeds_are_made_by():
