@@ -21,16 +21,39 @@ pytestmark = pytest.mark.slow
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n"
 MARTS = "materializing supply-demand marts"
+# a live run of the same instance that holds the warehouse pool's slot and does nothing
+HOLDER = """
+import sys, time
+import dagster as dg
+from orchestration.lib.slots import process_tags
+
+@dg.asset(pool="warehouse")
+def holds_the_warehouse():
+    print("holding the warehouse slot", file=sys.stderr, flush=True)
+    time.sleep(600)
+
+dg.materialize([holds_the_warehouse], instance=dg.DagsterInstance.get(), tags=process_tags())
+"""
+# `supplyloop run` with its own wait for a slot left out, so that Dagster's executor waits
+WITHOUT_OWN_WAIT = """
+import sys
+from orchestration.lib import slots
+slots.wait_for_slot = lambda *args, **kwargs: 0.0
+from orchestration.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 class Cli:
     """`supplyloop run` in its own process, its stderr collected as it comes."""
 
-    def __init__(self, lake: Path, home: Path, **env: str):
+    def __init__(self, lake: Path | None, home: Path, command: list[str] | None = None, **env: str):
         environment = {k: v for k, v in os.environ.items() if k not in ("LAKE_ROOT", "LANDING_ROOT", "FEEDS_ROOT")}
         environment.update(env, DAGSTER_HOME=str(home), PYTHONPATH=str(PROJECT_ROOT))
+        command = command or [sys.executable, "-m", "orchestration.cli"]
+        arguments = ["--lake", str(lake), "run", "--preset", "tiny"] if lake else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "orchestration.cli", "--lake", str(lake), "run", "--preset", "tiny"],
+            [*command, *arguments],
             cwd=PROJECT_ROOT,
             env=environment,
             stdout=subprocess.DEVNULL,
@@ -116,25 +139,29 @@ def test_a_run_killed_while_dbt_builds_does_not_wedge_the_next_run(demo_lake, in
 def test_a_wait_for_the_slot_of_a_live_run_is_reported_bounded_and_stopped_by_sigterm(
     demo_lake, instance_home, tmp_path
 ):
-    holder = Cli(_copy(demo_lake, tmp_path / "one"), instance_home)
+    holder = Cli(None, instance_home, command=[sys.executable, "-c", HOLDER])
+    lake = _copy(demo_lake, tmp_path / "lake")
     try:
-        holder.wait_for(MARTS, timeout=240)
-        time.sleep(2)
-        holder.process.send_signal(signal.SIGSTOP)  # alive, and holding the slot, but not moving
-        bounded = Cli(_copy(demo_lake, tmp_path / "two"), instance_home, SUPPLYLOOP_SLOT_WAIT="4")
+        holder.wait_for("holding the warehouse slot", timeout=120)
+        bounded = Cli(lake, instance_home, SUPPLYLOOP_SLOT_WAIT="4")
         assert bounded.finish(timeout=240) == 1
         assert "the 'warehouse' pool's slot is still held by run" in bounded.text
         assert f"process {holder.process.pid} on " in bounded.text
         assert "nothing was started" in bounded.text
 
-        waiting = Cli(tmp_path / "two", instance_home)
-        waiting.wait_for("waiting for the 'warehouse' pool's slot, held by run", timeout=240)
-        waiting.process.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        assert waiting.finish(timeout=30) == 128 + signal.SIGTERM
-        assert time.monotonic() - started < 10
-        assert "supplyloop run: stopped by SIGTERM" in waiting.text
+        # the CLI's own wait, then Dagster's (another run may take the slot between the two)
+        for command in (None, [sys.executable, "-c", WITHOUT_OWN_WAIT]):
+            waiting = Cli(lake, instance_home, command=command)
+            waiting.wait_for(MARTS, timeout=240)
+            if command is None:
+                waiting.wait_for("waiting for the 'warehouse' pool's slot, held by run", timeout=30)
+            else:
+                time.sleep(8)  # Dagster's executor is waiting for the slot
+            waiting.process.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            assert waiting.finish(timeout=30) == 128 + signal.SIGTERM, waiting.text[-3000:]
+            assert time.monotonic() - started < 10
+            assert "supplyloop run: stopped by SIGTERM" in waiting.text
     finally:
-        holder.process.send_signal(signal.SIGCONT)
         holder.process.kill()
         holder.finish(30)
