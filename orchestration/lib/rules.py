@@ -10,6 +10,8 @@ tests and the demo generator's ground truth all use them.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 
@@ -288,8 +290,11 @@ def has_repeated_keys(con: duckdb.DuckDBPyConnection, source: Source) -> bool:
 
 
 def connect(source: Source, threads: int = 1) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB session set to read the source's local times."""
-    con = duckdb.connect(config={"threads": threads})
+    """An in-memory DuckDB session set to read the source's local times. What it spills goes
+    to the machine's temporary folder (``$TMPDIR``), not to ``.tmp`` in the working folder,
+    which is read-only in the image."""
+    spill = os.path.join(tempfile.gettempdir(), "supplyloop-duckdb")
+    con = duckdb.connect(config={"threads": threads, "temp_directory": spill})
     con.execute("SET TimeZone = $tz", {"tz": source.timezone})
     return con
 

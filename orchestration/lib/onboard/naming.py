@@ -8,12 +8,13 @@ source entry, one ``files`` glob, one ``day_in_name`` pattern.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+
+from orchestration.lib.lake import name_matches
 
 # strftime-like pattern -> the regex that finds it anywhere in a name (not inside a longer number)
 DAY_PATTERNS: dict[str, re.Pattern] = {
@@ -202,8 +203,8 @@ def glob_for(group: FileGroup, others: list[FileGroup]) -> tuple[str, list[str]]
     other_names = [n for g in others if g is not group for n in g.names]
     best, best_problems = None, None
     for candidate in _glob_candidates(group):
-        missed = [n for n in group.names if not fnmatch.fnmatchcase(n, candidate)]
-        caught = [n for n in other_names if fnmatch.fnmatchcase(n, candidate)]
+        missed = [n for n in group.names if not name_matches(n, candidate)]
+        caught = [n for n in other_names if name_matches(n, candidate)]
         problems = []
         if missed:
             problems.append(f"misses {', '.join(missed[:3])}")
