@@ -5,20 +5,20 @@
 with
 
 last_day as (
-    select max(snapshot_date) as as_of_day from {{ ref_unless_skipped('inventory_position') }}
+    select max(snapshot_day) as as_of_day from {{ ref_unless_skipped('inventory_position') }}
 ),
 
 positions as (
     select
         position.sku,
         warehouses.region,
-        position.snapshot_date as as_of_day,
+        position.snapshot_day as as_of_day,
         position.on_hand,
         position.reserved,
         position.in_transit,
         position.available
     from {{ ref_unless_skipped('inventory_position') }} as position
-    inner join last_day on position.snapshot_date = last_day.as_of_day
+    inner join last_day on position.snapshot_day = last_day.as_of_day
     inner join {{ ref('stg_master__warehouses') }} as warehouses on position.warehouse_id = warehouses.warehouse_id
 )
 

@@ -1,9 +1,9 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ clear_build_window('snapshot_date') }}",
+    pre_hook="{{ clear_build_window('snapshot_day') }}",
     on_schema_change='fail',
-    meta={'day_column': 'snapshot_date'},
+    meta={'day_column': 'snapshot_day'},
 ) }}
 -- One row per snapshot day, SKU and warehouse: the end-of-day stock position and what
 -- moved that day. available = on_hand - reserved (reserved: ordered after the last wave,
@@ -15,7 +15,7 @@
 with
 
 snapshots as (
-    select snapshot_date, sku, warehouse_id, on_hand, reserved, in_transit
+    select snapshot_date as snapshot_day, sku, warehouse_id, on_hand, reserved, in_transit
     from {{ ref('stg_inventory__stock_snapshots') }}
     where {{ in_build_window('snapshot_date') }}
 ),
@@ -31,7 +31,7 @@ products as (
 )
 
 select
-    snapshots.snapshot_date,
+    snapshots.snapshot_day,
     snapshots.sku,
     snapshots.warehouse_id,
     products.supplier_id,
@@ -48,7 +48,7 @@ select
     coalesce(daily_movements.net_movement, 0) as net_movement
 from snapshots
 left join daily_movements
-    on daily_movements.movement_day = snapshots.snapshot_date
+    on daily_movements.movement_day = snapshots.snapshot_day
     and daily_movements.warehouse_id = snapshots.warehouse_id
     and daily_movements.sku = snapshots.sku
 left join products

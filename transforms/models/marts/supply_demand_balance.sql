@@ -27,8 +27,8 @@ weekly_demand as (
         sku,
         region,
         week_number,
-        min(forecast_day) as week_start,
-        max(forecast_day) as week_end,
+        min(forecast_day) as week_start_day,
+        max(forecast_day) as week_end_day,
         {{ exact_sum('forecast_units') }} as forecast_demand
     from forecast_weeks
     group by sku, region, week_number
@@ -49,10 +49,10 @@ sku_production as (
         demand.sku,
         demand.week_number,
         coalesce(sum(work_orders.qty_planned), 0) as planned_production
-    from (select distinct sku, week_number, week_start, week_end from weekly_demand) as demand
+    from (select distinct sku, week_number, week_start_day, week_end_day from weekly_demand) as demand
     left join {{ ref('int_work_orders_opened') }} as work_orders
         on work_orders.sku = demand.sku
-        and work_orders.due_date between demand.week_start and demand.week_end
+        and work_orders.due_date between demand.week_start_day and demand.week_end_day
     group by demand.sku, demand.week_number
 ),
 
@@ -68,8 +68,8 @@ weeks as (
         products.supplier_id,
         demand.region,
         demand.week_number,
-        demand.week_start,
-        demand.week_end,
+        demand.week_start_day,
+        demand.week_end_day,
         demand.forecast_demand,
         production.planned_production * shares.demand_share as planned_production,
         coalesce(stock.stock, 0) * shares.demand_share as opening_stock,
@@ -103,8 +103,8 @@ select
     supplier_id,
     region,
     cast(week_number as integer) as week_number,
-    week_start,
-    week_end,
+    week_start_day,
+    week_end_day,
     cast(forecast_demand as double) as forecast_demand,
     cast(projected_start_stock as double) as available_stock,
     cast(planned_production as double) as planned_production,
