@@ -11,7 +11,7 @@ class Lake(dg.ConfigurableResource):
     """The lake root: a local folder or ``s3://bucket/prefix``.
 
     Empty means ``$LAKE_ROOT`` at run time, else ``lake/`` in the project. S3 endpoint
-    and credentials come from the standard AWS settings (see README, "Run anywhere").
+    and credentials come from the standard AWS settings (see docs/cloud.md).
     """
 
     root: str = ""

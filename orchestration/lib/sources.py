@@ -351,7 +351,7 @@ def _document(path: str | Path) -> dict:
     except yaml.YAMLError as err:
         raise SourceConfigError(f"{path} is not valid YAML: {err}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("sources"), dict):
-        raise SourceConfigError(f"{path} has no `sources:` mapping; see the README's 'Your own sources'")
+        raise SourceConfigError(f"{path} has no `sources:` mapping; see docs/sources.md")
     return doc
 
 
