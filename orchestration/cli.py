@@ -250,6 +250,32 @@ def _say(line: str) -> None:
     print(f"  {line}", file=sys.stderr, flush=True)
 
 
+def range_tags(first: date, last: date) -> dict[str, str]:
+    """The tags of one run over a range of days: Dagster's own (the partitions it materializes)
+    and ``days``, which the runs list shows."""
+    count = (last - first).days + 1
+    return {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+        "days": f"{first} .. {last} ({count} day{'s' if count > 1 else ''})",
+    }
+
+
+def _definitions_on(store: LakeStore):
+    """The code location with its lake resource on ``store``: its named jobs run on that lake."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.defs.resources import Lake
+
+    return dg.Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        jobs=defs.jobs,
+        resources={**(defs.resources or {}), "lake": Lake(root=store.root)},
+    )
+
+
 def materialize_all(store: LakeStore, instance=None) -> list:
     """Every asset of the code location on this lake: master snapshots, then all landed days
     in one run, the marts, then each supplier's feed in its own run (so one bad feed fails
@@ -268,17 +294,21 @@ def _materialize_all(store: LakeStore, instance, wakeup: int | None) -> list:
 
     import dagster as dg
 
-    from orchestration.definitions import defs
-    from orchestration.defs.resources import Lake
+    from orchestration.defs.feeds.assets import FEED_KEY
+    from orchestration.defs.feeds.jobs import feeds_job
+    from orchestration.defs.ingest.schedules import ingest_job
+    from orchestration.defs.transform.jobs import MARTS_GROUPS, marts_job
     from orchestration.lib import slots
 
     days = _landing_days(store)
     instance = instance or dg.DagsterInstance.get()
-    resources = {**(defs.resources or {}), "lake": Lake(root=store.root)}
-    assets = [*(defs.assets or []), *(defs.asset_checks or [])]
+    on_lake = _definitions_on(store)
     process = slots.process_tags()
 
-    def run(label: str, selection, tags: dict | None = None, partition_key: str | None = None, pools=()):
+    def run(
+        label: str, job, selection, tags: dict | None = None, partition_key: str | None = None, pools=()
+    ) -> dg.ExecuteInProcessResult:
+        """One run of a named job of the code location (so the runs list names it), on ``selection``."""
         started = time.perf_counter()
         print(f"materializing {label} ...", file=sys.stderr, flush=True)
         slots.free_dead_runs(instance, _say)
@@ -288,11 +318,9 @@ def _materialize_all(store: LakeStore, instance, wakeup: int | None) -> list:
         watch = _Watch(instance, attempt, wakeup, label)
         watch.start()
         try:
-            result = dg.materialize(
-                assets,
-                selection=selection,
+            result = on_lake.resolve_job_def(job.name).execute_in_process(
+                asset_selection=list(selection.resolve(on_lake.resolve_asset_graph())),
                 instance=instance,
-                resources=resources,
                 tags={**process, ATTEMPT_TAG: attempt, **(tags or {})},
                 partition_key=partition_key,
                 raise_on_error=False,
@@ -319,34 +347,29 @@ def _materialize_all(store: LakeStore, instance, wakeup: int | None) -> list:
         )
         return result
 
-    results = [run("master data snapshots", dg.AssetSelection.groups("master"))]
+    results = [run("master data snapshots", ingest_job, dg.AssetSelection.groups("master"))]
     if days:
-        range_tags = {
-            "dagster/asset_partition_range_start": days[0].isoformat(),
-            "dagster/asset_partition_range_end": days[-1].isoformat(),
-        }
         label = f"daily facts {days[0]} .. {days[-1]} ({len(days)} days, one run)"
-        results.append(run(label, dg.AssetSelection.groups("factory", "inventory", "sales"), range_tags))
-    marts = dg.AssetSelection.groups("staging", "intermediate", "marts")
-    results.append(run("supply-demand marts (dbt build)", marts, pools=("warehouse",)))
+        facts = dg.AssetSelection.groups("factory", "inventory", "sales")
+        results.append(run(label, ingest_job, facts, range_tags(days[0], days[-1])))
+    marts = dg.AssetSelection.groups(*MARTS_GROUPS)
+    results.append(run("supply-demand marts (dbt build)", marts_job, marts, pools=("warehouse",)))
     if not results[-1].success:
         print(
             "supplier feeds skipped: the marts did not build, so the published feeds stay as they are", file=sys.stderr
         )
         return results
-    results += _materialize_feeds(store, instance, run)
+    feed = dg.AssetSelection.assets(FEED_KEY)
+    results += _materialize_feeds(store, instance, lambda label, name: run(label, feeds_job, feed, partition_key=name))
     return results
 
 
 def _materialize_feeds(store: LakeStore, instance, run) -> list:
     """One run per supplier (a partition each), so a supplier whose gate fails does not stop the others."""
-    import dagster as dg
-
-    from orchestration.defs.feeds.assets import FEED_KEY
     from orchestration.defs.feeds.partitions import register_suppliers
 
     names = register_suppliers(instance, store)
-    return [run(f"feed of supplier {name}", dg.AssetSelection.assets(FEED_KEY), partition_key=name) for name in names]
+    return [run(f"feed of supplier {name}", name) for name in names]
 
 
 def _feeds_summary(store: LakeStore) -> None:
@@ -411,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name)
         p.add_argument("--preset", default="small", help="tiny | small | large (default: small)")
         p.add_argument("--seed", type=int, default=7)
-        p.add_argument("--faults", action="store_true", help="inject bad deliveries (see the README)")
+        p.add_argument("--faults", action="store_true", help="inject bad deliveries (see docs/sources.md)")
         p.add_argument("--order-lines", type=int, help="scale the order-line volume to about this many")
     sub.choices["run"].add_argument(
         "--demo",

@@ -47,6 +47,19 @@ def test_schedule_sensor_and_job_are_there():
     assert defs.resolve_job_def("daily_ingest").partitions_def is not None
 
 
+def test_ingest_marts_and_feeds_are_named_jobs_that_the_sensors_launch():
+    graph = defs.resolve_asset_graph()
+    marts = defs.resolve_job_def("marts")
+    assert dg.AssetKey(["marts", "supply_demand_balance"]) in marts.asset_layer.selected_asset_keys
+    assert not any(k.path[0] == "bronze" for k in marts.asset_layer.selected_asset_keys)
+    feeds = defs.resolve_job_def("supplier_feeds")
+    assert feeds.asset_layer.selected_asset_keys == {dg.AssetKey(["feeds", "supplier_replenishment"])}
+    assert graph.get(dg.AssetKey(["feeds", "supplier_replenishment"])).partitions_def == feeds.partitions_def
+    sensors = {s.name: s for s in defs.sensors}
+    assert sensors["landing_files"].job_name == "daily_ingest"
+    assert sensors["replenishment_feeds"].job_name == "supplier_feeds"
+
+
 def test_the_landing_sensor_asks_once_per_new_or_changed_file_version(lake):
     lake.write_bytes("landing/order_lines/order_lines_2026-11-11.csv", CSV_HEADER.encode())
     resource = Lake(root=lake.root)

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orchestration.defs.feeds.assets import FEED_KEY, MART_KEY
+from orchestration.defs.feeds.jobs import feeds_job
 from orchestration.defs.feeds.partitions import suppliers, suppliers_with_feeds
 from orchestration.defs.resources import Lake
 
@@ -12,7 +13,7 @@ from orchestration.defs.resources import Lake
     description="After each new materialization of the replenishment mart, one feed run per supplier in master data.",
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    asset_selection=dg.AssetSelection.assets(FEED_KEY),
+    job=feeds_job,
 )
 def replenishment_feeds(context: dg.SensorEvaluationContext, lake: Lake):
     """A sensor rather than an automation condition on the feed: before it asks for the runs it

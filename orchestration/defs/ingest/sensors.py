@@ -5,6 +5,7 @@ import json
 import dagster as dg
 
 from orchestration.defs.ingest.assets import bronze_key
+from orchestration.defs.ingest.schedules import ingest_job
 from orchestration.defs.resources import Lake
 from orchestration.lib.landing import SNAPSHOT, bronze_stamps, changes, look
 from orchestration.lib.sources import load_sources
@@ -15,7 +16,7 @@ from orchestration.lib.sources import load_sources
     description="Requests a bronze run for each day (or master snapshot) whose landing files are new or changed.",
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    asset_selection=dg.AssetSelection.groups("master", "factory", "inventory", "sales"),
+    job=ingest_job,
 )
 def landing_files(context: dg.SensorEvaluationContext, lake: Lake):
     sources = load_sources()
