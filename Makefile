@@ -1,17 +1,25 @@
 # The README's commands. Everything installs itself on first use.
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: install run demo onboard test test-all ui bench lint clean synth deploy image ui-cloud
+.PHONY: install run demo onboard test test-fast ui bi bench lint clean synth deploy image ui-cloud
 
-# test: the suite; infra: the AWS stack and its scanners; cloud: what the image adds
-$(STAMP): pyproject.toml infra/install.sh infra/scanners.txt
-	bash infra/install.sh $(VENV) test,infra,cloud
-	@touch $(STAMP)
+# One venv; each command installs the extras it needs on first use, on top of what is there,
+# and a stamp per extras set says that set is in (infra/install.sh):
+#   BASE   the local loop alone: run, demo, onboard, ui, bench
+#   INFRA  + the AWS stack as code and its template scanners: synth, deploy
+#   DEV    + the test suite and its tools, and the cloud instance's Postgres: test, lint
+BASE  := $(VENV)/.installed-base
+INFRA := $(VENV)/.installed-infra
+DEV   := $(VENV)/.installed-test,infra,cloud
 
-install: $(STAMP)
+$(VENV)/.installed-%: pyproject.toml infra/install.sh
+	bash infra/install.sh $(VENV) $*
+	@touch $@
+$(INFRA) $(DEV): $(BASE) infra/scanners.txt
+
+install: $(BASE)
 
 # the local Dagster instance: no telemetry; runs that write the warehouse go one at a time
 INSTANCE := $(DAGSTER_HOME)/dagster.yaml
@@ -20,38 +28,57 @@ $(INSTANCE): Makefile
 	@printf 'telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n' > $@
 
 ## run: demo data (first time), every asset on the local lake, and a summary
-run: install $(INSTANCE)
+run: $(BASE) $(INSTANCE)
 	$(PY) -m orchestration.cli run $(ARGS)
 
 ## demo: regenerate demo deliveries, e.g. `make demo ARGS="--preset tiny --faults"`
-demo: install
+demo: $(BASE)
 	$(PY) -m orchestration.cli demo $(ARGS)
 
 ## onboard: propose a sources file for a folder of delivered files and dry-run it, e.g. `make onboard DIR=exports`
-onboard: install
+onboard: $(BASE)
 	@test -n "$(DIR)" || { echo 'usage: make onboard DIR=<folder of delivered files> [ARGS="--out FILE"]' >&2; exit 2; }
 	$(PY) -m orchestration.cli onboard "$(DIR)" $(ARGS)
 
 ## test: the whole suite; slow end-to-end tests included
-test: install $(INSTANCE)
+test: $(DEV) $(INSTANCE)
 	$(PY) -m pytest $(ARGS)
 
 ## test-fast: unit tests only
-test-fast: install
+test-fast: $(DEV)
 	$(PY) -m pytest -m "not slow" $(ARGS)
 
 ## ui: the Dagster UI on the same lake and run history (http://127.0.0.1:3000)
-ui: install $(INSTANCE)
+ui: $(BASE) $(INSTANCE)
 	env --default-signal=INT,TERM $(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
+# Apache Superset lives in .venv-bi (bi/install.sh): its pins are not the project's.
+# `make bi` serves WAREHOUSE, else the warehouse of LAKE_ROOT, else of lake/; BI_STATE keeps
+# Superset's metadata database, secret key and log (gitignored).
+BI_VENV      := .venv-bi
+BI_STAMP     := $(BI_VENV)/.installed-stamp
+BI_WAREHOUSE  = $(or $(WAREHOUSE),$(or $(LAKE_ROOT),$(CURDIR)/lake)/warehouse.duckdb)
+BI_STATE     ?= $(CURDIR)/.state/superset
+BI_PORT      ?= 8088
+
+$(BI_STAMP): bi/requirements.txt bi/install.sh
+	bash bi/install.sh $(BI_VENV)
+	@touch $@
+
+## bi: the planners' dashboard in Apache Superset on the lake's warehouse (http://127.0.0.1:8088, admin / admin)
+bi: $(BI_STAMP)
+	@case "$(BI_WAREHOUSE)" in *://*) ;; *) test -n "$(WAREHOUSE)" || test -f "$(BI_WAREHOUSE)" || \
+	  { echo "bi: no warehouse at $(BI_WAREHOUSE) yet: building the lake first (make run)"; $(MAKE) run; } ;; esac
+	$(BI_VENV)/bin/python bi/superset/serve.py --warehouse "$(BI_WAREHOUSE)" --state "$(BI_STATE)" --port $(BI_PORT)
+
 ## bench: ingestion, the marts build and the gates at the large preset, each against plain DuckDB
-bench: install
+bench: $(BASE)
 	$(PY) -m benchmarks.ingest $(ARGS)
 	$(PY) -m benchmarks.marts $(ARGS)
 	$(PY) -m benchmarks.gates $(ARGS)
 
 ## lint: ruff's checks and formatting
-lint: install
+lint: $(DEV)
 	$(VENV)/bin/ruff check orchestration expectations infra tests benchmarks
 	$(VENV)/bin/ruff format --check orchestration expectations infra tests benchmarks
 
@@ -65,11 +92,11 @@ CDK_ARGS  ?=
 CDK_RUN   := cd infra && PYTHON=$(abspath $(PY)) $(CDK)
 
 ## synth: the stack as a CloudFormation template in infra/cdk.out, e.g. `make synth CDK_ARGS="-c suppliers=SUP001,SUP002"`
-synth: install
+synth: $(INFRA)
 	$(CDK_RUN) synth --quiet -c imageTag=$(IMAGE_TAG) $(CDK_ARGS)
 
 ## deploy: the stack into the account of the current AWS credentials, then the image it runs
-deploy: install
+deploy: $(INFRA)
 	$(CDK_RUN) deploy -c imageTag=$(IMAGE_TAG) $(CDK_ARGS)
 	$(MAKE) image IMAGE_TAG=$(IMAGE_TAG)
 
