@@ -50,7 +50,7 @@ test-fast: $(DEV)
 
 ## ui: the Dagster UI on the same lake and run history (http://127.0.0.1:3000)
 ui: $(BASE) $(INSTANCE)
-	env --default-signal=INT,TERM $(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+	env --default-signal=INT,TERM $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # Apache Superset lives in .venv-bi (bi/install.sh): its pins are not the project's.
 # `make bi` serves WAREHOUSE, else the warehouse of LAKE_ROOT, else of lake/; BI_STATE keeps

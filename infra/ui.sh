@@ -18,7 +18,7 @@ family=$(output WakeTaskDefinitionFamily)
 subnets=$(output TaskSubnets)
 group=$(output TaskSecurityGroup)
 
-serve="dagster-webserver -h 0.0.0.0 -p 3000 -m orchestration.definitions & WAKE_QUIET_SECONDS=86400 python -m infra.wake ui; wait"
+serve="dagster-webserver -h 0.0.0.0 -p 3000 -w workspace.yaml & WAKE_QUIET_SECONDS=86400 python -m infra.wake ui; wait"
 overrides=$(python3 -c 'import json, sys; print(json.dumps({"containerOverrides": [{"name": "code", "command": ["sh", "-c", sys.argv[1]]}]}))' "$serve")
 task=$(aws ecs run-task --cluster "$cluster" --task-definition "$family" --launch-type FARGATE \
   --enable-execute-command --overrides "$overrides" \

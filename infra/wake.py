@@ -32,7 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-TARGET = ["-m", "orchestration.definitions"]
+from orchestration.lib.paths import WORKSPACE_FILE
+
+TARGET = ["-w", str(WORKSPACE_FILE)]  # the code location, named supplyloop as in `make ui`
 LOCK_KEY = 0x5EB1_0001  # the advisory lock every waker of this instance contends for
 MARK, AUTOMATION_ON = "woken", "automation_on"
 

@@ -31,7 +31,7 @@ def _graphql(port: int, query: str) -> dict:
         return json.load(response)
 
 
-def test_the_ui_serves_every_bronze_asset(tmp_path):
+def test_the_ui_serves_every_bronze_asset_in_the_supplyloop_code_location(tmp_path):
     port = _free_port()
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -45,8 +45,8 @@ def test_the_ui_serves_every_bronze_asset(tmp_path):
             "--default-signal=INT,TERM",
             str(dagster),
             "dev",
-            "-m",
-            "orchestration.definitions",
+            "-w",
+            "workspace.yaml",
             "-h",
             "127.0.0.1",
             "-p",
@@ -69,6 +69,8 @@ def test_the_ui_serves_every_bronze_asset(tmp_path):
                 continue
         assert keys is not None, "the UI did not answer within 120 s"
         assert {"bronze/sales/order_lines", "bronze/master/products", "bronze/factory/production_output"} <= keys
+        answer = _graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
+        assert [e["name"] for e in answer["data"]["workspaceOrError"]["locationEntries"]] == ["supplyloop"]
     finally:
         server.terminate()
         try:

@@ -123,6 +123,7 @@ def test_the_default_command_serves_the_code_location():
     command = json.loads(cmd)
     assert command[:3] == ["dagster", "code-server", "start"]
     assert command[command.index("-m") + 1] == "orchestration.definitions"
+    assert command[command.index("--location-name") + 1] == "supplyloop"  # as `make ui` and the daemon name it
 
 
 @pytest.mark.parametrize("left_out", [".venv", "lake", ".git", "tests", "transforms/target"])
