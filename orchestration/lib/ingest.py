@@ -10,6 +10,7 @@ and what to do.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -31,6 +32,10 @@ from orchestration.lib.sources import Source, load_sources
 log = logging.getLogger(__name__)
 PART = "part-0.parquet"
 PREVIEW_ROWS = 5
+# a quarantine file's footer sums it up (:func:`quarantine_summary`): the checks judge every day from it
+SUMMARY_KEY = "supplyloop.quarantine"
+EXAMPLES_PER_REASON = 3  # distinct reason texts kept per reason code and day
+EXAMPLE_CHARS = 300
 
 
 class MasterDataMissing(RuntimeError):
@@ -87,6 +92,8 @@ class IngestResult:
     quarantined: int = 0
     bytes_read: int = 0
     reasons: Counter = field(default_factory=Counter)
+    # per reason code, the first few distinct reason texts (what a person reads to fix it)
+    examples: dict[str, list[str]] = field(default_factory=dict)
     preview: pa.Table | None = None
     bronze: str = ""
     quarantine: str | None = None
@@ -416,6 +423,7 @@ def ingest_files(
         quarantine.write(table)
         rejected_per_file.update(_value_counts(table.column(FILE)))
         result.reasons.update(_value_counts(table.column("_reason_code")))
+        note_examples(result.examples, table)
 
     with (
         store.parquet_writer(bronze_path(source, day), source.schema) as bronze,
@@ -441,6 +449,8 @@ def ingest_files(
                 con.close()
         result.accepted, result.quarantined = bronze.rows, quarantine.rows
         keep_quarantine = quarantine.rows > 0
+        if keep_quarantine:
+            quarantine.add_metadata({SUMMARY_KEY: json.dumps(quarantine_summary(result), sort_keys=True)})
     if not keep_quarantine:
         store.delete(q_path)
     result.quarantine = store.uri(q_path) if keep_quarantine else None
@@ -451,6 +461,29 @@ def ingest_files(
     if preview:
         result.preview = pa.concat_tables(preview).slice(0, PREVIEW_ROWS)
     return result
+
+
+def note_examples(examples: dict[str, list[str]], table: pa.Table, rows: int = 200) -> None:
+    """Keep the first few distinct reason texts of each reason code (from the first ``rows`` rows)."""
+    head = table.slice(0, rows)
+    for code, reason in zip(head.column("_reason_code").to_pylist(), head.column("_reason").to_pylist()):
+        kept = examples.setdefault(code, [])
+        text = reason[:EXAMPLE_CHARS]
+        if len(kept) < EXAMPLES_PER_REASON and text not in kept:
+            kept.append(text)
+
+
+def quarantine_summary(result: IngestResult) -> dict:
+    """What a day's quarantine holds, in a few hundred bytes: rows, files rejected whole (with
+    why), rows per reason code and a few reason texts each. Kept in the quarantine file's
+    footer, so a check reads every day's without reading a row."""
+    return {
+        "quarantined": result.quarantined,
+        "accepted": result.accepted,
+        "rejected_files": [{"file": f.file, "error": f.error} for f in result.rejected_files],
+        "reasons": dict(result.reasons),
+        "examples": result.examples,
+    }
 
 
 def _value_counts(array: pa.Array | pa.ChunkedArray) -> dict:

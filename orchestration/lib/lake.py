@@ -395,3 +395,7 @@ class ParquetSink:
         if batch.num_rows:
             self._writer.write(batch, row_group_size=PARQUET_OPTIONS["row_group_size"])
             self.rows += batch.num_rows
+
+    def add_metadata(self, values: dict[str, str]) -> None:
+        """Key-value pairs in the file's footer: read back with the row count, without the rows."""
+        self._writer.add_key_value_metadata(values)

@@ -34,7 +34,10 @@ def _check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
         dg.AssetCheckSpec(
             "files_readable",
             asset=key,
-            description="Every delivered file could be read; a rejected file names what to fix.",
+            description=(
+                "Every delivered file of every day in the lake could be read: a day with a file rejected whole "
+                "stays failed, naming the file and why, until it is delivered again and ingested."
+            ),
         ),
         dg.AssetCheckSpec(
             "files_matched",
@@ -44,7 +47,10 @@ def _check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
         dg.AssetCheckSpec(
             "quarantine_ratio",
             asset=key,
-            description="The share of quarantined rows stays under the source's threshold.",
+            description=(
+                "On every day in the lake the share of quarantined rows stays under the source's threshold; "
+                "the days over it are listed with their reasons."
+            ),
         ),
     ]
 
@@ -104,9 +110,9 @@ def bronze_asset(source: Source) -> dg.AssetsDefinition:
             results = [ingest_snapshot(store, source)]
             context.log.info(results[0].summary())
         yield dg.MaterializeResult(metadata=materialization_metadata(source, results, store.uri(source.bronze_dir)))
-        yield rejected_files_check(results)
+        yield rejected_files_check(store, source, results)
         yield files_matched_check(source, not_read)
-        yield quarantine_ratio_check(source, results)
+        yield quarantine_ratio_check(store, source, results)
 
     return _bronze
 

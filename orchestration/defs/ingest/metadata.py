@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import NamedTuple
 
 import dagster as dg
 import pyarrow as pa
 
 from orchestration.lib.deliveries import Unmatched, not_read_report
 from orchestration.lib.ingest import IngestResult
+from orchestration.lib.lake import LakeStore
+from orchestration.lib.quarantine import quarantined_days
 from orchestration.lib.report import markdown_table
 from orchestration.lib.sources import Source
 
@@ -71,16 +74,48 @@ def materialization_metadata(source: Source, results: list[IngestResult], uri: s
     return metadata
 
 
-def rejected_files_check(results: list[IngestResult]) -> dg.AssetCheckResult:
-    rejected = [(r.day, f) for r in results for f in r.rejected_files]
-    text = (
-        "\n".join(f"- {day or 'snapshot'}: {f.error}" for day, f in rejected[:MAX_LISTED]) or "every file was readable"
+def _text(value: str, chars: int = 300) -> str:
+    """A reason text as a Markdown table cell: one line, no column bar, bounded."""
+    one_line = " ".join(str(value).split()).replace("|", "\\|")
+    return one_line if len(one_line) <= chars else one_line[: chars - 1] + "…"
+
+
+def _more(total: int, shown: int, what: str) -> str:
+    return f"\n\n{total - shown} more {what}." if total > shown else ""
+
+
+def rejected_files_check(store: LakeStore, source: Source, results: list[IngestResult]) -> dg.AssetCheckResult:
+    """Files rejected whole. A daily source is judged on every day in the lake (the quarantine's
+    footers), not only the days of this run: a bad day stays failed until it is ingested clean."""
+    if source.is_daily:
+        days = quarantined_days(store, source)
+        rejected = [(d.day.isoformat(), name, why) for d in days for name, why in d.rejected_files]
+    else:
+        rejected = [(str(r.day or "snapshot"), f.file, f.error or "") for r in results for f in r.rejected_files]
+    failing = sorted({day for day, _, _ in rejected})
+    shown = rejected[:MAX_LISTED]
+    table = "| day | file | why |\n|---|---|---|\n" + "\n".join(
+        f"| {day} | {_text(name, 120)} | {_text(why)} |" for day, name, why in shown
     )
+    named = ", ".join(failing[:5]) + (" ..." if len(failing) > 5 else "")
     return dg.AssetCheckResult(
         check_name="files_readable",
         passed=not rejected,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"rejected_files": len(rejected), "details": dg.MetadataValue.md(text)},
+        description=(
+            f"{len(rejected)} file(s) rejected whole on {len(failing)} day(s): {named}; "
+            "deliver them again, then ingest those days"
+            if rejected
+            else "every delivered file of every day in the lake was readable"
+        ),
+        metadata={
+            "rejected_files": len(rejected),
+            "days_failing": len(failing),
+            "failing_days": ", ".join(failing[: MAX_LISTED * 5]) or "none",
+            "details": dg.MetadataValue.md(
+                table + _more(len(rejected), len(shown), "rejected files") if rejected else "every file was readable"
+            ),
+        },
     )
 
 
@@ -97,19 +132,60 @@ def files_matched_check(source: Source, not_read: list[Unmatched]) -> dg.AssetCh
     )
 
 
-def quarantine_ratio_check(source: Source, results: list[IngestResult]) -> dg.AssetCheckResult:
-    rows = sum(r.rows_in for r in results)
-    quarantined = sum(r.quarantined for r in results)
-    ratio = quarantined / rows if rows else 0.0
-    worst = max(results, key=lambda r: r.quarantined / r.rows_in if r.rows_in else 0, default=None)
+class _Share(NamedTuple):
+    """A day's (or the snapshot's) quarantined share of its rows, and why."""
+
+    day: str
+    rows: int
+    quarantined: int
+    reasons: list[str]
+
+    @property
+    def ratio(self) -> float:
+        return self.quarantined / self.rows if self.rows else 0.0
+
+
+def _shares(store: LakeStore, source: Source, results: list[IngestResult]) -> list[_Share]:
+    if source.is_daily:  # every day in the lake
+        return [
+            _Share(d.day.isoformat(), d.accepted + d.quarantined, d.quarantined, d.reason_texts())
+            for d in quarantined_days(store, source)
+        ]
+    return [
+        _Share(str(r.day or "snapshot"), r.rows_in, r.quarantined, [t for ts in r.examples.values() for t in ts][:3])
+        for r in results
+    ]
+
+
+def quarantine_ratio_check(store: LakeStore, source: Source, results: list[IngestResult]) -> dg.AssetCheckResult:
+    """The share of quarantined rows, day by day, stays under the source's threshold. A daily
+    source is judged on every day in the lake; the worst days are listed with their reasons."""
+    threshold = source.max_quarantine_ratio
+    shares = _shares(store, source, results)
+    over = sorted((s for s in shares if s.ratio > threshold), key=lambda s: (-s.ratio, s.day))
+    worst = over[0] if over else max(shares, key=lambda s: s.ratio, default=None)
+    shown = sorted(over[:MAX_LISTED])
+    table = "| day | rows in | quarantined | ratio | reasons |\n|---|---|---|---|---|\n" + "\n".join(
+        f"| {s.day} | {s.rows:,} | {s.quarantined:,} | {s.ratio:.1%} | {'<br>'.join(_text(t, 200) for t in s.reasons)} |"
+        for s in shown
+    )
+    metadata = {
+        "threshold": threshold,
+        "days_over_threshold": len(over),
+        "quarantined": sum(s.quarantined for s in shares),
+        "worst_partition": worst.day if worst else "",
+        "worst_ratio": worst.ratio if worst else 0.0,
+    }
+    if over:
+        metadata["days"] = dg.MetadataValue.md(table + _more(len(over), len(shown), "days over the threshold"))
     return dg.AssetCheckResult(
         check_name="quarantine_ratio",
-        passed=ratio <= source.max_quarantine_ratio,
+        passed=not over,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "ratio": ratio,
-            "threshold": source.max_quarantine_ratio,
-            "quarantined": quarantined,
-            "worst_partition": str(worst.day or "snapshot") if worst else "",
-        },
+        description=(
+            f"{len(over)} day(s) quarantined more than {threshold:.0%} of their rows, the worst {worst.day} ({worst.ratio:.1%})"
+            if over
+            else f"every day quarantined at most {threshold:.0%} of its rows"
+        ),
+        metadata=metadata,
     )
