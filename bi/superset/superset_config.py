@@ -19,8 +19,26 @@ APP_NAME = "supplyloop"
 # a planner's dashboard, not a public site: nothing is sent anywhere, no example data
 SHOW_STACKTRACE = False
 FAB_API_SWAGGER_UI = False
-# the warehouse is rebuilt by every `make run`: query it each time (charts are small)
+# the warehouse is rebuilt by every `make run`: query it each time (the charts' queries are small)
 DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
-# answers in a second on the demo; the small preset's biggest chart query takes ~0.3 s
 SUPERSET_WEBSERVER_TIMEOUT = 120
 LOG_LEVEL = "WARNING"
+
+# Nothing leaves the machine: pages load only from Superset itself. This also blocks the usage
+# pixel Superset's page would fetch from an outside host on every visit.
+TALISMAN_CONFIG = {
+    "content_security_policy": {
+        "base-uri": ["'self'"],
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "blob:", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": "'none'",
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "font-src": ["'self'", "data:"],
+        "script-src": ["'self'", "'strict-dynamic'"],
+    },
+    "content_security_policy_nonce_in": ["script-src"],
+    "force_https": False,
+    "session_cookie_secure": False,
+}
