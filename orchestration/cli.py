@@ -299,6 +299,7 @@ def _materialize_all(store: LakeStore, instance, wakeup: int | None) -> list:
     from orchestration.defs.ingest.schedules import ingest_job
     from orchestration.defs.transform.jobs import MARTS_GROUPS, marts_job
     from orchestration.lib import slots
+    from orchestration.lib.progress import CONSOLE_COMPACT, CONSOLE_TAG
 
     days = _landing_days(store)
     instance = instance or dg.DagsterInstance.get()
@@ -321,7 +322,7 @@ def _materialize_all(store: LakeStore, instance, wakeup: int | None) -> list:
             result = on_lake.resolve_job_def(job.name).execute_in_process(
                 asset_selection=list(selection.resolve(on_lake.resolve_asset_graph())),
                 instance=instance,
-                tags={**process, ATTEMPT_TAG: attempt, **(tags or {})},
+                tags={**process, ATTEMPT_TAG: attempt, CONSOLE_TAG: CONSOLE_COMPACT, **(tags or {})},
                 partition_key=partition_key,
                 raise_on_error=False,
                 run_config=QUIET,

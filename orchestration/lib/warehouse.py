@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -155,6 +156,20 @@ class Warehouse:
     def dbt_target_path(self) -> Path:
         """dbt's artifacts for this build, kept between runs so dbt parses only what changed."""
         return self.build_path.with_name("dbt-target")
+
+    @property
+    def log_dir(self) -> Path:
+        """dbt's full log of each build, a file a build, beside the build: in the lake's
+        ``.build/logs/`` on a local lake, in the machine's state folder on an S3 lake."""
+        return self.build_path.with_name("logs")
+
+    def new_build_log(self, run_id: str, keep: int = 20) -> Path:
+        """The path of this build's log; the oldest logs past the newest ``keep`` are removed."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        logs = sorted(self.log_dir.glob("dbt-build-*.log"))  # oldest first: named by their time
+        for old in logs[: max(0, len(logs) - (keep - 1))]:
+            old.unlink(missing_ok=True)
+        return self.log_dir / f"dbt-build-{time.strftime('%Y%m%d-%H%M%S')}-{run_id[:8]}.log"
 
     @property
     def published_uri(self) -> str:

@@ -15,6 +15,7 @@ from orchestration.defs.ingest.partitions import daily_partitions
 from orchestration.defs.resources import Lake
 from orchestration.lib.deliveries import files_not_read, not_read_report
 from orchestration.lib.ingest import ingest_days, ingest_snapshot
+from orchestration.lib.progress import DayProgress, stderr_line
 from orchestration.lib.settings import TIMEZONE_DEFAULT
 from orchestration.lib.sources import Source, load_sources
 
@@ -55,18 +56,13 @@ def _check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def _day_logger(context: dg.AssetExecutionContext, total: int):
-    """Log days that quarantined something, and progress every tenth of a long range."""
-    step = max(1, total // 10)
-    done = 0
+def _day_logger(context: dg.AssetExecutionContext, progress: DayProgress):
+    """Count each day into the source's progress lines; log days that quarantined something."""
 
     def on_day(result) -> None:
-        nonlocal done
-        done += 1
+        progress.day(result.accepted, result.quarantined, len(result.rejected_files))
         if result.quarantined or result.rejected_files:
             context.log.warning(result.summary())
-        elif done % step == 0 or done == total:
-            context.log.info(f"{result.source}: {done}/{total} days done")
 
     return on_day
 
@@ -102,13 +98,20 @@ def bronze_asset(source: Source) -> dg.AssetsDefinition:
         not_read = files_not_read(store, sources, source)
         if not_read:
             context.log.warning(not_read_report(source, not_read))
+        label = f"{source.domain}/{source.name}"
         if source.is_daily:
             days = [date.fromisoformat(k) for k in context.partition_keys]
             context.log.info(f"{source.name}: ingesting {len(days)} day(s) {days[0]} .. {days[-1]}")
-            results = ingest_days(store, source, days, on_day=_day_logger(context, len(days)))
+            progress = DayProgress(label, days)
+            results = ingest_days(store, source, days, on_day=_day_logger(context, progress))
+            context.log.info(progress.finish().strip())
         else:
-            results = [ingest_snapshot(store, source)]
-            context.log.info(results[0].summary())
+            snapshot = ingest_snapshot(store, source)
+            results = [snapshot]
+            context.log.info(snapshot.summary())
+            stderr_line(
+                f"ingested {label} snapshot: {snapshot.accepted:,} rows accepted, {snapshot.quarantined:,} quarantined"
+            )
         yield dg.MaterializeResult(metadata=materialization_metadata(source, results, store.uri(source.bronze_dir)))
         yield rejected_files_check(store, source, results)
         yield files_matched_check(source, not_read)

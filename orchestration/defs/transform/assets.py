@@ -2,12 +2,14 @@
 
 import json
 import os
+import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from typing import Any
 
 import dagster as dg
 import duckdb
+import pyarrow.parquet as pq
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.defs.ingest.assets import OWNERS
@@ -16,8 +18,9 @@ from orchestration.defs.transform.project import ensure_manifest, models_fingerp
 from orchestration.lib import mart_reports as reports
 from orchestration.lib.coverage import Coverage, absent_sources, plan_coverage, read_project
 from orchestration.lib.landing import bronze_stamps
+from orchestration.lib.progress import CONSOLE_COMPACT, CONSOLE_TAG, DbtProgress, TextLog
 from orchestration.lib.sources import canonical_sources, load_sources
-from orchestration.lib.warehouse import Warehouse
+from orchestration.lib.warehouse import BuildPlan, Warehouse
 
 LAYERS = ("staging", "intermediate", "marts")
 
@@ -123,6 +126,64 @@ def _skipped_observations(coverage: Coverage) -> Iterator[dg.AssetObservation]:
         )
 
 
+def _models_selected(context: dg.AssetExecutionContext, coverage: Coverage) -> int:
+    """How many models this build runs: those of the run's selection less the ones skipped."""
+    keys = context.selected_asset_keys
+    return sum(
+        1
+        for name, model in PROJECT.models.items()
+        if name not in coverage.skipped
+        and dg.AssetKey([model.schema if model.schema in LAYERS else "transform", name]) in keys
+    )
+
+
+def _exported_rows(warehouse: Warehouse, plan: BuildPlan):
+    """A mart's rows as dbt exported them to Parquet right after building it (its post-hook):
+    every row in a full build; an incremental one exports the months it rebuilt."""
+
+    def detail(schema: str, name: str) -> str | None:
+        if schema != "marts":
+            return None
+        single = warehouse.export_dir / f"{name}.parquet"
+        files = [single] if single.exists() else sorted((warehouse.export_dir / name).glob("month=*/*.parquet"))
+        if not files:
+            return None
+        rows = sum(pq.read_metadata(f).num_rows for f in files)
+        months = (
+            f" in the {len(files)} month{'s' if len(files) != 1 else ''} rebuilt"
+            if not plan.full and not single.exists()
+            else ""
+        )
+        return f"{rows:,} rows{months}"
+
+    return detail
+
+
+def _stream(
+    context: dg.AssetExecutionContext, invocation, warehouse: Warehouse, plan: BuildPlan, coverage: Coverage
+) -> list:
+    """dbt's events as Dagster's. Meanwhile a line per model, each test that did not pass and a
+    summary go to stderr, and dbt's full output to a log file beside the build, and to stdout
+    (the run's compute logs) too unless the run asks for compact output (``supplyloop run``)."""
+    log_path = warehouse.new_build_log(context.run_id)
+    compact = context.run.tags.get(CONSOLE_TAG) == CONSOLE_COMPACT
+    progress = DbtProgress(_models_selected(context, coverage), log_path, detail=_exported_rows(warehouse, plan))
+    events = []
+    # dagster-dbt writes each of dbt's lines to stdout: here into the log
+    with TextLog(log_path, echo=None if compact else sys.stdout) as log, redirect_stdout(log):
+        for message in invocation.stream_raw_events():
+            progress.event(message.raw_event)
+            events += message.to_default_asset_events(
+                manifest=invocation.manifest,
+                dagster_dbt_translator=invocation.dagster_dbt_translator,
+                context=context,
+                target_path=invocation.target_path,
+                project=invocation.project,
+            )
+    context.log.info(progress.summary())
+    return events
+
+
 @dbt_assets(
     manifest=MANIFEST,
     project=transforms,
@@ -164,7 +225,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, store, wareho
             raise_on_error=False,
             target_path=warehouse.dbt_target_path,
         )
-        events = list(invocation.stream())
+        events = _stream(context, invocation, warehouse, plan, coverage)
     if not invocation.is_successful():
         # a failed build publishes nothing: BI tools and Parquet readers keep the last good marts
         warehouse.discard_export()

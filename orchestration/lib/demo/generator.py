@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import time
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -17,6 +15,7 @@ from orchestration.lib.demo.simulate import simulate
 from orchestration.lib.demo.world import build_world
 from orchestration.lib.demo.writers import landing_path, render, write
 from orchestration.lib.lake import LakeStore
+from orchestration.lib.progress import DayProgress, stderr_line
 from orchestration.lib.sources import canonical_sources
 
 TRUTH_PATH = "_demo/truth.json"
@@ -67,31 +66,6 @@ class _Tally:
             entry["qty_by_day"][key] = entry["qty_by_day"].get(key, 0) + qty
 
 
-class _Progress:
-    """A single self-updating line on stderr: the day, rows so far, rows per second."""
-
-    def __init__(self, enabled: bool, days: int):
-        self.enabled, self.days, self.started, self.rows = enabled, days, time.perf_counter(), 0
-
-    def day(self, index: int, day: date, rows: int) -> None:
-        self.rows += rows
-        if not self.enabled:
-            return
-        # in a terminal the line rewrites itself; in a log, a line every tenth of the days
-        interactive = sys.stderr.isatty()
-        if not interactive and index % max(1, self.days // 10) and index != self.days:
-            return
-        rate = self.rows / max(time.perf_counter() - self.started, 1e-9)
-        line = f"demo {day} ({index}/{self.days})  {self.rows:,} order lines  {rate:,.0f} rows/s "
-        sys.stderr.write(f"\r{line}" if interactive else f"{line}\n")
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.enabled and sys.stderr.isatty():
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 def generate(
     store: LakeStore,
     preset: str = "small",
@@ -115,18 +89,17 @@ def generate(
     for name, table in world.master_tables().items():
         files.append(write(store, landing_path(sources[name], spec.end), render(sources[name], table, spec.end)))
         tally.count(name, spec.end, table)
-    meter = _Progress(progress, len(spec.days))
+    meter = DayProgress("the demo", spec.days, say=stderr_line if progress else lambda _line: None, verb="writing")
     orders, stockouts = 0, {}
-    for index, day in enumerate(simulate(world), start=1):
+    for day in simulate(world):
         for name, table in day.tables.items():
             data = render(sources[name], table, day.day)
             files += delivery.deliver(store, sources[name], day.day, table, data)
             tally.count(name, day.day, table)
         orders += day.orders
         stockouts[day.day.isoformat()] = day.stockout_units
-        meter.day(index, day.day, day.tables["order_lines"].num_rows)
+        meter.day(day.tables["order_lines"].num_rows)
     files += delivery.finish(store)
-    meter.done()
     truth = {
         "preset": spec.name,
         "seed": seed,
