@@ -165,7 +165,7 @@ def _stream(
     """dbt's events as Dagster's. Meanwhile a line per model, each test that did not pass and a
     summary go to stderr, and dbt's full output to a log file beside the build, and to stdout
     (the run's compute logs) too unless the run asks for compact output (``supplyloop run``)."""
-    log_path = warehouse.new_build_log(context.run_id)
+    log_path = warehouse.new_build_log(context.run.run_id)
     compact = context.run.tags.get(CONSOLE_TAG) == CONSOLE_COMPACT
     progress = DbtProgress(_models_selected(context, coverage), log_path, detail=_exported_rows(warehouse, plan))
     events = []
