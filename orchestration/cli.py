@@ -261,11 +261,24 @@ def range_tags(first: date, last: date) -> dict[str, str]:
     }
 
 
-def _definitions_on(store: LakeStore):
-    """The code location with its lake resource on ``store``: its named jobs run on that lake."""
+def definitions_on(store: LakeStore):
+    """The code location with its lake resource on ``store``: its named jobs run on that lake.
+
+    The code location loads once per process; loaded here, its daily partitions start at the
+    first day delivered to this lake (``--lake`` is LAKE_ROOT while it loads, and only then)."""
     import dagster as dg
 
-    from orchestration.definitions import defs
+    from orchestration.lib.settings import LAKE_ROOT_ENV
+
+    saved = os.environ.get(LAKE_ROOT_ENV)
+    os.environ[LAKE_ROOT_ENV] = store.root
+    try:
+        from orchestration.definitions import defs
+    finally:
+        if saved is None:
+            os.environ.pop(LAKE_ROOT_ENV)
+        else:
+            os.environ[LAKE_ROOT_ENV] = saved
     from orchestration.defs.resources import Lake
 
     return dg.Definitions(
@@ -294,16 +307,17 @@ def _materialize_all(store: LakeStore, instance, wakeup: int | None) -> list:
 
     import dagster as dg
 
-    from orchestration.defs.feeds.assets import FEED_KEY
-    from orchestration.defs.feeds.jobs import feeds_job
-    from orchestration.defs.ingest.schedules import ingest_job
-    from orchestration.defs.transform.jobs import MARTS_GROUPS, marts_job
     from orchestration.lib import slots
     from orchestration.lib.progress import CONSOLE_COMPACT, CONSOLE_TAG
 
     days = _landing_days(store)
     instance = instance or dg.DagsterInstance.get()
-    on_lake = _definitions_on(store)
+    on_lake = definitions_on(store)  # before any import of the code location: it loads on this lake
+    from orchestration.defs.feeds.assets import FEED_KEY
+    from orchestration.defs.feeds.jobs import feeds_job
+    from orchestration.defs.ingest.schedules import ingest_job
+    from orchestration.defs.transform.jobs import MARTS_GROUPS, marts_job
+
     process = slots.process_tags()
 
     def run(

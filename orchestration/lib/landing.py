@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import date
 
 from orchestration.lib.ingest import landing_index
 from orchestration.lib.lake import LakeStore
@@ -92,3 +93,28 @@ def changes(
         version = hashlib.sha1("|".join(v for _, v in items).encode()).hexdigest()[:16]
         result.append(LandingChange(partition, tuple(s for s, _ in items), version))
     return result
+
+
+def first_delivered_day(store: LakeStore, sources: list[Source]) -> date | None:
+    """The earliest business day the daily sources delivered: named in a landing file's name, or
+    a day partition in bronze (landing files may be cleaned away once ingested). Listings only,
+    no file is opened: a file whose name carries no day counts once it is ingested. None when
+    nothing was delivered yet."""
+    days: list[date] = []
+    for source in sources:
+        if not source.is_daily:
+            continue
+        days += [day for f in store.list_files(source.landing_dir, source.files) if (day := source.day_of(f.name))]
+        days += bronze_days(store, source)
+    return min(days, default=None)
+
+
+def bronze_days(store: LakeStore, source: Source) -> list[date]:
+    """The day partitions of a daily source's bronze, oldest first (one listing)."""
+    days = []
+    for name in store.list_dirs(source.bronze_dir):
+        try:
+            days += [date.fromisoformat(name[len("day=") :])] if name.startswith("day=") else []
+        except ValueError:
+            continue  # not a day partition the ingestion wrote
+    return sorted(days)

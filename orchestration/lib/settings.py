@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,6 +21,7 @@ SOURCES_ENV = "SUPPLYLOOP_SOURCES"
 INPUT_GATE_ENV = "SUPPLYLOOP_INPUT_GATE"
 INPUT_GATE_MODES = ("last-complete-day", "strict")
 TIMEZONE_DEFAULT = "Asia/Shanghai"
+FIRST_DAY_ENV = "SUPPLYLOOP_FIRST_DAY"
 
 
 def sources_file() -> str | Path:
@@ -41,6 +43,18 @@ def input_gate_mode() -> str:
     if value not in INPUT_GATE_MODES:
         raise ValueError(f"{INPUT_GATE_ENV}={value!r} is not a mode of the input gate; use one of {INPUT_GATE_MODES}")
     return value
+
+
+def first_day() -> date | None:
+    """The first business day the daily partitions offer when set: ``$SUPPLYLOOP_FIRST_DAY``
+    (YYYY-MM-DD). Unset, they start at the first day delivered (the code location finds it)."""
+    value = (os.environ.get(FIRST_DAY_ENV) or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{FIRST_DAY_ENV}={value!r} is not a day; write it as YYYY-MM-DD, e.g. 2026-05-01") from None
 
 
 def lake_root() -> str:

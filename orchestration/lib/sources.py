@@ -31,6 +31,8 @@ DEFAULT_DAY_IN_NAME = "%Y-%m-%d"
 # the strftime directives a file name's day may use, as the regex each stands for
 DAY_DIRECTIVES = {"%Y": r"(?P<year>\d{4})", "%m": r"(?P<month>\d{2})", "%d": r"(?P<day>\d{2})"}
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+DEFAULT_FRESH_BY = "09:00"
 # what a platform's own sources file may set on a canonical source (columns: aliases only)
 OVERLAY_SETTINGS = (
     "folder",
@@ -43,6 +45,7 @@ OVERLAY_SETTINGS = (
     "timezone",
     "description",
     "max_quarantine_ratio",
+    "fresh_by",
     "columns",
 )
 
@@ -120,6 +123,8 @@ class Source:
     delimiter: str = ","
     skip_rows: int = 0
     folder: str | None = None  # below the landing root; None: the source's name, "": the root itself
+    # a daily source's yesterday must be in bronze by this time of day (HH:MM in ``timezone``)
+    fresh_by: str = DEFAULT_FRESH_BY
 
     @property
     def entity(self) -> str:
@@ -248,6 +253,15 @@ def _source(name: str, spec: dict, defaults: dict) -> Source:
             f"sources.yaml: {name} has encoding {encoding!r}, which Python does not know; "
             "use e.g. utf-8, utf-8-sig, gb18030 or gbk"
         ) from None
+    fresh_by = spec.get("fresh_by", defaults.get("fresh_by", DEFAULT_FRESH_BY))
+    if isinstance(fresh_by, int) and not isinstance(fresh_by, bool):  # YAML reads an unquoted 9:30 as 570 (minutes)
+        fresh_by = f"{fresh_by // 60:02d}:{fresh_by % 60:02d}"
+    fresh_by = str(fresh_by)
+    if not CLOCK.match(fresh_by):
+        raise SourceConfigError(
+            f"sources.yaml: {name} has fresh_by {fresh_by!r}; write the time of day yesterday's data is due as HH:MM, "
+            "e.g. '09:00'"
+        )
     folder = spec.get("folder")
     if folder is not None and (not isinstance(folder, str) or ".." in folder.split("/") or folder.startswith("/")):
         raise SourceConfigError(
@@ -269,6 +283,7 @@ def _source(name: str, spec: dict, defaults: dict) -> Source:
         delimiter=delimiter,
         skip_rows=skip_rows,
         folder=None if folder is None else folder.strip("/"),
+        fresh_by=fresh_by,
     )
 
 

@@ -36,13 +36,19 @@ def test_each_bronze_asset_has_its_quality_checks():
     assert ("bronze/sales/order_lines", "files_readable") in check_keys
     assert ("bronze/sales/order_lines", "quarantine_ratio") in check_keys
 
-    graph = defs.resolve_asset_graph()
-    bronze = [k for k in graph.get_all_asset_keys() if k.path[0] == "bronze"]
-    assert bronze and all(graph.get(k).freshness_policy is not None for k in bronze)
+    daily = {f"bronze/{s.domain}/{s.name}" for s in load_sources().values() if s.is_daily}
+    assert daily and {key for key, name in check_keys if name == "data_fresh"} == daily
+
+
+def test_freshness_is_judged_on_the_data_by_its_own_job_each_morning():
+    (schedule,) = [s for s in defs.schedules if s.name == "data_freshness_schedule"]
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 9 * * *", "Asia/Shanghai")
+    assert schedule.job_name == "data_freshness"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
 def test_schedule_sensor_and_job_are_there():
-    assert {s.name for s in defs.schedules} == {"daily_ingest_schedule"}
+    assert {s.name for s in defs.schedules} == {"daily_ingest_schedule", "data_freshness_schedule"}
     assert {s.name for s in defs.sensors} == {"landing_files", "replenishment_feeds"}
     assert defs.resolve_job_def("daily_ingest").partitions_def is not None
 

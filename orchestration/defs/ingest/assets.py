@@ -1,7 +1,7 @@
 """Bronze assets: one per landing source in sources.yaml, daily facts partitioned by day."""
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 
@@ -16,14 +16,9 @@ from orchestration.defs.resources import Lake
 from orchestration.lib.deliveries import files_not_read, not_read_report
 from orchestration.lib.ingest import ingest_days, ingest_snapshot
 from orchestration.lib.progress import DayProgress, stderr_line
-from orchestration.lib.settings import TIMEZONE_DEFAULT
 from orchestration.lib.sources import Source, load_sources
 
 OWNERS = ["team:data-platform"]
-# The nightly run lands yesterday's files after midnight; by 09:00 local time they must be in.
-FRESHNESS = dg.FreshnessPolicy.cron(
-    deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=9), timezone=TIMEZONE_DEFAULT
-)
 
 
 def bronze_key(source: Source) -> dg.AssetKey:
@@ -83,7 +78,6 @@ def bronze_asset(source: Source) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run() if source.is_daily else None,
         deps=[bronze_key(sources[entity]) for entity in sorted(source.references)],
         check_specs=_check_specs(key),
-        freshness_policy=FRESHNESS,
         metadata={
             "landing": f"{source.landing_dir}/{source.files}",
             "format": source.format,
