@@ -1,16 +1,19 @@
 """The warehouse: the DuckDB file dbt builds, published for BI tools, and the marts as Parquet.
 
-dbt builds into a private *build* file; BI tools read the *published* copy at
-``<lake>/warehouse.duckdb``. Publishing replaces that file in one step (a rename locally,
-one upload on S3), so a reader that has the old file open keeps reading it and a new
-reader gets the new one: a build never breaks a reader, and readers never block a build.
-Each mart is also written to ``<lake>/marts/<mart>/`` as Parquet for any engine (a daily mart
-as a file a month, the others as ``part-0.parquet``; see :meth:`Warehouse.publish_marts`).
+dbt builds into a private *build* file (staging views, intermediate tables, marts and the
+build's record); BI tools read the *published* file at ``<lake>/warehouse.duckdb``, which
+holds the schema ``marts`` alone, each table and column with its description as a comment.
+Publishing replaces that file in one step (a rename locally, one upload on S3), so a reader
+that has the old file open keeps reading it and a new reader gets the new one: a build never
+breaks a reader, and readers never block a build. Each mart is also written to
+``<lake>/marts/<mart>/`` as Parquet for any engine (a daily mart as a file a month, the
+others as ``part-0.parquet``; see :meth:`Warehouse.publish_marts`).
 
 What a build read (bronze partitions and the models' fingerprint) is recorded inside the
-file itself (``_supplyloop.build_record``), so the record always describes the data next to
-it, and a machine that starts from the published file (a new cloud task) builds
-incrementally from there instead of rebuilding every day.
+build file itself (``_supplyloop.build_record``), so the record always describes the data
+next to it. The build file lives in the lake (``<lake>/.build/warehouse.duckdb``; on S3 a
+copy is kept there after every build), so a machine that starts empty (a new cloud task)
+builds incrementally from it instead of rebuilding every day.
 """
 
 from __future__ import annotations
@@ -30,8 +33,11 @@ from orchestration.lib.lake import LakeStore
 from orchestration.lib.landing import SNAPSHOT
 from orchestration.lib.locks import lake_lock
 from orchestration.lib.paths import PROJECT_ROOT
+from orchestration.lib.rules import ident
 
 PUBLISHED = "warehouse.duckdb"
+# the whole build (what BI tools do not see: staging, intermediate, the build's record)
+BUILD = ".build/warehouse.duckdb"
 MARTS_SCHEMA = "marts"
 RECORD_SCHEMA, RECORD_TABLE = "_supplyloop", "_supplyloop.build_record"
 # dbt's parse cache, and where builds on S3 keep it in the lake: their machines start empty
@@ -150,7 +156,12 @@ class Warehouse:
     def build_path(self) -> Path:
         if self.store.is_s3:
             return state_dir() / "warehouse-build.duckdb"
-        return Path(self.store.fs_path(".build")) / "warehouse.duckdb"
+        return Path(self.store.fs_path(BUILD))
+
+    @property
+    def _build_is_in_the_lake(self) -> bool:
+        """True when this machine builds in the lake's own build file (a local lake)."""
+        return not self.store.is_s3 and self.build_path == Path(self.store.fs_path(BUILD))
 
     @property
     def dbt_target_path(self) -> Path:
@@ -201,7 +212,7 @@ class Warehouse:
         return lake_lock(self.store, "warehouse", "the warehouse", run_id=run_id, say=say)
 
     def prepare(self) -> None:
-        """Start the build from the published warehouse when this machine has no build yet.
+        """Start the build from the lake's build file when this machine has no build yet.
 
         On S3 the machine also gets dbt's parse cache from the lake, so a new task does not
         parse the whole project again (dbt discards a cache made for other settings).
@@ -211,9 +222,9 @@ class Warehouse:
         if self.store.is_s3 and not cache.exists() and self.store.exists(PARSE_CACHE):
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_bytes(self.store.read_bytes(PARSE_CACHE))
-        if self.build_path.exists() or not self.store.exists(PUBLISHED):
+        if self.build_path.exists() or self._build_is_in_the_lake or not self.store.exists(BUILD):
             return
-        with self.store.open_input(PUBLISHED) as src, open(self.build_path, "wb") as dst:
+        with self.store.open_input(BUILD) as src, open(self.build_path, "wb") as dst:
             shutil.copyfileobj(src, dst, length=8 << 20)
 
     def start_over(self) -> None:
@@ -346,13 +357,49 @@ class Warehouse:
         return path
 
     def publish(self) -> str:
-        """Replace the published warehouse with the build in one step; returns its URI."""
-        if self.store.is_s3:
-            with open(self.build_path, "rb") as src, self.store.atomic_output(PUBLISHED) as out:
-                shutil.copyfileobj(src, out, length=8 << 20)
-        else:
-            target = Path(self.store.fs_path(PUBLISHED))
-            staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
-            shutil.copyfile(self.build_path, staging)
-            os.replace(staging, target)
+        """Replace the published warehouse with the build's marts in one step; returns its URI.
+
+        The published file holds the schema ``marts`` alone, so BI tools list nothing else; the
+        rest of the build (staging, intermediate, the record) stays in the build file, which
+        on S3 is then kept in the lake for the next machine (see :meth:`prepare`).
+        """
+        marts = self.build_path.with_name(f"published-{uuid.uuid4().hex[:8]}.duckdb")
+        try:
+            copy_marts(self.build_path, marts)
+            self.store.put_file(marts, PUBLISHED)  # a rename on a local lake
+        finally:
+            marts.unlink(missing_ok=True)
+        if not self._build_is_in_the_lake:
+            self._upload(self.build_path, BUILD)
         return self.published_uri
+
+    def _upload(self, path: Path, rel: str) -> None:
+        with open(path, "rb") as src, self.store.atomic_output(rel) as out:
+            shutil.copyfileobj(src, out, length=8 << 20)
+
+
+def copy_marts(build: Path, target: Path) -> None:
+    """A new DuckDB file at ``target`` with the marts of ``build``: each table as the build
+    declares it (types, NOT NULL), its rows, and its table and column comments."""
+    schema = ident(MARTS_SCHEMA)
+    with duckdb.connect(str(target)) as con:
+        con.execute(f"ATTACH {sql_string(str(build))} AS build (READ_ONLY)")
+        tables = con.execute(
+            "SELECT table_name, sql, comment FROM duckdb_tables() WHERE database_name = 'build' "
+            f"AND schema_name = {sql_string(MARTS_SCHEMA)} ORDER BY table_name"
+        ).fetchall()
+        columns = con.execute(
+            "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = 'build' "
+            f"AND schema_name = {sql_string(MARTS_SCHEMA)} AND comment IS NOT NULL ORDER BY table_name, column_index"
+        ).fetchall()
+        con.execute("BEGIN")
+        con.execute(f"CREATE SCHEMA {schema}")
+        for name, ddl, comment in tables:
+            con.execute(ddl)  # CREATE TABLE marts.<name>(...), in the new file
+            con.execute(f"INSERT INTO {schema}.{ident(name)} SELECT * FROM build.{schema}.{ident(name)}")
+            if comment is not None:
+                con.execute(f"COMMENT ON TABLE {schema}.{ident(name)} IS {sql_string(comment)}")
+        for table, column, comment in columns:
+            con.execute(f"COMMENT ON COLUMN {schema}.{ident(table)}.{ident(column)} IS {sql_string(comment)}")
+        con.execute("COMMIT")
+        con.execute("DETACH build")

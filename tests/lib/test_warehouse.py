@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+from datetime import date
 
 import duckdb
 import pyarrow.parquet as pq
@@ -76,14 +77,38 @@ def test_a_reader_in_another_process_keeps_working_while_a_new_build_is_publishe
         assert con.execute("SELECT sum(units) FROM marts.daily_demand").fetchone() == (50,)
 
 
-def test_a_new_machine_starts_its_build_from_the_published_warehouse(lake):
-    first = Warehouse(lake)
-    _build(first, 3)
-    first.publish()
-    first.build_path.unlink()
-    first.prepare()
-    with duckdb.connect(str(first.build_path), read_only=True) as con:
-        assert con.execute("SELECT sum(units) FROM marts.daily_demand").fetchone() == (30,)
+def test_the_published_warehouse_holds_the_marts_alone_as_declared_with_their_comments(warehouse):
+    _build(warehouse, 2)
+    with duckdb.connect(str(warehouse.build_path)) as con:
+        con.execute("CREATE SCHEMA staging")
+        con.execute("CREATE VIEW staging.stg_orders AS SELECT 1 AS order_id")
+        con.execute("CREATE SCHEMA intermediate")
+        con.execute("CREATE TABLE intermediate.int_days AS SELECT 1 AS day")
+        con.execute("""CREATE TABLE marts."it's" ("order day" DATE NOT NULL, units INTEGER)""")
+        con.execute("""INSERT INTO marts."it's" VALUES ('2026-11-11', 3)""")
+        con.execute("""COMMENT ON TABLE marts."it's" IS 'One row per day: what''s sold.'""")
+        con.execute("""COMMENT ON COLUMN marts."it's"."order day" IS 'The day (Asia/Shanghai).'""")
+    warehouse.record({"order_lines": {}}, models="v1")
+    published = warehouse.publish()
+    with duckdb.connect(published, read_only=True) as con:
+        schemas = con.execute("SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()")
+        assert sorted(r[0] for r in schemas.fetchall()) == ["main", "marts"]  # main: DuckDB's own, empty
+        assert con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone() == (0,)
+        assert mart_names(con) == ["daily_demand", "it's"]
+        assert con.execute("SELECT sum(units) FROM marts.daily_demand").fetchone() == (20,)
+        assert con.execute('SELECT * FROM marts."it\'s"').fetchall() == [(date(2026, 11, 11), 3)]
+        assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'it''s'").fetchall() == [
+            ("One row per day: what's sold.",)
+        ]
+        columns = con.execute(
+            "SELECT column_name, data_type, is_nullable, comment FROM duckdb_columns() "
+            "WHERE table_name = 'it''s' ORDER BY column_index"
+        ).fetchall()
+        assert columns == [("order day", "DATE", False, "The day (Asia/Shanghai)."), ("units", "INTEGER", True, None)]
+    assert [p.name for p in warehouse.build_path.parent.iterdir() if p.suffix == ".duckdb"] == ["warehouse.duckdb"]
+    with duckdb.connect(str(warehouse.build_path), read_only=True) as con:  # the build keeps the rest
+        assert con.execute("SELECT count(*) FROM intermediate.int_days").fetchone() == (1,)
+        assert con.execute("SELECT count(*) FROM _supplyloop.build_record").fetchone() == (1,)
 
 
 def test_a_build_plans_only_the_days_whose_bronze_changed(warehouse):
@@ -143,21 +168,38 @@ def test_a_build_with_changed_models_rebuilds_every_day(warehouse):
     assert warehouse.plan(bronze, models="v1").full
 
 
-def test_a_new_machine_builds_incrementally_from_the_published_warehouse_and_its_record(lake, tmp_path, monkeypatch):
-    """A cloud task starts with an empty disk: the published file carries what it was built from."""
+def test_a_new_machine_builds_incrementally_from_the_build_kept_in_the_lake_and_its_record(
+    s3_lake, tmp_path, monkeypatch
+):
+    """A cloud task starts with an empty disk: the build it needs, record included, is in the lake."""
     bronze = {"order_lines": {"2026-11-10": 1.0}, "products": {"snapshot": 1.0}}
-    first = Warehouse(lake)
+    monkeypatch.setenv("SUPPLYLOOP_STATE", str(tmp_path / "task-1"))
+    first = Warehouse(s3_lake)
     _build(first, 1)
     first.record(bronze, models="v1")
     first.publish()
-    monkeypatch.setattr(Warehouse, "build_path", property(lambda self: tmp_path / "new-machine" / "warehouse.duckdb"))
-    second = Warehouse(lake)
+    monkeypatch.setenv("SUPPLYLOOP_STATE", str(tmp_path / "task-2"))
+    second = Warehouse(s3_lake)
     assert second.plan(bronze, models="v1").full  # nothing on this machine yet
     second.prepare()
     plan = second.plan(
         {"order_lines": {**bronze["order_lines"], "2026-11-11": 1.0}, "products": {"snapshot": 1.0}}, "v1"
     )
     assert not plan.full and [d.isoformat() for d in plan.days] == ["2026-11-11"]
+    published = tmp_path / "published.duckdb"
+    published.write_bytes(s3_lake.read_bytes("warehouse.duckdb"))
+    with duckdb.connect(str(published), read_only=True) as con:  # BI tools see no record
+        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name <> 'marts'").fetchone() == (0,)
+        assert con.execute("SELECT sum(units) FROM marts.daily_demand").fetchone() == (10,)
+
+
+def test_a_local_lake_builds_in_its_own_build_file_and_publishes_only_the_marts(warehouse):
+    _build(warehouse, 1)
+    warehouse.publish()
+    assert [f.path for f in warehouse.store.list_files(".build", "*.duckdb")] == [".build/warehouse.duckdb"]
+    warehouse.build_path.unlink()
+    warehouse.prepare()  # the build file was the lake's: a full build starts anew
+    assert not warehouse.build_path.exists()
 
 
 def test_on_s3_a_new_machine_gets_dbts_parse_cache_from_the_lake(s3_lake, tmp_path, monkeypatch):
@@ -189,8 +231,6 @@ def test_the_models_fingerprint_follows_the_models_not_the_data_tests(tmp_path, 
 
 
 def test_a_daily_marts_months_are_published_one_file_each_and_a_full_build_drops_the_months_it_lost(warehouse):
-    from datetime import date
-
     warehouse.build_path.parent.mkdir(parents=True)
     with duckdb.connect(str(warehouse.build_path)) as con:
         con.execute("CREATE SCHEMA marts")
