@@ -48,9 +48,9 @@ test: $(DEV) $(INSTANCE)
 test-fast: $(DEV)
 	$(PY) -m pytest -m "not slow" $(ARGS)
 
-## ui: the Dagster UI on the same lake and run history (http://127.0.0.1:3000)
+## ui: the Dagster UI on the same lake and run history (http://127.0.0.1:3000), the gates' Data Docs beside it (:3001)
 ui: $(BASE) $(INSTANCE)
-	env --default-signal=INT,TERM $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(PY) -m orchestration.ui
 
 # Apache Superset lives in .venv-bi (bi/install.sh): its pins are not the project's.
 # `make bi` serves WAREHOUSE, else the warehouse of LAKE_ROOT, else of lake/; BI_STATE keeps

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 GATES_DIR = "gates"
 DOCS_DIR = f"{GATES_DIR}/docs"
+DOCS_INDEX = f"{DOCS_DIR}/index.html"
+INDEX_PARTITIONS = 31  # per gate, the partitions with the newest results that Data Docs' index shows
 DOCS_SITE = "gates"
 ERROR, WARN = "error", "warn"
 # GX severities -> what they do here: errors block, warnings report
@@ -234,7 +236,7 @@ def run_gate(
         Path(folder).mkdir(parents=True, exist_ok=True)
         validation, rel = _validate(suite, frame, partition, result_id, folder)
         page = store.uri(f"{DOCS_DIR}/{rel}") if rel else None
-    return store_result(
+    result = store_result(
         store,
         suite.name,
         partition,
@@ -245,6 +247,43 @@ def run_gate(
         gx_result=validation.to_json_dict(),
         result_id=result_id,
     )
+    if docs:
+        write_docs_index(store)
+    return result
+
+
+def docs_index_uri(store: LakeStore) -> str:
+    return store.uri(DOCS_INDEX)
+
+
+def write_docs_index(store: LakeStore) -> str:
+    """Data Docs' front page (``gates/docs/index.html``): per gate, the latest result of each of its
+    :data:`INDEX_PARTITIONS` newest partitions, linking its page (listings, and a read of those
+    results only). Returns where it is."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from expectations import data_docs
+
+    results: dict[tuple[str, str], list[str]] = {}
+    for f in store.list_files(GATES_DIR, "*.json", recursive=True):
+        parts = f.path.split("/")
+        if len(parts) == 4 and parts[1] != DOCS_DIR.split("/")[-1]:  # gates/<suite>/<partition>/<id>.json
+            results.setdefault((parts[1], parts[2]), []).append(f.path)
+    newest = {key: max(paths) for key, paths in results.items()}
+    shown = []
+    for suite in {suite for suite, _ in newest}:
+        mine = sorted((p for (s, _), p in newest.items() if s == suite), key=lambda p: p.rsplit("/", 1)[-1])
+        shown += mine[-INDEX_PARTITIONS:]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        latest = list(pool.map(lambda path: json.loads(store.read_bytes(path)), shown))
+    site = store.uri(DOCS_DIR) + "/"
+    for record in latest:
+        record.pop("gx", None)
+        docs = record.get("docs") or ""
+        record["page"] = docs[len(site) :] if docs.startswith(site) else None
+    earlier = {key: len(paths) - 1 for key, paths in results.items()}
+    store.write_bytes(DOCS_INDEX, data_docs.index_page(latest, earlier).encode("utf-8"))
+    return docs_index_uri(store)
 
 
 def _context(docs_dir: str | None):
@@ -315,6 +354,9 @@ def _validate(suite, frame, partition: str, result_id: str, docs_dir: str | None
     if page is None:
         return validation, None
     local = Path(unquote(urlparse(page).path))
+    from expectations import data_docs
+
+    data_docs.make_offline(docs_dir, [local])
     return validation, local.relative_to(Path(docs_dir).resolve()).as_posix()
 
 

@@ -22,6 +22,9 @@ INPUT_GATE_ENV = "SUPPLYLOOP_INPUT_GATE"
 INPUT_GATE_MODES = ("last-complete-day", "strict")
 TIMEZONE_DEFAULT = "Asia/Shanghai"
 FIRST_DAY_ENV = "SUPPLYLOOP_FIRST_DAY"
+DOCS_URL_ENV = "SUPPLYLOOP_DOCS_URL"
+# where `make ui` serves a local lake's Data Docs (gates/docs/) beside the Dagster UI
+DOCS_PORT_DEFAULT = 3001
 
 
 def sources_file() -> str | Path:
@@ -55,6 +58,16 @@ def first_day() -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{FIRST_DAY_ENV}={value!r} is not a day; write it as YYYY-MM-DD, e.g. 2026-05-01") from None
+
+
+def docs_url(lake_is_s3: bool) -> str | None:
+    """The web address the gates' Data Docs site (``<lake>/gates/docs/``) is served at, ending in
+    ``/``: ``$SUPPLYLOOP_DOCS_URL``, else for a local lake where ``make ui`` serves it; None for
+    an S3 lake without the setting (the UI then shows the pages' places, not links)."""
+    value = os.environ.get(DOCS_URL_ENV)
+    if value:
+        return value.rstrip("/") + "/"
+    return None if lake_is_s3 else f"http://127.0.0.1:{DOCS_PORT_DEFAULT}/"
 
 
 def lake_root() -> str:

@@ -7,7 +7,7 @@ import dagster as dg
 
 from expectations import supplier_replenishment
 from expectations.gate import GateResult
-from orchestration.defs.feeds.checks import gate_check_result
+from orchestration.defs.feeds.checks import docs_links, gate_check_result
 from orchestration.defs.feeds.partitions import suppliers
 from orchestration.defs.ingest.assets import OWNERS
 from orchestration.defs.resources import Lake
@@ -72,7 +72,7 @@ def _gate_failure(supplier: str, gate: GateResult, store: LakeStore) -> dg.Failu
     )
 
 
-def _metadata(published: PublishedFeed, gate: GateResult, rows) -> dict:
+def _metadata(published: PublishedFeed, gate: GateResult, rows, store: LakeStore) -> dict:
     manifest = published.manifest
     return {
         "dagster/row_count": published.rows,
@@ -86,7 +86,7 @@ def _metadata(published: PublishedFeed, gate: GateResult, rows) -> dict:
         "csv": dg.MetadataValue.path(f"{published.uri}/{CSV_FILE}"),
         "gate_outcome": gate.outcome,
         "gate_result": dg.MetadataValue.path(gate.uri),
-        **({"data_docs": dg.MetadataValue.path(gate.docs)} if gate.docs else {}),
+        **({"data_docs": dg.MetadataValue.path(gate.docs), **docs_links(store, gate.docs)} if gate.docs else {}),
         "code_version": str(manifest.get("code_version")),
         **(
             {"incomplete_days": dg.MetadataValue.json(manifest["incomplete_days"])}
@@ -135,7 +135,7 @@ def supplier_replenishment_feed(context: dg.AssetExecutionContext, lake: Lake) -
     staged = stage_feed(store, supplier, feed_rows(store, supplier))
     try:
         gate = gate_feed(store, staged, as_of_day)
-        check = gate_check_result(gate, GATE_CHECK)
+        check = gate_check_result(gate, GATE_CHECK, store)
         context.log.info(gate.summary())
         if not gate.success:
             yield check
@@ -148,4 +148,4 @@ def supplier_replenishment_feed(context: dg.AssetExecutionContext, lake: Lake) -
         f"{supplier}: {'published' if published.changed else 'unchanged'} {published.version} "
         f"({published.rows} rows) at {published.uri}"
     )
-    yield dg.MaterializeResult(metadata=_metadata(published, gate, rows), check_results=[check])
+    yield dg.MaterializeResult(metadata=_metadata(published, gate, rows, store), check_results=[check])

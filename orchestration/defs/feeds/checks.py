@@ -4,21 +4,40 @@ A failed error-severity expectation makes the check fail with severity ERROR (bl
 nothing downstream runs in that run); failed warnings only make it fail with WARN.
 """
 
+from urllib.parse import quote
+
 import dagster as dg
 
 from expectations import order_lines
-from expectations.gate import GateResult
+from expectations.gate import DOCS_DIR, GateResult
 from orchestration.defs.ingest.assets import bronze_key
 from orchestration.defs.resources import Lake
 from orchestration.lib.alerts import alert
 from orchestration.lib.feeds import gate_order_lines
+from orchestration.lib.lake import LakeStore
 from orchestration.lib.report import markdown_table
+from orchestration.lib.settings import docs_url
 from orchestration.lib.sources import canonical_sources
 
 ORDER_LINES_KEY = bronze_key(canonical_sources()["order_lines"])
 
 
-def gate_check_result(result: GateResult, check_name: str | None = None) -> dg.AssetCheckResult:
+def docs_links(store: LakeStore, page: str | None) -> dict:
+    """Links to the gates' Data Docs, served where :func:`~orchestration.lib.settings.docs_url`
+    says: the site's index and, when there is one, the gate's own page."""
+    base = docs_url(store.is_s3)
+    if base is None:
+        return {}
+    links = {"data_docs_index": dg.MetadataValue.url(base + "index.html")}
+    site = store.uri(DOCS_DIR) + "/"
+    if page and page.startswith(site):
+        links["data_docs_page"] = dg.MetadataValue.url(base + quote(page[len(site) :]))
+    return links
+
+
+def gate_check_result(
+    result: GateResult, check_name: str | None = None, store: LakeStore | None = None
+) -> dg.AssetCheckResult:
     """A gate's result as a Dagster check result, with links to its JSON and Data Docs."""
     metadata = {
         "outcome": result.outcome,
@@ -30,6 +49,7 @@ def gate_check_result(result: GateResult, check_name: str | None = None) -> dg.A
     }
     if result.docs:
         metadata["data_docs"] = dg.MetadataValue.path(result.docs)
+        metadata.update(docs_links(store, result.docs) if store is not None else {})
     if result.failed:
         metadata["failed"] = dg.MetadataValue.md(_failed_table(result))
     return dg.AssetCheckResult(
@@ -86,4 +106,4 @@ def order_lines_gate(context: dg.AssetCheckExecutionContext, lake: Lake) -> dg.A
             result=result.uri,
             data_docs=result.docs,
         )
-    return gate_check_result(result)
+    return gate_check_result(result, store=lake.store())
