@@ -153,7 +153,6 @@ class DbtProgress:
         self.started = clock()
         self.model_status: Counter = Counter()
         self.test_status: Counter = Counter()
-        self.problems = 0
 
     def event(self, raw: dict) -> None:
         """One of dbt's structured (JSON) log events."""
@@ -190,7 +189,6 @@ class DbtProgress:
         self.say(f"{where:>8} {shown:<52} {status:<6}{took}  {extra}".rstrip())
 
     def _problem(self, message: str) -> None:
-        self.problems += 1
         lines = message.splitlines()
         shown = lines[:6] + ([f"... ({len(lines) - 6} more lines in the log)"] if len(lines) > 6 else [])
         self.say("\n".join(f"  ! {line}" for line in shown))
