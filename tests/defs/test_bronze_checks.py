@@ -53,7 +53,7 @@ def test_a_day_with_an_unreadable_file_stays_failed_when_a_later_clean_day_is_in
     assert later.metadata["failing_days"].value == "2026-11-12"
     details = later.metadata["details"].value
     assert "| 2026-11-12 | order_lines_2026-11-12.csv | undecodable:" in details  # the reason text, not a count
-    assert "2026-11-12" in later.description
+    assert "- 2026-11-12: undecodable:" in later.description  # the UI shows it without a click
 
     _deliver(lake, "2026-11-12", (CSV_HEADER + _rows("2026-11-12")).encode())  # delivered again, fixed
     fixed = _ingest(lake, "2026-11-12")["files_readable"]
@@ -73,6 +73,7 @@ def test_the_quarantine_ratio_lists_every_day_over_the_threshold_with_its_reason
     assert (ratio.metadata["worst_partition"].value, ratio.metadata["worst_ratio"].value) == ("2026-11-10", 0.2)
     table = ratio.metadata["days"].value
     assert "| 2026-11-10 | 5 | 1 | 20.0% | unknown_reference:" in table and "SKU9999" in table
+    assert "the worst 2026-11-10 (20.0%): unknown_reference:" in ratio.description
     # a run of the clean day alone still reports the day before
     assert not _ingest(lake, "2026-11-11")["quarantine_ratio"].passed
 

@@ -98,13 +98,15 @@ def rejected_files_check(store: LakeStore, source: Source, results: list[IngestR
         f"| {day} | {_text(name, 120)} | {_text(why)} |" for day, name, why in shown
     )
     named = ", ".join(failing[:5]) + (" ..." if len(failing) > 5 else "")
+    # the first few reasons in the check's description, which the UI shows without a click
+    reasons = "".join(f"\n- {day}: {_text(why, 400)}" for day, _, why in rejected[:3])
     return dg.AssetCheckResult(
         check_name="files_readable",
         passed=not rejected,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(
             f"{len(rejected)} file(s) rejected whole on {len(failing)} day(s): {named}; "
-            "deliver them again, then ingest those days"
+            f"deliver them again, then ingest those days{reasons}"
             if rejected
             else "every delivered file of every day in the lake was readable"
         ),
@@ -183,7 +185,8 @@ def quarantine_ratio_check(store: LakeStore, source: Source, results: list[Inges
         passed=not over,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            f"{len(over)} day(s) quarantined more than {threshold:.0%} of their rows, the worst {worst.day} ({worst.ratio:.1%})"
+            f"{len(over)} day(s) quarantined more than {threshold:.0%} of their rows, the worst {worst.day} "
+            f"({worst.ratio:.1%}): " + " | ".join(_text(t, 300) for t in worst.reasons[:2])
             if over
             else f"every day quarantined at most {threshold:.0%} of its rows"
         ),
