@@ -84,6 +84,21 @@ def test_the_landing_sensor_asks_once_per_new_or_changed_file_version(lake):
     assert late.partition_key == "2026-11-09" and late.run_key != requests[0].run_key
 
 
+def test_the_landing_sensor_waits_for_days_that_are_no_partition_yet(lake):
+    from datetime import date, timedelta
+
+    later = (date.today() + timedelta(days=2)).isoformat()
+    for day in ("2025-10-31", later):  # before the first partition (conftest), and not over yet
+        lake.write_bytes(f"landing/order_lines/order_lines_{day}.csv", CSV_HEADER.encode())
+    with dg.build_sensor_context(resources={"lake": Lake(root=lake.root)}) as context:
+        (skipped,) = list(landing_files(context))
+        cursor = json.loads(context.cursor)
+    assert cursor["order_lines"] == {}  # asked for again on a later tick
+    assert f"files for 2025-10-31, {later} wait: no daily partition offers those days (2025-11-01 .. " in (
+        skipped.skip_message
+    )
+
+
 def test_the_marts_continue_the_lineage_from_bronze_with_dbt_tests_as_checks():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}

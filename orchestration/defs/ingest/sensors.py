@@ -5,6 +5,7 @@ import json
 import dagster as dg
 
 from orchestration.defs.ingest.assets import bronze_key
+from orchestration.defs.ingest.partitions import daily_partitions
 from orchestration.defs.ingest.schedules import ingest_job
 from orchestration.defs.resources import Lake
 from orchestration.lib.landing import SNAPSHOT, bronze_stamps, changes, look
@@ -24,6 +25,21 @@ def landing_files(context: dg.SensorEvaluationContext, lake: Lake):
     previous = json.loads(context.cursor) if context.cursor else {}
     current = look(store, list(sources.values()))
     found = changes(previous, current, bronze_stamps(store, list(sources.values())))
+    first, last = daily_partitions.get_first_partition_key(), daily_partitions.get_last_partition_key()
+    waiting = [c for c in found if c.partition != SNAPSHOT and not first <= c.partition <= last]
+    for outside in waiting:
+        # no partition (yet): not requested, and left out of the cursor, so that it is requested once
+        # the day is over, or once the code location reloads with its start at the first day delivered
+        context.log.warning(
+            f"landing files for {outside.partition} ({', '.join(outside.sources)}) lie outside the days the daily "
+            f"partitions offer ({first} .. {last}): a day still under way is ingested once it is over; for a day "
+            "before the first, reload the code location (it starts at the first day delivered) or set SUPPLYLOOP_FIRST_DAY"
+        )
+        for name in outside.sources:
+            current.versions[name].pop(outside.partition, None)
+            if outside.partition in previous.get(name, {}):
+                current.versions[name][outside.partition] = previous[name][outside.partition]
+        found.remove(outside)
     for change in found:
         keys = [bronze_key(sources[name]) for name in change.sources]
         yield dg.RunRequest(
@@ -34,4 +50,8 @@ def landing_files(context: dg.SensorEvaluationContext, lake: Lake):
         )
     context.update_cursor(json.dumps(current.versions, sort_keys=True))
     if not found:
-        yield dg.SkipReason("no new or changed landing files")
+        days = ", ".join(c.partition for c in waiting)
+        yield dg.SkipReason(
+            "no new or changed landing files"
+            + (f"; files for {days} wait: no daily partition offers those days ({first} .. {last})" if waiting else "")
+        )
