@@ -73,6 +73,7 @@ def test_an_s3_lake_that_does_not_answer_leaves_the_load_quick_at_history_start(
         assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow  # a process that loads the code location: about 10 s
 def test_the_code_location_loads_its_partitions_from_the_demo_lake_it_is_pointed_at(tmp_path):
     from orchestration.lib.demo import generate
     from orchestration.lib.lake import LakeStore
