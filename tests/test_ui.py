@@ -66,14 +66,8 @@ def ran(tmp_path_factory):
         LAKE_ROOT=str(root / "lake"),
         SUPPLYLOOP_DOCS_URL=f"http://127.0.0.1:{docs_port}/",  # where this test's `make ui` serves them
     )
-    run = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "run", "--preset", "tiny", "--faults"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    command = [sys.executable, "-m", "orchestration.cli", "run", "--preset", "tiny", "--faults"]
+    run = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-4000:]
     return root, env, docs_port
 
