@@ -80,10 +80,14 @@ CDN_COPIES = {
     "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "fontawesome/css/all.min.css",
 }
 # GX's logo on its web assets host -> its copy among GX's own static images
-LOGO = re.compile(r"https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/[A-Za-z_-]+\.png(\?[^\"')]*)?")
+LOGO = re.compile(
+    r"https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/[A-Za-z_-]+\.png(\?[^\"')]*)?"
+)
 # GX's own links to the site's static/ folder (it counts one level short for validation pages)
 STATIC = re.compile(r'(?<=")(?:\.\./)+static/')
-TAGS = re.compile(r"<script\b[^>]*\bsrc=\"(https?://[^\"]+)\"[^>]*>\s*</script>|<link\b[^>]*\bhref=\"(https?://[^\"]+)\"[^>]*>")
+TAGS = re.compile(
+    r"<script\b[^>]*\bsrc=\"(https?://[^\"]+)\"[^>]*>\s*</script>|<link\b[^>]*\bhref=\"(https?://[^\"]+)\"[^>]*>"
+)
 
 
 def _vendor_files() -> dict[str, Path]:
@@ -173,7 +177,7 @@ def index_page(latest: list[dict], earlier: dict[tuple[str, str], int]) -> str:
         f'<link rel="stylesheet" href="{VENDOR}/bootstrap/bootstrap.min.css">'
         '<link rel="shortcut icon" href="static/images/favicon.ico" type="image/x-icon"></head>'
         '<body><div class="container-fluid p-4"><h1 class="h3">Quality gates</h1>'
-        '<p class="text-muted">Each gate\'s latest result per partition (a supplier\'s feed, a window of order '
+        "<p class=\"text-muted\">Each gate's latest result per partition (a supplier's feed, a window of order "
         "lines), newest first; the page shows every expectation, what it observed and why it passed or failed."
         f"</p>{body}</div></body></html>"
     )

@@ -42,7 +42,18 @@ def serve_docs(folder: str | Path, host: str, port: int) -> ThreadingHTTPServer:
 def dagster_dev(host: str, port: int, env: dict[str, str]) -> subprocess.Popen:
     """``dagster dev`` on the code location, with default signal handling so SIGTERM stops it."""
     dagster = str(Path(sys.executable).with_name("dagster"))
-    command = ["env", "--default-signal=INT,TERM", dagster, "dev", "-w", str(WORKSPACE_FILE), "-h", host, "-p", str(port)]
+    command = [
+        "env",
+        "--default-signal=INT,TERM",
+        dagster,
+        "dev",
+        "-w",
+        str(WORKSPACE_FILE),
+        "-h",
+        host,
+        "-p",
+        str(port),
+    ]
     return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
 
 
