@@ -289,6 +289,23 @@ def definitions_on(store: LakeStore):
     )
 
 
+def _checks_not_passed(events, width: int = 220) -> list[str]:
+    """A line per asset check of a run that did not pass: its severity, asset, name and what
+    its description says (cut to ``width``), so a warning reads as one, not as a failure."""
+    import dagster as dg
+
+    lines = []
+    for event in events:
+        if event.event_type_value != "ASSET_CHECK_EVALUATION" or event.asset_check_evaluation_data.passed:
+            continue
+        data = event.asset_check_evaluation_data
+        level = "warning" if data.severity == dg.AssetCheckSeverity.WARN else "check FAILED"
+        said = " ".join((data.description or "").split())
+        said = said if len(said) <= width else said[: width - 3] + "..."
+        lines.append(f"{level}: {data.asset_key.to_user_string()}:{data.check_name}" + (f": {said}" if said else ""))
+    return lines
+
+
 def materialize_all(store: LakeStore, instance=None) -> list:
     """Every asset of the code location on this lake: master snapshots, then all landed days
     in one run, the marts, then each supplier's feed in its own run (so one bad feed fails
@@ -349,17 +366,10 @@ def _materialize_all(store: LakeStore, instance, wakeup: int | None) -> list:
             raise Stopped(watch.signum, f"materializing {label}")
         if watch.timed_out:
             raise slots.SlotTimeout(watch.timed_out)
-        failed_checks = [
-            f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}"
-            for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
-        ]
         state = "ok" if result.success else "FAILED"
-        print(
-            f"  {state} in {time.perf_counter() - started:.1f}s (run {result.run_id[:8]})"
-            + (f"; checks that did not pass: {', '.join(failed_checks)}" if failed_checks else ""),
-            file=sys.stderr,
-        )
+        print(f"  {state} in {time.perf_counter() - started:.1f}s (run {result.run_id[:8]})", file=sys.stderr)
+        for line in _checks_not_passed(result.all_events):
+            print(f"  {line}", file=sys.stderr)
         return result
 
     results = [run("master data snapshots", ingest_job, dg.AssetSelection.groups("master"))]
