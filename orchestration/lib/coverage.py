@@ -27,8 +27,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.paths import TRANSFORMS_DIR
 from orchestration.lib.sources import Source, canonical_sources, load_sources
@@ -108,9 +106,8 @@ def absent_sources(store: LakeStore, sources: Mapping[str, Source], canonical: I
         if not files:
             absent.append(name)
             continue
-        with store.open_input(max(files, key=lambda f: f.size).path) as handle:
-            if pq.ParquetFile(handle).metadata.num_rows == 0:
-                absent.append(name)
+        if store.parquet_metadata(max(files, key=lambda f: f.size).path).num_rows == 0:
+            absent.append(name)
     return absent
 
 

@@ -273,7 +273,7 @@ def _bronze_days(store: LakeStore) -> list[date]:
 def _bronze_rows(store: LakeStore, day: date) -> int:
     """Rows in a day's bronze partition, from the Parquet footers alone."""
     files = store.list_files(f"{ORDER_LINES}/day={day.isoformat()}", "*.parquet")
-    return sum(pq.read_metadata(store.fs_path(f.path), filesystem=store.fs).num_rows for f in files)
+    return sum(store.parquet_metadata(f.path).num_rows for f in files)
 
 
 def order_lines_window(

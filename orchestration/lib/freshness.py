@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import pyarrow.parquet as pq
-
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.landing import bronze_days
 from orchestration.lib.sources import Source
@@ -64,9 +62,8 @@ def newest_day_with_rows(store: LakeStore, source: Source, look_back: int = LOOK
     """The newest day partition of bronze that holds rows; None when none of the newest ``look_back`` does."""
     for day in bronze_days(store, source)[::-1][:look_back]:
         for f in store.list_files(f"{source.bronze_dir}/day={day.isoformat()}", "*.parquet"):
-            with store.open_input(f.path) as handle:
-                if pq.ParquetFile(handle).metadata.num_rows:
-                    return day
+            if store.parquet_metadata(f.path).num_rows:
+                return day
     return None
 
 

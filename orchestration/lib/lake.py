@@ -233,6 +233,11 @@ class LakeStore:
     def open_input(self, rel: str) -> pa.NativeFile:
         return self.fs.open_input_file(self.fs_path(rel))
 
+    def parquet_metadata(self, rel: str) -> pq.FileMetaData:
+        """A Parquet file's footer (rows, schema, key-value metadata), without reading its data."""
+        with self.open_input(rel) as f:
+            return pq.ParquetFile(f).metadata
+
     def read_bytes(self, rel: str) -> bytes:
         with self.open_input(rel) as f:
             return f.read()

@@ -16,8 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
-import pyarrow.parquet as pq
-
 from orchestration.lib.ingest import EXAMPLES_PER_REASON, SUMMARY_KEY, note_examples
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.readers import FILE
@@ -67,15 +65,10 @@ def quarantined_days(store: LakeStore, source: Source, workers: int = 8) -> list
         return list(pool.map(lambda item: _day(store, source, *item), sorted(folders.items())))
 
 
-def _footer(store: LakeStore, path: str):
-    with store.open_input(path) as handle:
-        return pq.ParquetFile(handle).metadata
-
-
 def _day(store: LakeStore, source: Source, day: date, paths: list[str]) -> QuarantinedDay:
     quarantined, accepted, files, reasons, examples = 0, 0, [], Counter(), {}
     for path in paths:
-        meta = _footer(store, path)
+        meta = store.parquet_metadata(path)
         quarantined += meta.num_rows
         raw = (meta.metadata or {}).get(SUMMARY_KEY.encode())
         summary = json.loads(raw) if raw else _summary_from_rows(store, source, day, path)
@@ -105,5 +98,5 @@ def _summary_from_rows(store: LakeStore, source: Source, day: date, path: str) -
     ]
     reasons = Counter(table.column("_reason_code").to_pylist())
     bronze = store.list_files(f"{source.bronze_dir}/{DAY_PREFIX}{day.isoformat()}", "*.parquet")
-    accepted = sum(_footer(store, f.path).num_rows for f in bronze)
+    accepted = sum(store.parquet_metadata(f.path).num_rows for f in bronze)
     return {"accepted": accepted, "rejected_files": whole, "reasons": dict(reasons), "examples": examples}

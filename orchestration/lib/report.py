@@ -6,7 +6,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.sources import Source
@@ -33,11 +32,7 @@ def mart_counts(store: LakeStore) -> dict[str, int]:
 
 def _rows(store: LakeStore, rel_dir: str) -> tuple[int, int]:
     files = store.list_files(rel_dir, "*.parquet", recursive=True)
-    rows = 0
-    for f in files:
-        with store.open_input(f.path) as handle:
-            rows += pq.ParquetFile(handle).metadata.num_rows
-    return rows, len(files)
+    return sum(store.parquet_metadata(f.path).num_rows for f in files), len(files)
 
 
 def entity_counts(store: LakeStore, source: Source) -> EntityCounts:
