@@ -306,9 +306,9 @@ def _checks_not_passed(events, width: int = 220) -> list[str]:
     return lines
 
 
-def materialize_all(store: LakeStore, instance=None) -> list:
+def materialize_all(store: LakeStore, instance=None, days: list[date] | None = None) -> list:
     """Every asset of the code location on this lake: master snapshots, then all landed days
-    in one run, the marts, then each supplier's feed in its own run (so one bad feed fails
+    (or only ``days``) in one run, the marts, then each supplier's feed in its own run (so one bad feed fails
     alone). Returns the Dagster results, one per run, recorded in ``instance``.
 
     Each run records this process in its tags, and before each run the runs of this instance
@@ -316,10 +316,10 @@ def materialize_all(store: LakeStore, instance=None) -> list:
     slot is bounded and reported; SIGTERM and SIGINT stop it at every step (:class:`Stopped`).
     """
     with _stoppable() as wakeup:
-        return _materialize_all(store, instance, wakeup)
+        return _materialize_all(store, instance, wakeup, days)
 
 
-def _materialize_all(store: LakeStore, instance, wakeup: int | None) -> list:
+def _materialize_all(store: LakeStore, instance, wakeup: int | None, days: list[date] | None = None) -> list:
     import uuid
 
     import dagster as dg
@@ -327,7 +327,7 @@ def _materialize_all(store: LakeStore, instance, wakeup: int | None) -> list:
     from orchestration.lib import slots
     from orchestration.lib.progress import CONSOLE_COMPACT, CONSOLE_TAG
 
-    days = _landing_days(store)
+    days = sorted(days) if days is not None else _landing_days(store)
     instance = instance or dg.DagsterInstance.get()
     on_lake = definitions_on(store)  # before any import of the code location: it loads on this lake
     from orchestration.defs.feeds.assets import FEED_KEY

@@ -201,7 +201,7 @@ class Factories:
             }
         )
         made = np.bincount(out[:, 1], weights=out[:, 3], minlength=len(w.sku_ids)).astype(np.int64)
-        return FactoryDay(production, machine, _work_order_table(w, day, released), made)
+        return FactoryDay(production, machine, work_order_table(w, day, released), made)
 
 
 def _stoppages(lines: int, rng: np.random.Generator) -> dict[tuple[int, int], tuple[str, str]]:
@@ -226,7 +226,7 @@ def _stoppages(lines: int, rng: np.random.Generator) -> dict[tuple[int, int], tu
     return stops
 
 
-def _work_order_table(world: World, day: date, orders: list[WorkOrder]) -> pa.Table:
+def work_order_table(world: World, day: date, orders: list[WorkOrder]) -> pa.Table:
     """The day's released work orders with their state at the end of the day."""
     sku = np.array([o.sku for o in orders], np.int64)
     return pa.table(

@@ -40,6 +40,7 @@ class StockDay:
     stock_movements: pa.Table
     stock_snapshots: pa.Table
     stockout_units: int
+    unserved: np.ndarray  # (warehouses, skus) units asked for today that no wave could ship
 
 
 @dataclass
@@ -110,7 +111,7 @@ class Warehouses:
         self.waiting = sales.to_ship[:, :, 2]
         self._adjust(moves, rng)
         self.arriving = self._allocate(made, expected)
-        return StockDay(moves.table(self.world, day), self._snapshot(day), int(stockout.sum()))
+        return StockDay(moves.table(self.world, day), self._snapshot(day), int(stockout.sum()), stockout)
 
     # -- the steps of the day ----------------------------------------------------------
     def _receive(

@@ -1,0 +1,1 @@
+"""The closed loop: does following the platform's feed cut stockouts? See :mod:`.run`."""
