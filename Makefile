@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: install run demo onboard test test-fast ui bi bench lint clean synth deploy image ui-cloud
+.PHONY: install run demo simulate onboard test test-fast ui bi bench lint clean synth deploy image ui-cloud
 
 # One venv; each command installs the extras it needs on first use, on top of what is there,
 # and a stamp per extras set says that set is in (infra/install.sh):
@@ -34,6 +34,10 @@ run: $(BASE) $(INSTANCE)
 ## demo: regenerate demo deliveries, e.g. `make demo ARGS="--preset tiny --faults"`
 demo: $(BASE)
 	$(PY) -m orchestration.cli demo $(ARGS)
+
+## simulate: the closed loop on a demo world: suppliers following the feed vs min/max vs an oracle, e.g. `make simulate ARGS="--weeks 4"`
+simulate: $(BASE) $(INSTANCE)
+	$(PY) -m orchestration.cli simulate $(ARGS)
 
 ## onboard: propose a sources file for a folder of delivered files and dry-run it, e.g. `make onboard DIR=exports`
 onboard: $(BASE)

@@ -6,6 +6,8 @@ supplyloop run [--demo] [--fresh]            every asset on the lake's deliverie
 supplyloop summary                           what bronze and quarantine hold, per entity
 supplyloop onboard <folder> [--out FILE]     propose a sources file for a platform's delivered files, dry-run it
 supplyloop demo --shape foreign --out DIR    the demo delivered as another platform exports it (for onboarding)
+supplyloop simulate [--weeks 8]              the closed loop: the feed against min/max and an oracle,
+                                             written to <lake>/simulation/<run>/
 
 --sources FILE (or SUPPLYLOOP_SOURCES) names the platform's own sources file.
 """
@@ -477,6 +479,17 @@ def main(argv: list[str] | None = None) -> int:
         help="a demo lake only: empty its landing/, bronze/ and quarantine/ first, then regenerate the demo",
     )
     sub.add_parser("summary")
+    simulate = sub.add_parser("simulate", help="the closed loop: suppliers following the feed, min/max, an oracle")
+    simulate.add_argument("--preset", default="small", help="the demo world: tiny | small | large (default: small)")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument(
+        "--start", type=date.fromisoformat, help="first simulated day, YYYY-MM-DD (default: five weeks before 11.11)"
+    )
+    simulate.add_argument("--weeks", type=int, default=8, help="weeks to simulate (default: 8)")
+    simulate.add_argument(
+        "--policies", default="feed,min_max,oracle", help="comma-separated (default: feed,min_max,oracle)"
+    )
+    simulate.add_argument("--run", help="the run's folder name under <lake>/simulation/ (default: a UTC timestamp)")
     demo = sub.choices["demo"]
     demo.add_argument(
         "--shape", choices=("lake", "foreign"), default="lake", help="foreign: another platform's exports"
@@ -514,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
 def _command(args: argparse.Namespace) -> int:
     if args.command == "onboard" or (args.command == "demo" and args.shape == "foreign"):
         return _onboarding(args)
+    if args.command == "simulate":
+        return _simulate(args)
     store = LakeStore(args.lake)
     if args.command == "demo":
         _may_write_demo(store, explicit=True)
@@ -533,6 +548,29 @@ def _command(args: argparse.Namespace) -> int:
         _summary(store)
         return 0 if all(r.success for r in results) else 1
     _summary(store)
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    """`simulate`: writes only under <lake>/simulation/<run>/ (the simulated world's own lake is there)."""
+    import dagster as dg
+
+    from orchestration.lib.simulation.record import record
+    from orchestration.lib.simulation.run import Spec, simulate_loop
+
+    store = LakeStore(args.lake)
+    policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
+    spec = Spec(preset=args.preset, seed=args.seed, start=args.start, weeks=args.weeks, policies=policies)
+    try:
+        spec.first_day()
+        with _stoppable():
+            result = simulate_loop(store, spec, run=args.run, say=_say)
+    except ValueError as err:
+        raise Refused(str(err)) from None
+    print("\n".join(result.lines))
+    print(f"\nsummary: {result.summary_path}\nchart:   {result.chart_path}")
+    print(f"simulated in {result.summary['wall_seconds']:.0f}s; the UI shows it on simulation/closed_loop (`make ui`)")
+    record(dg.DagsterInstance.get(), result)
     return 0
 
 

@@ -111,7 +111,8 @@ class FeedLink:
         qty = np.zeros(len(world.sku_ids), np.int64)
         stale = []
         for supplier in world.supplier_ids:
-            feed = read_feed(self.store, supplier)
+            with world_settings(self.store):
+                feed = read_feed(self.store, supplier)
             if feed is None or feed.num_rows == 0 or pc.max(feed["as_of_day"]).as_py() != as_of:
                 stale.append(supplier)
                 continue

@@ -83,7 +83,7 @@ def goal(policies: dict[str, dict]) -> dict:
     met = cut >= GOAL_CUT and stock <= GOAL_STOCK
     text = (
         f"goal: the feed cuts stockout days by >= {GOAL_CUT:.0%} against min/max at equal or lower average stock"
-        f" -> {'MET' if met else 'MISSED'}: {cut:+.0%} stockout days"
+        f" -> {'MET' if met else 'MISSED'}: stockout days {-cut:+.0%}"
         f" ({feed['stockout_days']:,} vs {base['stockout_days']:,}), average stock value {stock:.2f}x"
     )
     return {

@@ -133,6 +133,7 @@ def simulate_loop(store: LakeStore, spec: Spec, run: str | None = None, say: Cal
         "daily": {
             name: {
                 "stockout_days": t.stockout_cells.tolist(),
+                "demand_units": t.demand_units.tolist(),
                 "lost_units": t.lost_units.tolist(),
                 "stock_value": [round(v, 2) for v in t.stock_value.tolist()],
             }
