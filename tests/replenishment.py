@@ -26,6 +26,7 @@ def mart_rows(supplier: str = "SUP001", skus: int = 3, first_sku: int = 1, **col
         "in_transit": [0] * n,
         "open_production": [0] * n,
         "safety_stock": [30] * n,
+        "prebuild_qty": [0] * n,
         "lead_time_days": [7] * n,
         "min_order_qty": [100] * n,
         "days_of_cover": [9.3] * n,

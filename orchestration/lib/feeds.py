@@ -71,6 +71,7 @@ QUANTITIES = (
     "in_transit",
     "open_production",
     "safety_stock",
+    "prebuild_qty",
     "suggested_qty",
 )
 

@@ -62,7 +62,13 @@ def test_the_feed_policy_ran_the_pipeline_and_acted_on_its_feeds(simulated):
     summary = json.loads(store.read_bytes("simulation/t/summary.json"))
     feed = summary["policies"]["feed"]
     assert feed["pipeline_runs"] == 2 and feed["failed_runs"] == 0 and not feed["feeds_held"]
-    from orchestration.lib.feeds import PARQUET_FILE, feed_store, latest_manifest, published_suppliers, published_versions
+    from orchestration.lib.feeds import (
+        PARQUET_FILE,
+        feed_store,
+        latest_manifest,
+        published_suppliers,
+        published_versions,
+    )
 
     os.environ.pop("FEEDS_ROOT", None)  # the world's feeds are under its own lake
     feeds = feed_store(world)

@@ -159,6 +159,8 @@ def test_a_platform_without_movements_machines_work_orders_or_sessions_builds_st
     manifest = latest_manifest(store, suppliers[0])
     assert manifest["partial_sources"]["columns_affected"] == {
         "open_production": ["work_orders"],
-        "suggested_qty": ["work_orders"],
-        "priority": ["work_orders"],
+        "prebuild_qty": ["machine_events"],  # no line capacity without machine states
+        "suggested_qty": ["work_orders", "machine_events"],
+        "priority": ["work_orders", "machine_events"],
     }
+    assert set(replenishment.column("prebuild_qty").to_pylist()) == {0}

@@ -53,14 +53,18 @@ class MinMax:
     name = "min_max"
     label = "min/max (no platform)"
 
-    def __init__(self, world: World, served: np.ndarray):
+    def __init__(self, world: World, served: np.ndarray, scale: float = 1.0):
         recent = served[-HISTORY_WINDOW:].astype(np.float64)
         mean = recent.mean(axis=0)
         sd = recent.std(axis=0, ddof=1) if len(recent) > 1 else np.zeros_like(mean)
         lead = world.lead_time.astype(np.float64)
         self.world = world
-        self.reorder_point = mean * lead + SERVICE_Z * sd * np.sqrt(lead)
-        self.order_up_to = mean * (lead + REVIEW_DAYS) + SERVICE_Z * sd * np.sqrt(lead + REVIEW_DAYS)
+        self.scale = scale
+        self.reorder_point = scale * (mean * lead + SERVICE_Z * sd * np.sqrt(lead))
+        self.order_up_to = scale * (mean * (lead + REVIEW_DAYS) + SERVICE_Z * sd * np.sqrt(lead + REVIEW_DAYS))
+        if scale != 1.0:  # the same rule with both levels raised: a factory that holds more stock
+            self.name = "min_max_equal_stock"
+            self.label = f"min/max, levels x{scale:.2f}"
 
     def order(self, day: date, loop: Loop) -> np.ndarray:
         position = loop.position()
@@ -126,4 +130,3 @@ def prebuild(world: World, ahead: np.ndarray, lead: np.ndarray) -> np.ndarray:
     line_total = np.bincount(world.sku_line, weights=total, minlength=lines)
     share = np.divide(total, line_total[world.sku_line], out=np.zeros(len(sku)), where=line_total[world.sku_line] > 0)
     return carry[world.sku_line] * share
-

@@ -49,7 +49,10 @@ def weekly_table(summary: dict, review_days: int) -> str:
         for n in names:
             daily = summary["daily"][n]
             value = daily["stock_value"][first : first + review_days]
-            cells += [f"{sum(daily['stockout_days'][first : first + review_days]):,}", f"{sum(value) / len(value) / 1000:,.0f}"]
+            cells += [
+                f"{sum(daily['stockout_days'][first : first + review_days]):,}",
+                f"{sum(value) / len(value) / 1000:,.0f}",
+            ]
         lines.append(f"| {week} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -34,6 +34,7 @@ from orchestration.lib.simulation.report import chart_svg, festival_weeks, figur
 
 SIMULATION_DIR = "simulation"
 POLICIES = ("feed", "min_max", "oracle")
+EQUAL_STOCK = "min_max_equal_stock"  # min/max with its levels raised to hold the feed's average stock
 MIN_HISTORY_DAYS = 14
 
 
@@ -108,8 +109,14 @@ def simulate_loop(store: LakeStore, spec: Spec, run: str | None = None, say: Cal
             extra[name] = {"seconds": round(time.perf_counter() - policy_started, 1)}
             if isinstance(policy, Feed):
                 extra[name] |= {"pipeline_runs": link.runs, "failed_runs": link.failed_runs, "feeds_held": policy.held}
+        if "feed" in outcomes and "min_max" in outcomes:
+            target = tally(world, outcomes["feed"]).stock_value.mean()
+            policy, outcomes[EQUAL_STOCK] = _min_max_at(world, base, served, days, sales, target, say)
+            labels[EQUAL_STOCK] = policy.label
+            extra[EQUAL_STOCK] = {"levels_scale": round(policy.scale, 3)}
     festive = festival_weeks(days, REVIEW_DAYS)
-    tallies = {name: tally(world, o) for name, o in outcomes.items()}
+    order = [n for n in ("feed", "min_max", EQUAL_STOCK, "oracle") if n in outcomes]
+    tallies = {name: tally(world, outcomes[name]) for name in order}
     policies = {
         name: {
             "label": labels[name],
@@ -187,6 +194,33 @@ def _policy(name: str, world: World, served: np.ndarray, demand, link: FeedLink 
     if name == "min_max":
         return MinMax(world, served)
     return Oracle(world, demand)
+
+
+def _min_max_at(world: World, base: Loop, served: np.ndarray, days, sales, target: float, say) -> tuple:
+    """The min/max rule with both levels scaled (bisection) until its average stock value is at
+    least ``target`` (within 1%): the baseline at the feed's stock."""
+
+    def run(scale: float):
+        policy = MinMax(world, served, scale)
+        outcomes = _weeks(base.fork(), policy, days, sales, lambda _: None)
+        return policy, outcomes, tally(world, outcomes).stock_value.mean()
+
+    low, high = 1.0, 2.0
+    best = run(high)
+    while best[2] < target and high < 64:
+        low, high = high, high * 2
+        best = run(high)
+    for _ in range(12):
+        if best[2] <= target * 1.01:
+            break
+        middle = (low + high) / 2
+        tried = run(middle)
+        if tried[2] >= target:
+            high, best = middle, tried
+        else:
+            low = middle
+    say(f"min/max at the feed's average stock: levels x{best[0].scale:.2f} (¥{best[2]:,.0f} vs ¥{target:,.0f})")
+    return best[0], best[1]
 
 
 def _weeks(loop: Loop, policy: Policy, days: list[date], sales: dict[date, DaySales], say) -> list[DayOutcome]:
