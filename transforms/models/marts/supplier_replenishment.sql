@@ -147,10 +147,47 @@ prebuild as (
     inner join beyond_window on beyond_window.sku = sku_lines.sku
 ),
 
-open_production as (
+-- units released to production and not made yet, per SKU: the work orders of the last 120
+-- days (not cancelled) less the good units made since the first of them. A work-order file
+-- carries an order's state on its release day only, so neither its status nor its due date
+-- says whether a late order is done; the output does. A platform without production output
+-- counts the open orders still due (int_work_orders_opened).
+released as (
+    select
+        work_orders.sku,
+        sum(work_orders.qty_planned) as released_units,
+        min(work_orders.release_day) as first_release_day
+    from {{ ref('stg_factory__work_orders') }} as work_orders
+    cross join last_day
+    where work_orders.status <> 'cancelled'
+      and work_orders.release_day > {{ dbt.dateadd("day", -120, "last_day.as_of_day") }}
+      and work_orders.release_day <= last_day.as_of_day
+    group by work_orders.sku
+),
+
+made_since_release as (
+    select released.sku, sum(supply.qty_good) as made_units
+    from released
+    inner join {{ ref_unless_skipped('daily_supply') }} as supply
+        on supply.sku = released.sku
+        and supply.production_day >= released.first_release_day
+    group by released.sku
+),
+
+still_due as (
     select sku, sum(qty_planned) as open_production
     from {{ ref('int_work_orders_opened') }}
     group by sku
+),
+
+open_production as (
+{%- if 'daily_supply' in skipped_models() %}
+    select sku, open_production from still_due
+{%- else %}
+    select released.sku, greatest(released.released_units - coalesce(made_since_release.made_units, 0), 0) as open_production
+    from released
+    left join made_since_release on made_since_release.sku = released.sku
+{%- endif %}
 ),
 
 needs as (
