@@ -46,8 +46,12 @@ def test_the_three_policies_side_by_side_with_the_goal_line(simulated):
     assert "feed: week 2/2" in done.stderr  # progress as it goes
     summary = json.loads(store.read_bytes("simulation/t/summary.json"))
     assert summary["first_day"] == "2026-11-11" and summary["last_day"] == "2026-11-24"
-    assert set(summary["policies"]) == {"feed", "min_max", "oracle"}
-    assert summary["goal"]["met"] in (True, False)
+    assert set(summary["policies"]) == {"feed", "min_max", "min_max_equal_stock", "oracle"}
+    assert summary["goal"]["met"] in (True, False) and summary["goal"]["against"] == "min_max_equal_stock"
+    # the goal's baseline holds at least the feed's average stock: the comparison is at equal stock
+    policies = summary["policies"]
+    assert policies["min_max_equal_stock"]["all"]["avg_stock_value"] >= policies["feed"]["all"]["avg_stock_value"]
+    assert policies["min_max_equal_stock"]["levels_scale"] > 0
     for policy in summary["policies"].values():
         f = policy["all"]
         assert f["days"] == 14 and f["demand_units"] > 0 and 0 <= f["lost_units"] <= f["demand_units"]
@@ -62,6 +66,7 @@ def test_the_feed_policy_ran_the_pipeline_and_acted_on_its_feeds(simulated):
     summary = json.loads(store.read_bytes("simulation/t/summary.json"))
     feed = summary["policies"]["feed"]
     assert feed["pipeline_runs"] == 2 and feed["failed_runs"] == 0 and not feed["feeds_held"]
+    assert b"materializing supply-demand marts" in store.read_bytes("simulation/t/pipeline.log")
     from orchestration.lib.feeds import (
         PARQUET_FILE,
         feed_store,

@@ -127,13 +127,20 @@ def test_policies_face_the_same_consumers(world):
 
 
 def test_goal_needs_fewer_stockouts_and_no_more_stock():
-    def policy(stockouts, stock):
-        return {"all": {"stockout_days": stockouts, "avg_stock_value": stock}}
+    def policy(stockouts, stock, label="min/max"):
+        return {"label": label, "all": {"stockout_days": stockouts, "avg_stock_value": stock}}
 
     assert goal({"feed": policy(60, 100.0), "min_max": policy(100, 100.0)})["met"] is True
     assert goal({"feed": policy(71, 90.0), "min_max": policy(100, 100.0)})["met"] is False  # cut only 29%
     assert goal({"feed": policy(10, 101.0), "min_max": policy(100, 100.0)})["met"] is False  # more stock
     assert goal({"min_max": policy(100, 100.0)})["met"] is None
+    # a min/max that holds little because it runs out: the one at the feed's stock decides
+    starved = {"feed": policy(60, 150.0), "min_max": policy(200, 100.0)}
+    assert goal(starved)["met"] is False
+    verdict = goal({**starved, "min_max_equal_stock": policy(100, 151.0, "min/max x1.5")})
+    assert verdict["met"] is True and verdict["against"] == "min_max_equal_stock"
+    assert verdict["against_min_max"] == {"stockout_days_cut": 0.7, "stock_value_ratio": 1.5}
+    assert "-40% against min/max x1.5" in verdict["text"]
 
 
 def test_festival_weeks_are_whole_review_weeks():

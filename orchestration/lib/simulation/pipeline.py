@@ -12,8 +12,9 @@ back this week (its gate failed, so the published feed is last week's) releases 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -66,11 +67,19 @@ class FeedLink:
         self.sources = canonical_sources()
         self.delivery = CleanDelivery()
         self.instance_dir = instance_dir
+        self.log_path = instance_dir / "pipeline.log"  # the runs' own lines, copied beside the summary
         self.say = say
         self.pending: list[date] = []  # days delivered and not run yet
         self.runs = 0
         self.failed_runs = 0
         self._instance = None
+
+    def keep_log(self, folder: str, store: LakeStore) -> str | None:
+        """Copy the pipeline runs' log beside the summary; its location."""
+        if not self.log_path.exists():
+            return None
+        store.put_file(self.log_path, f"{folder}/pipeline.log")
+        return store.uri(f"{folder}/pipeline.log")
 
     def deliver_master(self, world: World, day: date) -> None:
         for name, table in world.master_tables().items():
@@ -88,11 +97,22 @@ class FeedLink:
         from orchestration.cli import materialize_all
 
         days, self.pending = self.pending, []
-        self.say(f"pipeline: {days[0]} .. {days[-1]} -> bronze -> marts -> gates -> feeds")
-        with world_settings(self.store):
-            results = materialize_all(self.store, self.instance(), days=days)
+        started = time.perf_counter()
+        self.say(
+            f"  pipeline: ingesting {days[0]} .. {days[-1]}, building the marts, gating and publishing the feeds ..."
+        )
+        instance = self.instance()
+        with open(self.log_path, "a", encoding="utf-8") as log, redirect_stderr(log), world_settings(self.store):
+            print(f"== pipeline: {days[0]} .. {days[-1]}", file=log, flush=True)
+            results = materialize_all(self.store, instance, days=days)
         self.runs += 1
-        self.failed_runs += sum(not r.success for r in results)
+        failed = sum(not r.success for r in results)
+        self.failed_runs += failed
+        self.say(
+            f"  pipeline: {len(results)} runs, "
+            + (f"{failed} FAILED" if failed else "all ok")
+            + f" in {time.perf_counter() - started:.0f}s"
+        )
 
     def instance(self):
         if self._instance is None:

@@ -108,7 +108,12 @@ def simulate_loop(store: LakeStore, spec: Spec, run: str | None = None, say: Cal
             outcomes[name] = _weeks(base.fork(), policy, days, sales, say)
             extra[name] = {"seconds": round(time.perf_counter() - policy_started, 1)}
             if isinstance(policy, Feed):
-                extra[name] |= {"pipeline_runs": link.runs, "failed_runs": link.failed_runs, "feeds_held": policy.held}
+                extra[name] |= {
+                    "pipeline_runs": link.runs,
+                    "failed_runs": link.failed_runs,
+                    "feeds_held": policy.held,
+                    "pipeline_log": link.keep_log(folder, store),
+                }
         if "feed" in outcomes and "min_max" in outcomes:
             target = tally(world, outcomes["feed"]).stock_value.mean()
             policy, outcomes[EQUAL_STOCK] = _min_max_at(world, base, served, days, sales, target, say)
