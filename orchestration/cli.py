@@ -569,6 +569,9 @@ def _simulate(args: argparse.Namespace) -> int:
         raise Refused(str(err)) from None
     print("\n".join(result.lines))
     print(f"\nsummary: {result.summary_path}\nchart:   {result.chart_path}")
+    log = result.summary["policies"].get("feed", {}).get("pipeline_log")
+    if log:
+        print(f"the feed policy's pipeline runs: {log}")
     try:
         record(dg.DagsterInstance.get(), result)
     except dg.DagsterInvariantViolationError as err:  # no instance to report to: the files are the result
