@@ -168,3 +168,5 @@ def test_min_max_and_oracle_alone_write_their_summary_and_chart(tmp_path):
     assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == 4  # two panels, two policies
     assert result.summary["goal"]["met"] is None
     assert set(result.summary["policies"]) == {"min_max", "oracle"}
+    with pytest.raises(ValueError, match="already holds a simulation: choose another --run"):
+        simulate_loop(store, spec, run="r1", say=lambda _: None)

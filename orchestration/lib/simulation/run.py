@@ -85,6 +85,8 @@ def simulate_loop(store: LakeStore, spec: Spec, run: str | None = None, say: Cal
     start = spec.first_day()
     run = run or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = f"{SIMULATION_DIR}/{run}"
+    if store.list_files(folder, recursive=True):
+        raise ValueError(f"{store.uri(folder)} already holds a simulation: choose another --run, or remove that folder")
     world = build_world(preset_named(spec.preset), spec.seed)
     days = [start + timedelta(days=i) for i in range(REVIEW_DAYS * spec.weeks)]
     say(
