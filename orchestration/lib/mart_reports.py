@@ -26,7 +26,7 @@ def backtest(con: duckdb.DuckDBPyConnection) -> dict:
     if not _exists(con, "forecast_backtest"):
         return {}
     overall = con.execute(
-        f"SELECT level, wape, naive_wape FROM {MARTS}.forecast_backtest WHERE level <> 'sku' ORDER BY level"
+        f"SELECT level, wape, naive_wape FROM {MARTS}.forecast_backtest WHERE level NOT IN ('sku', 'sku_class') ORDER BY level"
     ).fetchall()
     skus = con.execute(
         f"SELECT count(*) FILTER (WHERE beats_naive), count(*) FROM {MARTS}.forecast_backtest WHERE level = 'sku'"

@@ -120,12 +120,19 @@ def test_the_replenishment_counts_missing_stock_and_production_as_zero_and_says_
     mart = store.read_table("marts/supplier_replenishment")
     products = store.read_table("bronze/products")
     assert mart.num_rows == products.num_rows
-    for column in ("on_hand", "available", "in_transit", "open_production"):
+    for column in ("on_hand", "available", "in_transit", "open_production", "prebuild_qty"):
         assert set(mart.column(column).to_pylist()) == {0}, column
     assert pc.sum(mart.column("suggested_qty")).as_py() > 0
     metadata = _materializations(results)["supplier_replenishment"]
     assert str(metadata["sources_not_delivered"].value) == ", ".join(NOT_IN_SALES_AND_MASTER)
-    assert "| open_production | work_orders, factories |" in metadata["columns_without_their_sources"].value
+    assert (
+        "| open_production | work_orders, factories, production_output |"
+        in metadata["columns_without_their_sources"].value
+    )
+    assert (
+        "| prebuild_qty | factories, production_output, machine_events |"
+        in metadata["columns_without_their_sources"].value
+    )
     manifest = latest_manifest(store, published_suppliers(store)[0])
     assert manifest["partial_sources"]["sources_not_delivered"] == list(NOT_IN_SALES_AND_MASTER)
     assert manifest["partial_sources"]["columns_affected"]["on_hand"] == ["stock_snapshots"]
