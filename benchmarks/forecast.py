@@ -161,6 +161,27 @@ def _peers(series, cutoff, horizon: int) -> tuple[dict, dict]:
     return forecasts, seconds
 
 
+def _cached_peers(lake: Path, series, cutoff, horizon: int) -> tuple[dict, dict]:
+    """The peers' forecasts, fitted once per lake's data: they depend on the series alone, so
+    a rebuild of the dbt forecast is compared against the very same forecasts."""
+    import hashlib
+
+    import pandas as pd
+
+    key = hashlib.sha256(pd.util.hash_pandas_object(series, index=False).values.tobytes()).hexdigest()[:16]
+    cache = lake.parent / f"peers-{key}-{cutoff.date()}-{horizon}"
+    if (cache / "seconds.json").exists():
+        say("  the peers' forecasts of these series (cached)")
+        seconds = json.loads((cache / "seconds.json").read_text())
+        return {name: pd.read_parquet(cache / f"{n}.parquet") for n, name in enumerate(seconds)}, seconds
+    forecasts, seconds = _peers(series, cutoff, horizon)
+    cache.mkdir(parents=True, exist_ok=True)
+    for n, name in enumerate(seconds):
+        forecasts[name].to_parquet(cache / f"{n}.parquet")
+    (cache / "seconds.json").write_text(json.dumps(seconds))
+    return forecasts, seconds
+
+
 def _long(out):
     """A statsforecast frame as sku, region, demand_day, forecast_units (never negative)."""
     parts = out.unique_id.str.split("|", expand=True)
@@ -198,7 +219,7 @@ def _compare(lake: Path, build_seconds: float) -> dict:
     grid = ours[["sku", "region", "demand_day"]].merge(held, on=["sku", "region", "demand_day"], how="outer")
     actuals = grid.fillna({"demand_units": 0}).merge(days, on="demand_day")
     results = {"ours": {**_score(actuals, ours.drop(columns="is_festival"), classes), "seconds": build_seconds}}
-    forecasts, seconds = _peers(series, cutoff, horizon)
+    forecasts, seconds = _cached_peers(lake, series, cutoff, horizon)
     for name, forecast in forecasts.items():
         results[name] = {**_score(actuals, forecast, classes), "seconds": seconds[name]}
     counts = classes.sku_class.value_counts().to_dict()

@@ -155,10 +155,12 @@ weighted_days as (
     select
         origins.forecast_origin,
         sku_days.sku,
+        sku_days.demand_day,
         festival_days.calendar_day is null
             and stockout_days.sku is null
             and price_cut_days.sku is null as is_fit_day,
         stockout_days.sku is not null as is_stockout_day,
+        stockout_days.sku is null as is_in_stock_day,
         sku_days.demand_units
             / (weekday_indices.weekday_index * coalesce(festival_uplifts.applied_uplift, 1.0)) as adjusted_units,
         power(
@@ -195,7 +197,18 @@ weighted_days as (
 ),
 
 -- fit days only, so a spike does not lift the level; a SKU that has sold only on festival (or
--- price-cut, or stockout) days so far falls back to all its days, divided by their uplift
+-- price-cut) days so far falls back to its days in stock, divided by their uplift (and to all
+-- its days when it was never in stock)
+-- each fit day's adjusted demand beside the previous fit day's
+sequenced_days as (
+    select
+        weighted_days.*,
+        case when is_fit_day then lag(adjusted_units) over (
+            partition by forecast_origin, sku, is_fit_day order by demand_day
+        ) end as previous_units
+    from weighted_days
+),
+
 sku_level_sums as (
     select
         forecast_origin,
@@ -203,10 +216,14 @@ sku_level_sums as (
         coalesce(
             cast({{ exact_sum('case when is_fit_day then weight * adjusted_units end') }} as double)
                 / nullif(cast({{ exact_sum('case when is_fit_day then weight end') }} as double), 0),
+            cast({{ exact_sum('case when is_in_stock_day then weight * adjusted_units end') }} as double)
+                / nullif(cast({{ exact_sum('case when is_in_stock_day then weight end') }} as double), 0),
             cast({{ exact_sum('weight * adjusted_units') }} as double) / nullif(cast({{ exact_sum('weight') }} as double), 0)
         ) as slow_level_units,
-        cast({{ exact_sum('case when is_fit_day then weight * adjusted_units * adjusted_units end') }} as double)
-            / nullif(cast({{ exact_sum('case when is_fit_day then weight end') }} as double), 0) as slow_mean_square,
+        -- the day-to-day noise: half the mean squared change between successive fit days, which a
+        -- step in the level barely moves (a variance around the mean would count the step)
+        cast({{ exact_sum('case when is_fit_day then (adjusted_units - previous_units) * (adjusted_units - previous_units) end') }} as double)
+            / nullif(2 * count(case when is_fit_day then previous_units end), 0) as noise_variance,
         cast({{ exact_sum('case when is_fit_day then fast_weight * adjusted_units end') }} as double)
             / nullif(cast({{ exact_sum('case when is_fit_day then fast_weight end') }} as double), 0) as fast_level_units,
         -- the fast mean's effective number of days: (sum of weights)^2 / sum of squared weights
@@ -214,7 +231,7 @@ sku_level_sums as (
             / nullif(cast({{ exact_sum('case when is_fit_day then fast_weight * fast_weight end') }} as double), 0)
             as fast_days,
         count(case when is_stockout_day then 1 end) as stockout_days
-    from weighted_days
+    from sequenced_days
     group by forecast_origin, sku
 ),
 
@@ -231,9 +248,8 @@ sku_levels as (
             coalesce(
                 abs(fast_level_units - slow_level_units)
                     > {{ level_shift_z }} * sqrt(
-                        -- the day-to-day variance around the level, at least Poisson's (= the level)
-                        greatest(slow_mean_square - slow_level_units * slow_level_units, slow_level_units, 0.25)
-                        / fast_days
+                        -- the noise, at least Poisson's (variance = the level)
+                        greatest(coalesce(noise_variance, 0), slow_level_units, 0.25) / fast_days
                     ),
                 false
             ) as is_level_shift
