@@ -7,9 +7,11 @@
 -- where band_multiple is the 80th percentile of |actual - forecast| / forecast_spread over the
 -- series-days the previous origin forecast and history has since seen: the backtest's errors
 -- for the forward forecast, the calibration origin's for the backtest (so the backtest's band
--- coverage is measured on days its calibration never saw). Taken per day type (festival or
--- ordinary) and week of the horizon (errors grow with it), from at least min_scores
--- series-days with demand or a forecast, else per day type, else 1.2816 (the normal 80% band).
+-- coverage is measured on days its calibration never saw). Taken per SKU class (fast, slow,
+-- intermittent, new: int_demand_sku_classes_assigned, each origin's own), day type (festival
+-- or ordinary) and week of the horizon (errors grow with it), from at least min_scores
+-- series-days with demand or a forecast; else per class and day type, else per day type, else
+-- 1.2816 (the normal 80% band).
 -- A table: both demand marts read it, and the calibration reads every origin's forecasts once.
 {%- set min_scores = var('forecast_band_min_scores', 50) %}
 with
@@ -24,7 +26,11 @@ calibrating as (
 ),
 
 forecasts as (
-    select * from {{ ref('int_demand_forecasts_fitted') }}
+    select fitted.*, coalesce(classes.sku_class, 'new') as sku_class
+    from {{ ref('int_demand_forecasts_fitted') }} as fitted
+    left join {{ ref('int_demand_sku_classes_assigned') }} as classes
+        on classes.forecast_origin = fitted.forecast_origin
+        and classes.sku = fitted.sku
 ),
 
 actuals as (
@@ -38,6 +44,7 @@ actuals as (
 scores as (
     select
         forecasts.forecast_origin,
+        forecasts.sku_class,
         forecasts.is_festival,
         cast(floor((forecasts.horizon_day - 1) / 7) as integer) + 1 as horizon_week,
         case
@@ -58,11 +65,23 @@ scores as (
 ranked_by_week as (
     select
         forecast_origin,
+        sku_class,
         is_festival,
         horizon_week,
         score,
-        row_number() over (partition by forecast_origin, is_festival, horizon_week order by score) as score_rank,
-        count(*) over (partition by forecast_origin, is_festival, horizon_week) as scores
+        row_number() over (partition by forecast_origin, sku_class, is_festival, horizon_week order by score) as score_rank,
+        count(*) over (partition by forecast_origin, sku_class, is_festival, horizon_week) as scores
+    from scores
+),
+
+ranked_by_class as (
+    select
+        forecast_origin,
+        sku_class,
+        is_festival,
+        score,
+        row_number() over (partition by forecast_origin, sku_class, is_festival order by score) as score_rank,
+        count(*) over (partition by forecast_origin, sku_class, is_festival) as scores
     from scores
 ),
 
@@ -78,8 +97,14 @@ ranked_by_day_type as (
 
 -- the 80th percentile: the smallest score at or above which 80% of the scores lie below or on
 weekly_multiples as (
-    select forecast_origin, is_festival, horizon_week, score as band_multiple
+    select forecast_origin, sku_class, is_festival, horizon_week, score as band_multiple
     from ranked_by_week
+    where scores >= {{ min_scores }} and score_rank = cast(ceil(0.8 * scores) as integer)
+),
+
+class_multiples as (
+    select forecast_origin, sku_class, is_festival, score as band_multiple
+    from ranked_by_class
     where scores >= {{ min_scores }} and score_rank = cast(ceil(0.8 * scores) as integer)
 ),
 
@@ -93,15 +118,22 @@ banded as (
     select
         forecasts.*,
         least(
-            coalesce(weekly_multiples.band_multiple, day_type_multiples.band_multiple, 1.2816),
+            coalesce(
+                weekly_multiples.band_multiple, class_multiples.band_multiple, day_type_multiples.band_multiple, 1.2816
+            ),
             20.0
         ) as band_multiple
     from forecasts
     left join calibrating on calibrating.forecast_origin = forecasts.forecast_origin
     left join weekly_multiples
         on weekly_multiples.forecast_origin = calibrating.calibrated_by
+        and weekly_multiples.sku_class = forecasts.sku_class
         and weekly_multiples.is_festival = forecasts.is_festival
         and weekly_multiples.horizon_week = cast(floor((forecasts.horizon_day - 1) / 7) as integer) + 1
+    left join class_multiples
+        on class_multiples.forecast_origin = calibrating.calibrated_by
+        and class_multiples.sku_class = forecasts.sku_class
+        and class_multiples.is_festival = forecasts.is_festival
     left join day_type_multiples
         on day_type_multiples.forecast_origin = calibrating.calibrated_by
         and day_type_multiples.is_festival = forecasts.is_festival
@@ -121,6 +153,7 @@ select
     is_festival,
     festival_uplift,
     level_units,
+    trend_factor,
     forecast_units,
     forecast_spread,
     cast(round(band_multiple, 4) as double) as band_multiple,

@@ -45,6 +45,8 @@
 {%- set level_shift_z = var('forecast_level_shift_z', 3.0) %}
 {%- set price_cut_ratio = var('forecast_price_cut_ratio', 0.88) %}
 {%- set price_reference_days = var('forecast_price_reference_days', 14) %}
+{%- set trend_window_days = var('forecast_trend_window_days', 56) %}
+{%- set new_sku_days = var('forecast_new_sku_days', 28) %}
 {%- set longest_horizon = [var('forecast_horizon_days'), var('backtest_days')] | max %}
 with
 
@@ -160,6 +162,8 @@ weighted_days as (
             and stockout_days.sku is null
             and price_cut_days.sku is null as is_fit_day,
         stockout_days.sku is not null as is_stockout_day,
+        festival_days.calendar_day is not null as is_festival_day,
+        {{ demand_days_between('sku_days.demand_day', 'origins.cutoff_day') }} as age_days,
         stockout_days.sku is null as is_in_stock_day,
         sku_days.demand_units
             / (weekday_indices.weekday_index * coalesce(festival_uplifts.applied_uplift, 1.0)) as adjusted_units,
@@ -224,13 +228,23 @@ sku_level_sums as (
         -- step in the level barely moves (a variance around the mean would count the step)
         cast({{ exact_sum('case when is_fit_day then (adjusted_units - previous_units) * (adjusted_units - previous_units) end') }} as double)
             / nullif(2 * count(case when is_fit_day then previous_units end), 0) as noise_variance,
-        cast({{ exact_sum('case when is_fit_day then fast_weight * adjusted_units end') }} as double)
-            / nullif(cast({{ exact_sum('case when is_fit_day then fast_weight end') }} as double), 0) as fast_level_units,
+        coalesce(
+            cast({{ exact_sum('case when is_fit_day then fast_weight * adjusted_units end') }} as double)
+                / nullif(cast({{ exact_sum('case when is_fit_day then fast_weight end') }} as double), 0),
+            cast({{ exact_sum('case when is_in_stock_day then fast_weight * adjusted_units end') }} as double)
+                / nullif(cast({{ exact_sum('case when is_in_stock_day then fast_weight end') }} as double), 0),
+            cast({{ exact_sum('fast_weight * adjusted_units') }} as double) / nullif(cast({{ exact_sum('fast_weight') }} as double), 0)
+        ) as fast_level_units,
         -- the fast mean's effective number of days: (sum of weights)^2 / sum of squared weights
         power(cast({{ exact_sum('case when is_fit_day then fast_weight end') }} as double), 2)
             / nullif(cast({{ exact_sum('case when is_fit_day then fast_weight * fast_weight end') }} as double), 0)
             as fast_days,
-        count(case when is_stockout_day then 1 end) as stockout_days
+        count(case when is_stockout_day then 1 end) as stockout_days,
+        -- how many days ago the levels' days lie on average: what a trend has moved since
+        cast({{ exact_sum('case when is_fit_day then weight * age_days end') }} as double)
+            / nullif(cast({{ exact_sum('case when is_fit_day then weight end') }} as double), 0) as slow_age_days,
+        cast({{ exact_sum('case when is_fit_day then fast_weight * age_days end') }} as double)
+            / nullif(cast({{ exact_sum('case when is_fit_day then fast_weight end') }} as double), 0) as fast_age_days
     from sequenced_days
     group by forecast_origin, sku
 ),
@@ -239,7 +253,8 @@ sku_levels as (
     select
         forecast_origin,
         sku,
-        case when is_level_shift then fast_level_units else slow_level_units end as level_units,
+        case when is_level_shift or is_new_sku then coalesce(fast_level_units, slow_level_units) else slow_level_units end as level_units,
+        coalesce(case when is_level_shift or is_new_sku then fast_age_days else slow_age_days end, 0) as level_age_days,
         is_level_shift,
         stockout_days
     from (
@@ -252,9 +267,66 @@ sku_levels as (
                         greatest(coalesce(noise_variance, 0), slow_level_units, 0.25) / fast_days
                     ),
                 false
-            ) as is_level_shift
+            ) as is_level_shift,
+            -- a SKU launched lately is still ramping up: its recent days say more than its first
+            exists (
+                select 1 from first_sales
+                where first_sales.forecast_origin = sku_level_sums.forecast_origin
+                    and first_sales.sku = sku_level_sums.sku
+                    and first_sales.first_sale_day > (
+                        select {{ demand_add_days(-new_sku_days, 'origins.cutoff_day') }} from origins
+                        where origins.forecast_origin = sku_level_sums.forecast_origin
+                    )
+            ) as is_new_sku
         from sku_level_sums
     ) as tested
+),
+
+-- like-for-like growth of each category: its SKUs on sale through the whole trend window, on
+-- the window's festival-free days, recent half against earlier half (weekday and uplift taken
+-- out): ln(recent mean / earlier mean) / the days between the halves' middles. The slow level
+-- lags such a trend by its mean age, and the forecast reaches horizon_day days further.
+sku_categories as (
+    select sku, max(category) as category
+    from {{ ref('stg_master__products') }}
+    where sku is not null and category is not null
+    group by sku
+),
+
+category_days as (
+    select
+        weighted_days.forecast_origin,
+        sku_categories.category,
+        weighted_days.age_days,
+        sum(weighted_days.adjusted_units) as adjusted_units
+    from weighted_days
+    inner join sku_categories on sku_categories.sku = weighted_days.sku
+    inner join first_sales
+        on first_sales.forecast_origin = weighted_days.forecast_origin
+        and first_sales.sku = weighted_days.sku
+    inner join origins on origins.forecast_origin = weighted_days.forecast_origin
+    where not weighted_days.is_festival_day
+        and weighted_days.age_days < {{ trend_window_days }}
+        and first_sales.first_sale_day <= {{ demand_add_days(-trend_window_days, 'origins.cutoff_day') }}
+    group by weighted_days.forecast_origin, sku_categories.category, weighted_days.age_days
+),
+
+category_trends as (
+    select
+        forecast_origin,
+        category,
+        ln(
+            avg(case when age_days < {{ trend_window_days // 2 }} then adjusted_units end)
+                / avg(case when age_days >= {{ trend_window_days // 2 }} then adjusted_units end)
+        ) / (
+            avg(case when age_days >= {{ trend_window_days // 2 }} then age_days end)
+                - avg(case when age_days < {{ trend_window_days // 2 }} then age_days end)
+        ) as daily_growth
+    from category_days
+    group by forecast_origin, category
+    having count(case when age_days < {{ trend_window_days // 2 }} then 1 end) >= 7
+        and count(case when age_days >= {{ trend_window_days // 2 }} then 1 end) >= 7
+        and min(adjusted_units) > 0
 ),
 
 recent_series_demand as (
@@ -292,6 +364,8 @@ series as (
         selling_regions.region,
         coalesce(sku_levels.level_units, 0) as sku_level_units,
         coalesce(sku_levels.stockout_days, 0) as stockout_days,
+        coalesce(sku_levels.level_age_days, 0) as level_age_days,
+        coalesce(category_trends.daily_growth, 0) as daily_growth,
         (coalesce(recent_series_demand.demand_units, 0) + {{ region_share_prior_units }} * coalesce(recent_region_mix.region_mix, 0))
             / (coalesce(recent_sku_demand.demand_units, 0) + {{ region_share_prior_units }}) as region_share,
         case
@@ -319,6 +393,10 @@ series as (
     left join recent_region_mix
         on recent_region_mix.forecast_origin = origins.forecast_origin
         and recent_region_mix.region = selling_regions.region
+    left join sku_categories on sku_categories.sku = catalogue_skus.sku
+    left join category_trends
+        on category_trends.forecast_origin = origins.forecast_origin
+        and category_trends.category = sku_categories.category
 ),
 
 series_levels as (
@@ -328,6 +406,8 @@ series_levels as (
         region,
         method,
         stockout_days,
+        level_age_days,
+        daily_growth,
         case when method = 'zero_no_recent_demand' then 0.0 else sku_level_units * region_share end as level_units
     from series
 ),
@@ -423,7 +503,11 @@ forecasts as (
         forecast_day_factors.festival_phase,
         forecast_day_factors.festival_uplift,
         series_levels.level_units,
-        series_levels.level_units * forecast_day_factors.weekday_index * forecast_day_factors.festival_uplift as forecast_units,
+        -- the category's growth since the level's days and up to the forecast day, within
+        -- [0.8, 1.25] so that a short trend is not carried too far
+        least(greatest(
+            exp(series_levels.daily_growth * (series_levels.level_age_days + forecast_day_factors.horizon_day)),
+            0.8), 1.25) as trend_factor,
         case when forecast_day_factors.festival is null then 0.1 else 0.3 end as relative_error,
         coalesce(sku_dispersion.dispersion, 1.0) as dispersion,
         series_levels.stockout_days,
@@ -433,6 +517,13 @@ forecasts as (
     left join sku_dispersion
         on sku_dispersion.forecast_origin = series_levels.forecast_origin
         and sku_dispersion.sku = series_levels.sku
+),
+
+trended_forecasts as (
+    select
+        forecasts.*,
+        level_units * trend_factor * weekday_index * festival_uplift as forecast_units
+    from forecasts
 )
 
 select
@@ -449,8 +540,9 @@ select
     festival is not null as is_festival,
     festival_uplift,
     cast(round(level_units, 4) as double) as level_units,
+    cast(round(trend_factor, 4) as double) as trend_factor,
     cast(round(forecast_units, 2) as double) as forecast_units,
     cast(round(sqrt(dispersion * forecast_units + power(relative_error * forecast_units, 2)), 4) as double) as forecast_spread,
     cast(stockout_days as integer) as stockout_days,
     method
-from forecasts
+from trended_forecasts

@@ -1,6 +1,6 @@
 -- One row per SKU, region and day of the next forecast_horizon_days days after the last day of
 -- history: the demand forecast in units (paid + refunded, i.e. ordered and not cancelled), its
--- 80% band (calibrated on the backtest's errors), the factors it is made of (level x weekday index x festival uplift) and how
+-- 80% band (calibrated on the backtest's errors), the factors it is made of (level x trend x weekday index x festival uplift) and how
 -- far to trust it (the SKU's and the whole forecast's WAPE in forecast_backtest).
 -- The method is documented in int_demand_forecasts_fitted.
 with
@@ -23,6 +23,7 @@ select
     forecasts.forecast_lower,
     forecasts.forecast_upper,
     forecasts.level_units,
+    forecasts.trend_factor,
     forecasts.weekday_index,
     forecasts.is_festival,
     forecasts.festival,
