@@ -10,14 +10,17 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 #   BASE   the local loop alone: run, demo, onboard, ui, bench
 #   INFRA  + the AWS stack as code and its template scanners: synth, deploy
 #   DEV    + the test suite and its tools, and the cloud instance's Postgres: test, lint
+#   BENCH  + the forecast's statistical peers (statsforecast): bench
 BASE  := $(VENV)/.installed-base
 INFRA := $(VENV)/.installed-infra
 DEV   := $(VENV)/.installed-test,infra,cloud
+BENCH := $(VENV)/.installed-bench
 
 $(VENV)/.installed-%: pyproject.toml infra/install.sh
 	bash infra/install.sh $(VENV) $*
 	@touch $@
 $(INFRA) $(DEV): $(BASE) infra/scanners.txt
+$(BENCH): $(BASE)
 
 install: $(BASE)
 
@@ -75,11 +78,12 @@ bi: $(BI_STAMP)
 	  { echo "bi: no warehouse at $(BI_WAREHOUSE) yet: building the lake first (make run)"; $(MAKE) run; } ;; esac
 	$(BI_VENV)/bin/python bi/superset/serve.py --warehouse "$(BI_WAREHOUSE)" --state "$(BI_STATE)" --port $(BI_PORT)
 
-## bench: ingestion, the marts build and the gates at the large preset, each against plain DuckDB
-bench: $(BASE)
+## bench: ingestion, the marts build and the gates at the large preset, each against plain DuckDB; the forecast against statsforecast on every demo variant (small preset; FORECAST_ARGS="--preset tiny")
+bench: $(BENCH)
 	$(PY) -m benchmarks.ingest $(ARGS)
 	$(PY) -m benchmarks.marts $(ARGS)
 	$(PY) -m benchmarks.gates $(ARGS)
+	$(PY) -m benchmarks.forecast $(FORECAST_ARGS)
 
 ## lint: ruff's checks and formatting
 lint: $(DEV)

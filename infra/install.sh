@@ -7,6 +7,7 @@
 #   infra  the AWS stack as code (aws-cdk-lib, an embedded Postgres), plus the template
 #          scanners in VENV_DIR/scanners
 #   cloud  what the container image adds: the Dagster instance's Postgres storage
+#   bench  `make bench`'s forecast comparison: statsforecast and what it needs
 # uv installs when it can (PyPI's `uv`, put into the venv): a cold install of the base takes
 # seconds instead of about two minutes with pip. SUPPLYLOOP_INSTALLER=pip uses pip alone;
 # pip is also the fallback when uv cannot be had or fails. PIP_NO_CACHE_DIR=1 leaves no
@@ -30,6 +31,7 @@ declare -A what=(
   [test]="the test suite (pytest, moto, ruff, dbt-athena)"
   [infra]="the AWS stack (aws-cdk-lib, embedded Postgres) and its template scanners"
   [cloud]="the cloud instance's Postgres storage (dagster-postgres)"
+  [bench]="the forecast benchmark's statistical peers (statsforecast)"
 )
 plan="the local loop (Dagster, dbt-duckdb, DuckDB, pyarrow, Great Expectations)"
 # the extras pyproject.toml defines (an unknown one would only be warned about, and skipped)

@@ -1,6 +1,7 @@
 """`supplyloop`: generate demo data, run the whole loop on the lake, show what is there.
 
 supplyloop demo --preset small [--faults]    write demo deliveries into an empty <lake>/landing/
+supplyloop demo --variant promotions         the same business with demand not of the forecast's shape
 supplyloop run [--demo] [--fresh]            every asset on the lake's deliveries (the demo's on an
                                              empty local lake, or where --demo asks for it)
 supplyloop summary                           what bronze and quarantine hold, per entity
@@ -29,11 +30,15 @@ from orchestration.lib.lake import LANDING, LakeStore
 from orchestration.lib.sources import load_sources
 
 
-def _demo(store: LakeStore, preset: str, seed: int, faults: bool, order_lines: int | None) -> None:
+def _demo(
+    store: LakeStore, preset: str, seed: int, faults: bool, order_lines: int | None, variant: str = "baseline"
+) -> None:
     from orchestration.lib.demo import generate
 
     started = time.perf_counter()
-    result = generate(store, preset=preset, seed=seed, faults=faults, order_lines=order_lines, progress=True)
+    result = generate(
+        store, preset=preset, seed=seed, faults=faults, order_lines=order_lines, progress=True, variant=variant
+    )
     clean = result.truth["clean"]
     print(
         f"demo: {len(result.files)} files, {clean['order_lines']['rows']:,} order lines "
@@ -41,6 +46,12 @@ def _demo(store: LakeStore, preset: str, seed: int, faults: bool, order_lines: i
         f"-> {store.uri('landing')}",
         file=sys.stderr,
     )
+    if "festivals_setting" in result.truth:
+        print(
+            "demo: the platform's brand day moves every year; tell the forecast its dates with "
+            f"SUPPLYLOOP_FESTIVALS={result.truth['festivals_setting']}",
+            file=sys.stderr,
+        )
 
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -454,6 +465,8 @@ def _summary(store: LakeStore) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from orchestration.lib.demo.variants import VARIANTS
+
     parser = argparse.ArgumentParser(
         prog="supplyloop", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -494,6 +507,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument(
         "--shape", choices=("lake", "foreign"), default="lake", help="foreign: another platform's exports"
     )
+    demo.add_argument(
+        "--variant",
+        choices=VARIANTS,
+        default="baseline",
+        help="demand not of the forecast's shape: promotions, trend breaks, new SKUs, ... (default: baseline)",
+    )
     demo.add_argument("--out", help="--shape foreign: the new or empty folder to write into")
     demo.add_argument("--days", type=int, default=5, help="--shape foreign: the tiny world's last N days (default 5)")
     demo.add_argument("--truth", help="--shape foreign: also write the truth as JSON here (outside --out)")
@@ -532,7 +551,7 @@ def _command(args: argparse.Namespace) -> int:
     store = LakeStore(args.lake)
     if args.command == "demo":
         _may_write_demo(store, explicit=True)
-        _demo(store, args.preset, args.seed, args.faults, args.order_lines)
+        _demo(store, args.preset, args.seed, args.faults, args.order_lines, args.variant)
         return 0
     if args.command == "run":
         if args.fresh:

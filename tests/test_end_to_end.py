@@ -314,6 +314,16 @@ def test_replenishment_suggestions_respect_the_minimum_order(local_run):
     assert {r["priority"] for r in rows} <= {"none", "normal", "high", "urgent"}
 
 
+def test_the_forecasts_80_percent_band_covers_about_80_percent_of_the_held_out_days(local_run):
+    """The band is calibrated on an earlier origin's errors, never on the held-out days."""
+    store, _, _ = local_run
+    rows = store.read_table("marts/forecast_backtest/part-0.parquet").to_pylist()
+    (overall,) = [r for r in rows if r["level"] == "overall"]
+    assert 0.65 <= overall["band_coverage"] <= 0.95
+    classes = {r["segment"] for r in rows if r["level"] == "sku_class"}
+    assert classes and classes <= {"fast", "slow", "intermittent", "new"}
+
+
 def test_the_dbt_unit_tests_pass_against_the_built_warehouse(local_run, tmp_path):
     """Production builds leave dbt's unit tests out; CI runs them here, on the same project."""
     import json

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from orchestration.lib.demo.faults import CleanDelivery, FaultyDelivery
 from orchestration.lib.demo.presets import preset_named
 from orchestration.lib.demo.simulate import simulate
+from orchestration.lib.demo.variants import festival_setting
 from orchestration.lib.demo.world import build_world
 from orchestration.lib.demo.writers import landing_path, render, write
 from orchestration.lib.lake import LakeStore
@@ -73,16 +74,19 @@ def generate(
     faults: bool = False,
     order_lines: int | None = None,
     progress: bool = False,
+    variant: str = "baseline",
 ) -> DemoResult:
     """Write a demo business's landing files, one day at a time, and its truth file.
 
     The same preset, seed and options always give byte-identical files. With ``faults``
     the landing zone also gets one of each kind of bad delivery, on top of the clean data.
+    ``variant`` bends the demand away from the forecast's shape (:mod:`.variants`); the
+    baseline is the world as it always was.
     Files of the same names are replaced; files of an earlier run with other options are
     not removed, so start from an empty landing zone when the options change.
     """
     spec = preset_named(preset).with_order_lines(order_lines)
-    world = build_world(spec, seed)
+    world = build_world(spec, seed, variant)
     sources = canonical_sources()
     delivery = FaultyDelivery(spec.days, seed) if faults else CleanDelivery()
     tally, files = _Tally(), []
@@ -114,5 +118,9 @@ def generate(
             "stockout_units_by_day": stockouts,
         },
     }
+    if world.variant is not None:
+        truth["variant"] = world.variant.name
+        if world.variant.name == "moving_festival":
+            truth["festivals_setting"] = festival_setting()
     store.write_bytes(TRUTH_PATH, json.dumps(truth, indent=2, ensure_ascii=False).encode("utf-8"))
     return DemoResult(files=files, truth=truth, truth_path=TRUTH_PATH)

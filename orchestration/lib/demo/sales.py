@@ -173,6 +173,9 @@ def _lines(
     sku = _skus(world, day, orders, of, line_no, sessions, rng)
     qty = 1 + rng.poisson(np.where(live, LIVE_EXTRA_UNITS, EXTRA_UNITS[world.partner_type[partner]]))
     price = world.price_cents[sku] * look.price_factor * np.where(live, LIVE_PRICE_FACTOR, 1.0)
+    moved = world.price_factor(day)
+    if moved is not None:  # a variant's promotions and price changes
+        price = price * moved[sku]
     price = np.round(price * (1 + rng.normal(0, 0.015, len(of)))).astype(np.int64)
     discounted = rng.random(len(of)) < np.where(live, 0.6, look.discount_chance)
     discount = np.where(discounted, np.round(qty * price * rng.uniform(0.03, 0.2, len(of))), 0).astype(np.int64)

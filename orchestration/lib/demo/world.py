@@ -18,6 +18,7 @@ import pyarrow as pa
 from orchestration.lib.demo.fields import money, rng_for
 from orchestration.lib.demo.presets import Preset
 from orchestration.lib.demo.seasons import levels, outlook
+from orchestration.lib.demo.variants import Variant, variant_named
 
 REGION_WEIGHTS = {
     "east": 0.30,
@@ -189,6 +190,7 @@ class World:
     warehouse_ids: list[str]
     warehouse_region: np.ndarray
     lines_per_level: float = 0.0  # expected order lines on a day of calendar level 1.0
+    variant: Variant | None = None  # demand bent away from the baseline's shape (.variants)
     _shares: dict = field(default_factory=dict, repr=False)
 
     # -- convenient views ------------------------------------------------------------
@@ -228,10 +230,26 @@ class World:
 
     # -- the demand model ------------------------------------------------------------
     def sku_share(self, day: date) -> np.ndarray:
-        """Each SKU's share of the day's order lines: popularity, season, launch and fade."""
+        """Each SKU's share of the day's order lines: popularity, season, launch and fade (and
+        what the demo variant does to them)."""
         cached = self._shares.get(day)
         if cached is not None:
             return cached
+        if self.variant is None:
+            share = self.base_share(day)
+        else:
+            lines = self.variant.lines(self, day)
+            share = lines / lines.sum()
+        if len(self._shares) >= 64:  # planners look a few weeks ahead; keep just that
+            del self._shares[next(iter(self._shares))]
+        self._shares[day] = share
+        return share
+
+    def forget_shares(self) -> None:
+        self._shares.clear()
+
+    def base_share(self, day: date) -> np.ndarray:
+        """The baseline world's share of each SKU: popularity, season, launch and fade."""
         index = (day - self.preset.start).days
         doy = day.timetuple().tm_yday
         months = np.array([c.months for c in CATEGORIES])
@@ -240,16 +258,18 @@ class World:
         ramp = np.clip((since_launch + 1) / 14.0, 0.0, 1.0)
         fade = np.exp(-self.fading * max(index, 0) / 365.0)
         weights = self.popularity * season * ramp * fade
-        share = weights / weights.sum()
-        if len(self._shares) >= 64:  # planners look a few weeks ahead; keep just that
-            del self._shares[next(iter(self._shares))]
-        self._shares[day] = share
-        return share
+        return weights / weights.sum()
 
     def expected_lines(self, day: date, festival_awareness: float = 1.0) -> float:
         """Order lines expected that day; planners who underrate festivals see less of the boost."""
         look = outlook(day)
+        if self.variant is not None:
+            return float(self.variant.lines(self, day).sum()) * look.boost ** (festival_awareness - 1.0)
         return self.lines_per_level * look.level * look.boost ** (festival_awareness - 1.0)
+
+    def price_factor(self, day: date) -> np.ndarray | None:
+        """Each SKU's price that day relative to its list price, where the variant moves prices."""
+        return None if self.variant is None else self.variant.price_factor(self, day)
 
     def units_per_line(self, day: date) -> float:
         """Mean units on one order line that day (partner mix and live share)."""
@@ -314,8 +334,8 @@ class World:
 # -- building the world -------------------------------------------------------------------
 
 
-def build_world(preset: Preset, seed: int) -> World:
-    """The master data of a preset, the same for the same seed."""
+def build_world(preset: Preset, seed: int, variant: str | None = None) -> World:
+    """The master data of a preset, the same for the same seed (and variant)."""
     rng = rng_for(seed, "world")
     categories = rng.permutation(len(CATEGORIES))
     suppliers = _suppliers(preset, rng, categories)
@@ -352,6 +372,9 @@ def build_world(preset: Preset, seed: int) -> World:
     )
     world.partner_warehouse = _serving_warehouses(world)
     world.lines_per_level = preset.order_lines / levels(preset.start, len(preset.days)).sum()
+    world.variant = variant_named(variant)
+    if world.variant is not None:
+        world.variant.shape(world)
     _size_supply(world, rng)
     return world
 

@@ -9,6 +9,11 @@
 -- prior_uplift: demand multiplier assumed when no festival with that phase is in the history:
 --   1 + (phase prior for a festival of size 1 - 1) x festival_size. A planning assumption only;
 --   measured uplifts replace it as soon as one festival has been observed.
+-- The platform's own festivals (SUPPLYLOOP_FESTIVALS, macros/platform_festivals.sql: a brand
+-- day, a festival that moves every year) join the calendar on the dates it gives, as shopping
+-- festivals with the phases final_sprint, peak and after; where one overlaps a fixed festival,
+-- the platform's dates win the day (a day belongs to one festival).
+{%- set platform = platform_festivals() %}
 with
 
 shopping_festival_phases as (
@@ -99,19 +104,77 @@ festival_phase_spans as (
     inner join calendar_years on lunar_new_years.festival_year = calendar_years.festival_year
 ),
 
+{% if platform %}
+platform_festival_peaks as (
+    select festival, cast(peak_day as date) as peak_day, cast(festival_size as double) as festival_size
+    from (values
+        {%- for f in platform %}
+        ('{{ f.festival }}', '{{ f.peak_day }}', {{ f.size }}){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as peaks (festival, peak_day, festival_size)
+),
+
+platform_festival_spans as (
+    select
+        platform_festival_peaks.festival,
+        'shopping' as festival_family,
+        cast(extract(year from platform_festival_peaks.peak_day) as integer) as festival_year,
+        platform_festival_peaks.peak_day,
+        phases.festival_phase,
+        phases.first_offset,
+        phases.last_offset,
+        platform_festival_peaks.festival_size,
+        1 + (phases.prior_at_size_one - 1) * platform_festival_peaks.festival_size as prior_uplift
+    from platform_festival_peaks
+    cross join (values
+        ('final_sprint', -2, -1, 1.80),
+        ('peak',          0,  0, 4.00),
+        ('after',         1,  1, 1.30)
+    ) as phases (festival_phase, first_offset, last_offset, prior_at_size_one)
+),
+{% endif %}
+
 offsets as (
     {{ dbt.generate_series(40) }}
+),
+
+listed as (
+    select
+        {{ demand_add_days('spans.first_offset + offsets.generated_number - 1', 'spans.peak_day') }} as calendar_day,
+        spans.festival,
+        spans.festival_family,
+        spans.festival_year,
+        spans.festival_phase,
+        spans.first_offset + offsets.generated_number - 1 as days_from_peak,
+        cast(spans.festival_size as double) as festival_size,
+        cast(spans.prior_uplift as double) as prior_uplift,
+        spans.is_platform_festival
+    from (
+        select festival_phase_spans.*, false as is_platform_festival from festival_phase_spans
+        {%- if platform %}
+        union all
+        select platform_festival_spans.*, true as is_platform_festival from platform_festival_spans
+        {%- endif %}
+    ) as spans
+    inner join offsets
+        on offsets.generated_number <= spans.last_offset - spans.first_offset + 1
+),
+
+ranked as (
+    select
+        listed.*,
+        row_number() over (partition by calendar_day order by is_platform_festival desc, festival) as day_choice
+    from listed
 )
 
 select
-    {{ demand_add_days('festival_phase_spans.first_offset + offsets.generated_number - 1', 'festival_phase_spans.peak_day') }} as calendar_day,
-    festival_phase_spans.festival,
-    festival_phase_spans.festival_family,
-    festival_phase_spans.festival_year,
-    festival_phase_spans.festival_phase,
-    festival_phase_spans.first_offset + offsets.generated_number - 1 as days_from_peak,
-    cast(festival_phase_spans.festival_size as double) as festival_size,
-    cast(festival_phase_spans.prior_uplift as double) as prior_uplift
-from festival_phase_spans
-inner join offsets
-    on offsets.generated_number <= festival_phase_spans.last_offset - festival_phase_spans.first_offset + 1
+    calendar_day,
+    festival,
+    festival_family,
+    festival_year,
+    festival_phase,
+    days_from_peak,
+    festival_size,
+    prior_uplift
+from ranked
+where day_choice = 1

@@ -4,11 +4,16 @@
 --   level 'overall'        all SKUs, regions and held-out days
 --   level 'festival_days'  only the held-out days inside a festival (calendar)
 --   level 'ordinary_days'  only the other held-out days
---   level 'sku'            one SKU, all regions and held-out days (sku is null on the other levels)
+--   level 'sku_class'      the SKUs of one class (segment: fast, slow, intermittent or new;
+--                          int_demand_sku_classes_assigned, from the history before the cut-off)
+--   level 'sku'            one SKU, all regions and held-out days (sku is null on the other
+--                          levels; segment is the SKU's class)
 -- Errors are taken at the forecast's grain (SKU x region x day) and summed:
 --   wape       = sum |actual - forecast| / sum actual      (null when nothing sold)
 --   naive_wape = the same for the seasonal-naive baseline: each held-out day gets the actual
 --                of the same weekday in the last week before the cut-off
+--   band_coverage = share of SKU x region x day actuals inside the 80% band (calibrated on
+--                the errors of an earlier origin, never on these days: int_demand_forecasts_banded)
 with
 
 origins as (
@@ -16,7 +21,11 @@ origins as (
 ),
 
 forecasts as (
-    select * from {{ ref('int_demand_forecasts_fitted') }} where forecast_origin = 'backtest'
+    select * from {{ ref('int_demand_forecasts_banded') }} where forecast_origin = 'backtest'
+),
+
+sku_classes as (
+    select sku, sku_class from {{ ref('int_demand_sku_classes_assigned') }} where forecast_origin = 'backtest'
 ),
 
 actuals as (
@@ -32,6 +41,7 @@ held_out_series_days as (
         forecasts.forecast_day,
         forecasts.is_festival,
         forecasts.method,
+        coalesce(sku_classes.sku_class, 'new') as sku_class,
         coalesce(actual.demand_units, 0) as actual_units,
         forecasts.forecast_units,
         coalesce(last_week.demand_units, 0) as naive_units,
@@ -41,6 +51,7 @@ held_out_series_days as (
         end as within_band
     from forecasts
     cross join origins
+    left join sku_classes on sku_classes.sku = forecasts.sku
     left join actuals as actual
         on actual.sku = forecasts.sku
         and actual.region = forecasts.region
@@ -52,26 +63,33 @@ held_out_series_days as (
 ),
 
 measured as (
-    select 'overall' as level, cast(null as varchar) as scope_sku, held_out_series_days.*
+    select 'overall' as level, cast(null as varchar) as segment, cast(null as varchar) as scope_sku, held_out_series_days.*
     from held_out_series_days
 
     union all
 
     select
         case when is_festival then 'festival_days' else 'ordinary_days' end as level,
+        cast(null as varchar) as segment,
         cast(null as varchar) as scope_sku,
         held_out_series_days.*
     from held_out_series_days
 
     union all
 
-    select 'sku' as level, held_out_series_days.sku as scope_sku, held_out_series_days.*
+    select 'sku_class' as level, sku_class as segment, cast(null as varchar) as scope_sku, held_out_series_days.*
+    from held_out_series_days
+
+    union all
+
+    select 'sku' as level, sku_class as segment, held_out_series_days.sku as scope_sku, held_out_series_days.*
     from held_out_series_days
 ),
 
 accuracy as (
     select
         level,
+        segment,
         scope_sku as sku,
         count(distinct forecast_day) as holdout_days,
         min(forecast_day) as first_holdout_day,
@@ -84,11 +102,12 @@ accuracy as (
         avg(within_band) as band_coverage,
         max(method) as method
     from measured
-    group by level, scope_sku
+    group by level, segment, scope_sku
 )
 
 select
     accuracy.level,
+    accuracy.segment,
     accuracy.sku,
     origins.cutoff_day,
     accuracy.first_holdout_day,
