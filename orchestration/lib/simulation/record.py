@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.lib.simulation.report import scoped_rows
 from orchestration.lib.simulation.run import Result
 
 SIMULATION_KEY = dg.AssetKey(["simulation", "closed_loop"])
@@ -24,16 +25,13 @@ def policy_table(summary: dict) -> str:
         "| policy | weeks | stockout days | lost units | lost revenue (¥) | fill rate | avg stock | avg stock value (¥) |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for scope, title in (("all", "all"), ("festival_weeks", "festival"), ("ordinary_weeks", "ordinary")):
-        for p in summary["policies"].values():
-            f = p[scope]
-            if not f["days"]:
-                continue
-            fill = f"{f['fill_rate']:.1%}" if f["fill_rate"] is not None else ""
-            lines.append(
-                f"| {p['label']} | {title} | {f['stockout_days']:,} | {f['lost_units']:,} | {f['lost_revenue']:,.0f} "
-                f"| {fill} | {f['avg_stock_units']:,.0f} | {f['avg_stock_value']:,.0f} |"
-            )
+    policies = summary["policies"]
+    for name, title, f in scoped_rows(policies):
+        fill = f"{f['fill_rate']:.1%}" if f["fill_rate"] is not None else ""
+        lines.append(
+            f"| {policies[name]['label']} | {title} | {f['stockout_days']:,} | {f['lost_units']:,} "
+            f"| {f['lost_revenue']:,.0f} | {fill} | {f['avg_stock_units']:,.0f} | {f['avg_stock_value']:,.0f} |"
+        )
     return "\n".join(lines)
 
 

@@ -126,18 +126,23 @@ def table_lines(policies: dict[str, dict], labels: dict[str, str]) -> list[str]:
         f"{'fill rate':>11}{'avg stock':>12}{'avg stock value':>17}"
     )
     lines = [head, "-" * len(head)]
+    for name, title, f in scoped_rows(policies):
+        fill = f"{f['fill_rate']:.1%}" if f["fill_rate"] is not None else "-"
+        lines.append(
+            f"{labels[name]:<24}{title:<10}{f['stockout_days']:>14,}{f['lost_units']:>12,}"
+            f"{'¥' + format(round(f['lost_revenue']), ','):>15}{fill:>11}{round(f['avg_stock_units']):>12,}"
+            f"{'¥' + format(round(f['avg_stock_value']), ','):>17}"
+        )
+    return lines
+
+
+def scoped_rows(policies: dict[str, dict]):
+    """(policy, scope title, figures) over all days, then festival weeks, then ordinary weeks,
+    leaving out a scope with no days."""
     for scope, title in (("all", "all"), ("festival_weeks", "festival"), ("ordinary_weeks", "ordinary")):
         for name, p in policies.items():
-            f = p[scope]
-            if not f["days"]:
-                continue
-            fill = f"{f['fill_rate']:.1%}" if f["fill_rate"] is not None else "-"
-            lines.append(
-                f"{labels[name]:<24}{title:<10}{f['stockout_days']:>14,}{f['lost_units']:>12,}"
-                f"{'¥' + format(round(f['lost_revenue']), ','):>15}{fill:>11}{round(f['avg_stock_units']):>12,}"
-                f"{'¥' + format(round(f['avg_stock_value']), ','):>17}"
-            )
-    return lines
+            if p[scope]["days"]:
+                yield name, title, p[scope]
 
 
 def chart_svg(tallies: dict[str, Tally], labels: dict[str, str], festive: np.ndarray, title: str) -> str:
