@@ -7,6 +7,8 @@ that talks to S3 asks :func:`s3_endpoint`. Nothing reads the environment at impo
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -115,3 +117,21 @@ def s3_endpoint() -> S3Endpoint:
         return S3Endpoint(region=region)
     parsed = urlparse(url)
     return S3Endpoint(host=parsed.netloc, scheme=parsed.scheme or "https", region=region)
+
+
+@contextmanager
+def override_environment(values: dict[str, str], unset: tuple[str, ...] = ()) -> Iterator[None]:
+    """Set ``values`` and remove ``unset`` in this process's environment for the block, then
+    put back exactly what was there."""
+    saved = {k: os.environ.get(k) for k in (*values, *unset)}
+    for key in unset:
+        os.environ.pop(key, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

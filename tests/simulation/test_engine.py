@@ -119,7 +119,7 @@ def test_policies_face_the_same_consumers(world):
     }
     for a, b in zip(runs["min_max"], runs["oracle"], strict=True):
         assert (a.demand == b.demand).all()
-        assert (a.lost <= a.demand + 10_000).all() and (a.lost >= 0).all()
+        assert (a.lost >= 0).all() and (b.lost >= 0).all()
     t = tally(world, runs["oracle"])
     f = figures(t)
     assert f["demand_units"] == sum(int(o.demand.sum()) for o in runs["oracle"])

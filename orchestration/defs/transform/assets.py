@@ -4,7 +4,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, redirect_stdout
+from contextlib import redirect_stdout
 from typing import Any
 
 import dagster as dg
@@ -19,6 +19,7 @@ from orchestration.lib import mart_reports as reports
 from orchestration.lib.coverage import Coverage, absent_sources, plan_coverage, read_project
 from orchestration.lib.landing import bronze_stamps
 from orchestration.lib.progress import CONSOLE_COMPACT, CONSOLE_TAG, DbtProgress, TextLog
+from orchestration.lib.settings import override_environment
 from orchestration.lib.sources import canonical_sources, load_sources
 from orchestration.lib.warehouse import BuildPlan, Warehouse
 
@@ -65,20 +66,6 @@ class LakeTranslator(DagsterDbtTranslator):
     def _layer(props: Mapping[str, Any]) -> str:
         schema = props.get("config", {}).get("schema") or props.get("schema")
         return schema if schema in LAYERS else "transform"
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _mart_metadata(warehouse: Warehouse, exported: dict[str, int], published: str) -> dict[str, dict]:
@@ -218,7 +205,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, store, wareho
     # each mart's Parquet is written by dbt as soon as the mart is built, while it builds the
     # others (transforms/macros/export_mart.sql), and moved into the lake once the build passed
     export = warehouse.export_env()
-    with _environment({**log_level, **warehouse.dbt_env(), **plan.dbt_env(), **coverage.dbt_env(), **export}):
+    with override_environment({**log_level, **warehouse.dbt_env(), **plan.dbt_env(), **coverage.dbt_env(), **export}):
         invocation = dbt.cli(
             [*plan.dbt_args(), *coverage.dbt_args()],
             context=context,

@@ -11,10 +11,9 @@ back this week (its gate failed, so the published feed is last week's) releases 
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stderr
+from collections.abc import Callable
+from contextlib import redirect_stderr
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from orchestration.lib.settings import (
     LAKE_ROOT_ENV,
     LANDING_ROOT_ENV,
     SOURCES_ENV,
+    override_environment,
 )
 from orchestration.lib.simulation.engine import Loop
 from orchestration.lib.sources import canonical_sources
@@ -42,21 +42,9 @@ OUTSIDE_SETTINGS = (FEEDS_ROOT_ENV, LANDING_ROOT_ENV, SOURCES_ENV, FIRST_DAY_ENV
 INSTANCE_YAML = "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n"
 
 
-@contextmanager
-def world_settings(store: LakeStore) -> Iterator[None]:
+def world_settings(store: LakeStore):
     """The process's settings pointed at the simulated world's lake while the pipeline runs on it."""
-    saved = {name: os.environ.get(name) for name in (LAKE_ROOT_ENV, *OUTSIDE_SETTINGS)}
-    for name in OUTSIDE_SETTINGS:
-        os.environ.pop(name, None)
-    os.environ[LAKE_ROOT_ENV] = store.root
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return override_environment({LAKE_ROOT_ENV: store.root}, unset=OUTSIDE_SETTINGS)
 
 
 class FeedLink:
