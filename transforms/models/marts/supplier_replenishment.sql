@@ -40,7 +40,7 @@ forecast_days as (
         forecast.forecast_day,
         {{ dbt.datediff("last_day.as_of_day", "forecast.forecast_day", "day") }} as horizon_day,
         {{ exact_sum('forecast.forecast_units') }} as forecast_units,
-        sum(power(coalesce(forecast.forecast_upper - forecast.forecast_units, 0) / 1.2816, 2)) as forecast_variance
+        sum(power(coalesce(forecast.forecast_upper - forecast.forecast_units, 0) / cast(1.2816 as double), 2)) as forecast_variance
     from {{ ref('demand_forecast') }} as forecast
     cross join last_day
     group by forecast.sku, forecast.forecast_day, last_day.as_of_day
