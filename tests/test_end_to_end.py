@@ -441,3 +441,38 @@ def test_every_supplier_gets_a_gated_feed_and_the_feeds_add_up_to_the_mart(local
     mart = store.read_table("marts/supplier_replenishment/part-0.parquet")
     assert union.equals(mart.select(union.column_names).sort_by("sku"))
     assert not store.list_files("feeds/_staging", recursive=True)
+
+
+def test_every_supplier_sees_its_own_delivery_scorecard_and_the_ledger_adds_up_to_bronze(local_run):
+    import pyarrow.csv as pacsv
+
+    from orchestration.lib.arrivals import LEDGER_DIR
+    from orchestration.lib.feeds import SCORECARD_FILE, feed_store, latest_manifest, supplier_ids
+
+    store, _, _ = local_run
+    # the ledger counts every accepted row of a scored source once, per factory, as bronze holds it
+    source = load_sources()["production_output"]
+    bronze = Counter(_bronze(store, source).column("factory_id").to_pylist())
+    ledger = store.read_table(LEDGER_DIR).to_pylist()
+    by_factory = Counter()
+    for row in ledger:
+        if row["source"] == source.name and row["deliverer"]:
+            by_factory[row["deliverer"]] += row["accepted"]
+    assert by_factory == bronze
+    mart = store.read_table("marts/supplier_scorecard/part-0.parquet")
+    assert mart.num_rows and set(pc.unique(mart.column("delivery_status")).to_pylist()) <= {
+        "on_time",
+        "late",
+        "rejected",
+        "missing",
+        "no_rows",
+    }
+    feeds = feed_store(store)
+    for supplier in supplier_ids(store)[0]:
+        manifest = latest_manifest(store, supplier)
+        assert manifest["scorecard"]["file"] == SCORECARD_FILE and SCORECARD_FILE in manifest["files"]
+        data = feeds.store.read_bytes(feeds.path(supplier, manifest["version"], SCORECARD_FILE))
+        rows = pacsv.read_csv(__import__("io").BytesIO(data.removeprefix(b"\xef\xbb\xbf")))
+        assert set(rows.column("supplier_id").to_pylist()) == {supplier}  # its own rows, nobody else's
+        own = mart.filter(pc.equal(mart.column("supplier_id"), supplier))
+        assert rows.num_rows == own.num_rows

@@ -50,6 +50,7 @@ FEED = supplier_replenishment.NAME
 FEEDS_DIR = "feeds"
 STAGING = "_staging"
 MART = "marts/supplier_replenishment/part-0.parquet"
+SCORECARD_MART = "marts/supplier_scorecard/part-0.parquet"
 SUPPLIERS = "bronze/suppliers"
 ORDER_LINES = "bronze/order_lines"
 ORDER_LINES_QUARANTINE = "quarantine/order_lines"
@@ -57,6 +58,7 @@ ORDER_LINES_ASSET = "bronze/sales/order_lines"
 STRICT = "strict"
 PARQUET_FILE = "replenishment.parquet"
 CSV_FILE = "replenishment.csv"
+SCORECARD_FILE = "scorecard.csv"
 MANIFEST = "manifest.json"
 LATEST = "latest.json"
 BOM = b"\xef\xbb\xbf"
@@ -365,20 +367,41 @@ def csv_bytes(rows: pa.Table) -> bytes:
     return BOM + sink.getvalue()
 
 
-def version_of(rows: pa.Table, parquet: bytes) -> str:
+def version_of(rows: pa.Table, parquet: bytes, *more: bytes) -> str:
+    """``<as_of_day>_<hash>``: the hash of the feed's Parquet (and of the other files whose
+    content it does not determine, such as the scorecard)."""
     day = "undated"
     if "as_of_day" in rows.column_names and rows.num_rows:
         latest = pc.max(rows.column("as_of_day")).as_py()
         day = latest.isoformat() if latest else day
-    return f"{day}_{hashlib.sha256(parquet).hexdigest()[:12]}"
+    digest = hashlib.sha256(parquet)
+    for data in more:
+        digest.update(hashlib.sha256(data).digest())
+    return f"{day}_{digest.hexdigest()[:12]}"
 
 
-def stage_feed(store: LakeStore, supplier_id: str, rows: pa.Table) -> StagedFeed:
-    """Write the feed's Parquet and CSV into ``feeds/_staging/<supplier>/<version>/``."""
+def scorecard_rows(store: LakeStore, supplier_id: str) -> pa.Table | None:
+    """The supplier's own rows of the delivery scorecard (marts/supplier_scorecard), newest day
+    first; None when the mart is not built."""
+    validate_supplier_id(supplier_id)
+    if not store.exists(SCORECARD_MART):
+        return None
+    table = pq.read_table(
+        store.fs_path(SCORECARD_MART), filesystem=store.fs, filters=[("supplier_id", "==", supplier_id)]
+    )
+    order = [("business_day", "descending"), ("source", "ascending"), ("factory_id", "ascending")]
+    return table.sort_by([o for o in order if o[0] in table.column_names]).replace_schema_metadata(None)
+
+
+def stage_feed(store: LakeStore, supplier_id: str, rows: pa.Table, scorecard: pa.Table | None = None) -> StagedFeed:
+    """Write the feed's Parquet and CSV (and the supplier's scorecard, when there is one) into
+    ``feeds/_staging/<supplier>/<version>/``."""
     validate_supplier_id(supplier_id)
     feeds = feed_store(store)
     contents = {PARQUET_FILE: parquet_bytes(rows), CSV_FILE: csv_bytes(rows)}
-    version = version_of(rows, contents[PARQUET_FILE])
+    if scorecard is not None:
+        contents[SCORECARD_FILE] = csv_bytes(scorecard)
+    version = version_of(rows, contents[PARQUET_FILE], *([contents[SCORECARD_FILE]] if scorecard is not None else []))
     staged = StagedFeed(
         supplier_id=supplier_id,
         version=version,
@@ -566,6 +589,11 @@ def build_manifest(
             if c in rows.column_names
         },
         **feed_coverage(store),  # the sources this platform does not deliver, and what they leave at zero
+        **(
+            {"scorecard": scorecard_summary(feeds_table(store, staged, SCORECARD_FILE))}
+            if SCORECARD_FILE in staged.files
+            else {}
+        ),
         "incomplete_days": [d.record() for d in held_back],
         "code_version": code_version(),
         "validation": {
@@ -578,6 +606,62 @@ def build_manifest(
             "docs": result.docs,
             "warnings": [f.describe() for f in result.warnings],
         },
+    }
+
+
+def feeds_table(store: LakeStore, staged: StagedFeed, name: str) -> pa.Table:
+    """A staged CSV file of the feed, read back."""
+    data = feed_store(store).store.read_bytes(staged.path(name))
+    return pacsv.read_csv(io.BytesIO(data.removeprefix(BOM)))
+
+
+def scorecard_summary(rows: pa.Table) -> dict:
+    """The scorecard in a few lines for the manifest: per source, the days on time, late,
+    rejected and missing, the average lateness of the late ones, the quarantine ratio and the
+    top reasons, over the scorecard's days; and the feed's own outcomes."""
+    per_source: dict[str, dict] = {}
+    reasons: dict[str, dict[str, int]] = {}
+    for row in rows.to_pylist():
+        entry = per_source.setdefault(
+            row["source"],
+            {
+                "days": 0,
+                "on_time": 0,
+                "late": 0,
+                "rejected": 0,
+                "missing": 0,
+                "minutes_late": 0,
+                "rows": 0,
+                "quarantined": 0,
+            },
+        )
+        entry["days"] += 1
+        entry[row["delivery_status"]] = entry.get(row["delivery_status"], 0) + 1
+        entry["minutes_late"] += row["minutes_late"] or 0
+        entry["rows"] += (row["accepted_rows"] or 0) + (row["quarantined_rows"] or 0)
+        entry["quarantined"] += row["quarantined_rows"] or 0
+        for part in (row["top_reasons"] or "").split(", "):
+            code, _, n = part.rpartition(":")
+            if code:
+                reasons.setdefault(row["source"], {})[code] = reasons.get(row["source"], {}).get(code, 0) + int(n)
+    for source, entry in per_source.items():
+        late_minutes = entry.pop("minutes_late")
+        entry["avg_minutes_late"] = round(late_minutes / entry["late"]) if entry["late"] else 0
+        entry["quarantine_ratio"] = round(entry.pop("quarantined") / entry["rows"], 4) if entry["rows"] else None
+        del entry["rows"]
+        top = sorted(reasons.get(source, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        entry["top_reasons"] = [f"{code}: {n} rows" for code, n in top]
+    days = [d for d in rows.column("business_day").to_pylist() if d] if rows.num_rows else []
+    feeds = {}
+    if "feed_outcome" in rows.column_names:
+        for outcome in rows.column("feed_outcome").to_pylist():
+            if outcome:
+                feeds[outcome] = feeds.get(outcome, 0) + 1
+    return {
+        "file": SCORECARD_FILE,
+        "days": [str(min(days)), str(max(days))] if days else None,
+        "deliveries": per_source,
+        "feed_outcomes": feeds,
     }
 
 
@@ -625,6 +709,51 @@ def _sweep(store: LakeStore, parent: str, keep: str, unpublished_only: bool) -> 
             continue
         if all(f.mtime is not None and f.mtime < cutoff for f in files):
             store.delete_dir(f"{parent}/{name}")
+
+
+# -- outcomes ---------------------------------------------------------------------------
+OUTCOMES_DIR = "bronze/_feed_outcomes"
+OUTCOME_SCHEMA = pa.schema(
+    [
+        pa.field("feed", pa.string(), False),
+        pa.field("supplier_id", pa.string(), False),
+        pa.field("as_of_day", pa.date32()),
+        pa.field("outcome", pa.string(), False),  # published | unchanged | held
+        pa.field("reason", pa.string()),
+        pa.field("version", pa.string()),
+        pa.field("gate_result", pa.string()),
+        pa.field("decided_at", pa.timestamp("us", tz="UTC"), False),
+    ]
+)
+
+
+def record_outcome(
+    store: LakeStore,
+    supplier_id: str,
+    as_of_day: date | None,
+    outcome: str,
+    reason: str | None = None,
+    version: str | None = None,
+    gate_result: str | None = None,
+) -> str | None:
+    """Keep what became of a supplier's feed for ``as_of_day`` (the supplier scorecard shows it):
+    ``bronze/_feed_outcomes/day=<as_of_day>/<supplier_id>.parquet``, the day's last word. Nothing
+    is kept without a day (no order lines yet) or for an id that cannot name a file."""
+    if as_of_day is None or not SUPPLIER_ID.fullmatch(supplier_id or ""):
+        return None
+    row = {
+        "feed": FEED,
+        "supplier_id": supplier_id,
+        "as_of_day": as_of_day,
+        "outcome": outcome,
+        "reason": reason,
+        "version": version,
+        "gate_result": gate_result,
+        "decided_at": datetime.now(UTC),
+    }
+    path = f"{OUTCOMES_DIR}/day={as_of_day.isoformat()}/{supplier_id}.parquet"
+    store.write_parquet(path, pa.Table.from_pylist([row], schema=OUTCOME_SCHEMA))
+    return path
 
 
 # -- read -------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orchestration.lib.arrivals import DelivererCounts, ledger_path, ledger_rows, write_ledger
 from orchestration.lib.lake import LakeFile, LakeStore
 from orchestration.lib.readers import FILE, ROW, FileRejected, RawFile, malformed_fix, raw_text, read_landing_file
 from orchestration.lib.rules import apply_rules, connect, event_days
@@ -404,7 +405,7 @@ def ingest_files(
     """Ingest one partition's files: bronze and quarantine are replaced wholly, atomically."""
     files = sorted(files, key=lambda f: f.name)
     q_path = quarantine_path(source, day or snapshot_day or date.today())
-    for path in (bronze_path(source, day), q_path):
+    for path in (bronze_path(source, day), q_path, *([ledger_path(source, day)] if day and source.is_daily else [])):
         folder = path.rsplit("/", 1)[0]
         for name in store.sweep_temporaries(folder):
             log.warning("%s: removed %s/%s, left over by a write that was killed", source.name, folder, name)
@@ -417,11 +418,13 @@ def ingest_files(
         bronze=store.uri(bronze_path(source, day)),
     )
     accepted_per_file, rejected_per_file = Counter(), Counter()
+    per_deliverer = DelivererCounts(source)
     preview: list[pa.Table] = []
 
     def reject(table: pa.Table) -> None:
         quarantine.write(table)
         rejected_per_file.update(_value_counts(table.column(FILE)))
+        per_deliverer.add_quarantined(table, FILE)
         result.reasons.update(_value_counts(table.column("_reason_code")))
         note_examples(result.examples, table)
 
@@ -440,6 +443,7 @@ def ingest_files(
                     offset += batch.num_rows
                     bronze.write(good)
                     accepted_per_file.update(_value_counts(good.column(FILE)))
+                    per_deliverer.add_accepted(good, FILE)
                     if good.num_rows and sum(t.num_rows for t in preview) < PREVIEW_ROWS:
                         # a copy: a slice would keep the whole batch alive as long as the result
                         preview.append(pa.Table.from_pylist(good.slice(0, PREVIEW_ROWS).to_pylist(), good.schema))
@@ -460,6 +464,8 @@ def ingest_files(
         outcome.rows = outcome.accepted + outcome.quarantined
     if preview:
         result.preview = pa.concat_tables(preview).slice(0, PREVIEW_ROWS)
+    if day is not None and source.is_daily:  # written last: it describes what bronze and quarantine now hold
+        write_ledger(store, source, day, ledger_rows(source, day, files, delivery.outcomes, per_deliverer))
     return result
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import yaml
@@ -33,6 +34,9 @@ DAY_DIRECTIVES = {"%Y": r"(?P<year>\d{4})", "%m": r"(?P<month>\d{2})", "%d": r"(
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 DEFAULT_FRESH_BY = "09:00"
+DEFAULT_DELIVER_BY = "06:00"
+# the master data a daily source's rows name their deliverer by: a factory, or a supplier
+DELIVERERS = ("factories.factory_id", "suppliers.supplier_id")
 # what a platform's own sources file may set on a canonical source (columns: aliases only)
 OVERLAY_SETTINGS = (
     "folder",
@@ -46,6 +50,7 @@ OVERLAY_SETTINGS = (
     "description",
     "max_quarantine_ratio",
     "fresh_by",
+    "deliver_by",
     "columns",
 )
 
@@ -125,6 +130,9 @@ class Source:
     folder: str | None = None  # below the landing root; None: the source's name, "": the root itself
     # a daily source's yesterday must be in bronze by this time of day (HH:MM in ``timezone``)
     fresh_by: str = DEFAULT_FRESH_BY
+    # a daily source's files for a business day are due in the landing zone by this time of
+    # the next day (HH:MM in ``timezone``): the supplier scorecard measures lateness against it
+    deliver_by: str = DEFAULT_DELIVER_BY
 
     @property
     def entity(self) -> str:
@@ -161,6 +169,23 @@ class Source:
         fields = [pa.field(c.name, c.arrow_type, nullable=not c.required) for c in self.columns]
         fields += [pa.field("_source_file", pa.string(), False), pa.field("_source_row", pa.int64(), False)]
         return pa.schema(fields)
+
+    @property
+    def deliverer(self) -> str | None:
+        """The column naming who delivered each row (a factory, or a supplier), from the
+        contract's references; None for a source the platform's own systems deliver."""
+        for target in DELIVERERS:
+            for col in self.columns:
+                if col.references and ".".join(col.references) == target:
+                    return col.name
+        return None
+
+    def due_at(self, day: date) -> datetime:
+        """When the files of business ``day`` are due in the landing zone (UTC): ``deliver_by``
+        on the next day, in the source's time zone."""
+        hour, minute = (int(part) for part in self.deliver_by.split(":"))
+        local = datetime.combine(day + timedelta(days=1), time(hour, minute), ZoneInfo(self.timezone))
+        return local.astimezone(UTC)
 
     @property
     def references(self) -> set[str]:
@@ -253,15 +278,8 @@ def _source(name: str, spec: dict, defaults: dict) -> Source:
             f"sources.yaml: {name} has encoding {encoding!r}, which Python does not know; "
             "use e.g. utf-8, utf-8-sig, gb18030 or gbk"
         ) from None
-    fresh_by = spec.get("fresh_by", defaults.get("fresh_by", DEFAULT_FRESH_BY))
-    if isinstance(fresh_by, int) and not isinstance(fresh_by, bool):  # YAML reads an unquoted 9:30 as 570 (minutes)
-        fresh_by = f"{fresh_by // 60:02d}:{fresh_by % 60:02d}"
-    fresh_by = str(fresh_by)
-    if not CLOCK.match(fresh_by):
-        raise SourceConfigError(
-            f"sources.yaml: {name} has fresh_by {fresh_by!r}; write the time of day yesterday's data is due as HH:MM, "
-            "e.g. '09:00'"
-        )
+    fresh_by = _clock(name, spec, defaults, "fresh_by", DEFAULT_FRESH_BY, "yesterday's data is due in bronze")
+    deliver_by = _clock(name, spec, defaults, "deliver_by", DEFAULT_DELIVER_BY, "a day's files are due the next day")
     folder = spec.get("folder")
     if folder is not None and (not isinstance(folder, str) or ".." in folder.split("/") or folder.startswith("/")):
         raise SourceConfigError(
@@ -284,7 +302,21 @@ def _source(name: str, spec: dict, defaults: dict) -> Source:
         skip_rows=skip_rows,
         folder=None if folder is None else folder.strip("/"),
         fresh_by=fresh_by,
+        deliver_by=deliver_by,
     )
+
+
+def _clock(name: str, spec: dict, defaults: dict, key: str, default: str, what: str) -> str:
+    """A time of day setting as HH:MM, or a clear error."""
+    value = spec.get(key, defaults.get(key, default))
+    if isinstance(value, int) and not isinstance(value, bool):  # YAML reads an unquoted 9:30 as 570 (minutes)
+        value = f"{value // 60:02d}:{value % 60:02d}"
+    value = str(value)
+    if not CLOCK.match(value):
+        raise SourceConfigError(
+            f"sources.yaml: {name} has {key} {value!r}; write the time of day {what} as HH:MM, e.g. '{default}'"
+        )
+    return value
 
 
 def parse_sources(doc: dict) -> dict[str, Source]:

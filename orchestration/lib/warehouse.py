@@ -111,6 +111,9 @@ class BuildPlan:
         return _day_range("SUPPLYLOOP", self.days)
 
 
+LEDGERS = ("deliveries", "feed_outcomes")  # transforms/models/staging/_sources.yml, source `ledger`
+
+
 def _s3_credentials() -> dict[str, str]:
     """Credentials from the standard AWS chain, handed to DuckDB (which cannot walk the chain
     itself without an extension it cannot download here)."""
@@ -192,6 +195,10 @@ class Warehouse:
             "LAKE_ROOT": self.store.root if self.store.is_s3 else self.store.fs_path(""),
             "WAREHOUSE_PATH": str(self.build_path),
             "DBT_TARGET": "s3" if self.store.is_s3 else "local",
+            # the pipeline's own ledgers (bronze/_<name>) not written yet read as empty tables
+            "SUPPLYLOOP_EMPTY_LEDGERS": ",".join(
+                name for name in LEDGERS if not self.store.list_files(f"bronze/_{name}", "*.parquet", recursive=True)
+            ),
         }
         endpoint = self.store.endpoint
         if endpoint is not None and endpoint.host:

@@ -18,8 +18,10 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
+from orchestration.lib import arrivals, feeds
 from orchestration.lib.paths import TRANSFORMS_DIR
 from orchestration.lib.sources import load_sources
+from orchestration.lib.warehouse import LEDGERS
 
 DBT = Path(sys.executable).parent / "dbt"
 
@@ -150,13 +152,15 @@ def test_bronze_tables_are_registered_through_athena_with_partition_projection(a
     creates = [q for q in queries if "create external table" in q.lower()]  # after dbt's query comment
     lake = athena["LAKE_ROOT"]
     sources = load_sources()
-    assert len(creates) == len(sources)
-    for name, source in sources.items():
+    assert len(creates) == len(sources) + len(LEDGERS)
+    folders = {name: (name, source.is_daily) for name, source in sources.items()}
+    folders.update({name: (f"_{name}", True) for name in LEDGERS})  # the pipeline's own, by day
+    for name, (folder, daily) in folders.items():
         (ddl,) = [q for q in creates if f"`supplyloop_bronze`.`{name}` (" in q]
         assert sqlglot.parse_one(ddl, read="athena", error_level=sqlglot.ErrorLevel.RAISE)
-        assert f"location '{lake}/bronze/{name}/'" in ddl
-        assert ("'projection.day.type' = 'date'" in ddl) == source.is_daily
-        assert ("partitioned by (`day` date)" in ddl) == source.is_daily
+        assert f"location '{lake}/bronze/{folder}/'" in ddl
+        assert ("'projection.day.type' = 'date'" in ddl) == daily
+        assert ("partitioned by (`day` date)" in ddl) == daily
 
 
 def test_declared_bronze_columns_are_the_ones_the_ingestion_writes():
@@ -165,8 +169,9 @@ def test_declared_bronze_columns_are_the_ones_the_ingestion_writes():
         for group in yaml.safe_load((TRANSFORMS_DIR / "models" / "staging" / "_sources.yml").read_text())["sources"]
         for table in group["tables"]
     }
+    schemas = {name: source.schema for name, source in load_sources().items()}
+    schemas.update({"deliveries": arrivals.SCHEMA, "feed_outcomes": feeds.OUTCOME_SCHEMA})
     written = {
-        name: [(field.name, ATHENA_TYPES[str(field.type)]) for field in source.schema]
-        for name, source in load_sources().items()
+        name: [(field.name, ATHENA_TYPES[str(field.type)]) for field in schema] for name, schema in schemas.items()
     }
     assert declared == written

@@ -23,7 +23,8 @@
             {%- do statements.append("create database if not exists `" ~ source.schema ~ "`") -%}
         {%- endif -%}
         {%- do statements.append("drop table if exists `" ~ source.schema ~ "`.`" ~ source.name ~ "`") -%}
-        {%- do statements.append(bronze_table_ddl(source, lake_root ~ "/bronze/" ~ source.name ~ "/", first_day)) -%}
+        {%- set folder = ('_' if source.meta.get('ledger') else '') ~ source.name -%}
+        {%- do statements.append(bronze_table_ddl(source, lake_root ~ "/bronze/" ~ folder ~ "/", first_day)) -%}
     {%- endfor -%}
     {%- for statement in statements -%}
         {%- if dry_run -%}

@@ -13,11 +13,12 @@
    null). #}
 
 {# A staging model's bronze table: the source itself, or, when the platform does not deliver
-   it, an empty relation with the source's columns and types (_sources.yml), plus `day` for a
+   it (or, for the pipeline's own ledgers, before anything wrote one: SUPPLYLOOP_EMPTY_LEDGERS,
+   orchestration/lib/warehouse.py), an empty relation with the source's columns and types (_sources.yml), plus `day` for a
    daily source, so every model that merely uses the source still builds. #}
 {% macro bronze_source(source_name, table_name) -%}
     {%- set relation = source(source_name, table_name) -%}
-    {%- if table_name in absent_sources() -%}
+    {%- if table_name in absent_sources() or (source_name == 'ledger' and table_name in _name_list("SUPPLYLOOP_EMPTY_LEDGERS")) -%}
         {%- set node = graph.sources["source." ~ project_name ~ "." ~ source_name ~ "." ~ table_name] -%}
         {%- set extra = {"day": "date"} if node.meta.get("partitioned_by_day") else {} -%}
         {{ empty_relation(node, extra) }}

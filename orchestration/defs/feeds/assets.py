@@ -2,6 +2,7 @@
 
 import warnings
 from collections.abc import Iterator
+from datetime import date
 
 import dagster as dg
 
@@ -25,6 +26,8 @@ from orchestration.lib.feeds import (
     latest_manifest,
     publish_feed,
     read_staged,
+    record_outcome,
+    scorecard_rows,
     stage_feed,
     validate_supplier_id,
 )
@@ -51,8 +54,10 @@ with warnings.catch_warnings():
     )
 
 
-def _refuse(supplier: str, reason: str, store: LakeStore, **fields) -> dg.Failure:
-    """Alert a person and fail this supplier's partition, saying that the previous feed stays."""
+def _refuse(supplier: str, reason: str, store: LakeStore, as_of_day: date | None = None, **fields) -> dg.Failure:
+    """Alert a person and fail this supplier's partition, saying that the previous feed stays;
+    the supplier's scorecard keeps the reason."""
+    record_outcome(store, supplier, as_of_day, "held", reason, gate_result=fields.get("result"))
     previous = latest_manifest(store, supplier)
     kept = f"its previous feed {previous['version']} stays published" if previous else "it has no feed yet"
     message = f"feed {supplier_replenishment.NAME} for supplier {supplier} NOT published: {reason}; {kept}"
@@ -60,12 +65,13 @@ def _refuse(supplier: str, reason: str, store: LakeStore, **fields) -> dg.Failur
     return dg.Failure(description=message, metadata={"supplier_id": supplier, **{k: str(v) for k, v in fields.items()}})
 
 
-def _gate_failure(supplier: str, gate: GateResult, store: LakeStore) -> dg.Failure:
+def _gate_failure(supplier: str, gate: GateResult, store: LakeStore, as_of_day: date) -> dg.Failure:
     failed = "; ".join(f.describe() for f in gate.errors)
     return _refuse(
         supplier,
         f"{len(gate.errors)} expectation(s) failed: {failed}",
         store,
+        as_of_day,
         result=gate.uri,
         data_docs=gate.docs,
         failed=[f.describe() for f in gate.errors],
@@ -127,25 +133,24 @@ def supplier_replenishment_feed(context: dg.AssetExecutionContext, lake: Lake) -
     as_of_day = days.as_of_day
     blocked = blocking_input_gate(store, as_of_day) if as_of_day else None
     if blocked is not None:
-        raise _refuse(supplier, f"the input {blocked.summary()}", store, result=blocked.uri)
+        raise _refuse(supplier, f"the input {blocked.summary()}", store, as_of_day, result=blocked.uri)
     if as_of_day is None or (days.strict and days.incomplete):  # also when the input gate has not run yet
-        raise _refuse(supplier, f"the input is incomplete: {days.describe()}", store)
+        raise _refuse(supplier, f"the input is incomplete: {days.describe()}", store, as_of_day)
     if days.held_back:
         context.log.warning(f"{supplier}: {days.describe()}")
-    staged = stage_feed(store, supplier, feed_rows(store, supplier))
+    staged = stage_feed(store, supplier, feed_rows(store, supplier), scorecard_rows(store, supplier))
     try:
         gate = gate_feed(store, staged, as_of_day)
         check = gate_check_result(gate, GATE_CHECK, store)
         context.log.info(gate.summary())
         if not gate.success:
             yield check
-            raise _gate_failure(supplier, gate, store)
+            raise _gate_failure(supplier, gate, store, as_of_day)
         published = publish_feed(store, staged, gate.path, days.held_back)
         rows = read_staged(store, staged)
     finally:
         discard_staged(store, staged)
-    context.log.info(
-        f"{supplier}: {'published' if published.changed else 'unchanged'} {published.version} "
-        f"({published.rows} rows) at {published.uri}"
-    )
+    outcome = "published" if published.changed else "unchanged"
+    record_outcome(store, supplier, as_of_day, outcome, version=published.version, gate_result=gate.uri)
+    context.log.info(f"{supplier}: {outcome} {published.version} ({published.rows} rows) at {published.uri}")
     yield dg.MaterializeResult(metadata=_metadata(published, gate, rows, store), check_results=[check])

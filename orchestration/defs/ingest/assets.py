@@ -6,6 +6,8 @@ from datetime import date
 import dagster as dg
 
 from orchestration.defs.ingest.metadata import (
+    DELIVERIES_ON_TIME,
+    deliveries_on_time_check,
     files_matched_check,
     materialization_metadata,
     quarantine_ratio_check,
@@ -25,8 +27,24 @@ def bronze_key(source: Source) -> dg.AssetKey:
     return dg.AssetKey(["bronze", source.domain, source.name])
 
 
-def _check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
-    return [
+def _check_specs(key: dg.AssetKey, source: Source) -> list[dg.AssetCheckSpec]:
+    on_time = (
+        [
+            dg.AssetCheckSpec(
+                DELIVERIES_ON_TIME,
+                asset=key,
+                description=(
+                    f"Every {source.deliverer.removesuffix('_id')} that delivered {source.name} in the last 4 weeks delivered "
+                    f"the newest day ingested, by its deadline ({source.deliver_by} {source.timezone} the next day, "
+                    "deliver_by in sources.yaml); each late or missing delivery is alerted, naming the supplier and the "
+                    "file expected. The supplier_scorecard mart keeps the history."
+                ),
+            )
+        ]
+        if source.is_daily and source.deliverer
+        else []
+    )
+    return on_time + [
         dg.AssetCheckSpec(
             "files_readable",
             asset=key,
@@ -77,7 +95,7 @@ def bronze_asset(source: Source) -> dg.AssetsDefinition:
         partitions_def=daily_partitions if source.is_daily else None,
         backfill_policy=dg.BackfillPolicy.single_run() if source.is_daily else None,
         deps=[bronze_key(sources[entity]) for entity in sorted(source.references)],
-        check_specs=_check_specs(key),
+        check_specs=_check_specs(key, source),
         metadata={
             "landing": f"{source.landing_dir}/{source.files}",
             "format": source.format,
@@ -110,6 +128,8 @@ def bronze_asset(source: Source) -> dg.AssetsDefinition:
         yield rejected_files_check(store, source, results)
         yield files_matched_check(source, not_read)
         yield quarantine_ratio_check(store, source, results)
+        if source.is_daily and source.deliverer:
+            yield deliveries_on_time_check(store, source, max(r.day for r in results))
 
     return _bronze
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from typing import NamedTuple
 
 import dagster as dg
 import pyarrow as pa
 
+from orchestration.lib.alerts import alert
+from orchestration.lib.arrivals import lapses
 from orchestration.lib.deliveries import Unmatched, not_read_report
 from orchestration.lib.ingest import IngestResult
 from orchestration.lib.lake import LakeStore
@@ -117,6 +120,51 @@ def rejected_files_check(store: LakeStore, source: Source, results: list[IngestR
             "details": dg.MetadataValue.md(
                 table + _more(len(rejected), len(shown), "rejected files") if rejected else "every file was readable"
             ),
+        },
+    )
+
+
+DELIVERIES_ON_TIME = "deliveries_on_time"
+ALERTS_PER_CHECK = 20  # lapses alerted one by one; more are counted in one alert
+
+
+def deliveries_on_time_check(store: LakeStore, source: Source, day: date) -> dg.AssetCheckResult:
+    """Warns, and alerts a person, when a deliverer's files for ``day`` came late or not at all."""
+    found = lapses(store, source, day)
+    for lapse in found[:ALERTS_PER_CHECK]:
+        alert(
+            lapse.describe(),
+            source=source.name,
+            day=day.isoformat(),
+            supplier_id=lapse.supplier_id,
+            factory_id=lapse.factory_id,
+            lapse=lapse.kind,
+            expected_file=lapse.expected_file,
+        )
+    if len(found) > ALERTS_PER_CHECK:
+        alert(
+            f"{source.name} for {day}: {len(found) - ALERTS_PER_CHECK} more late or missing deliveries; "
+            "see marts/supplier_scorecard",
+            source=source.name,
+            day=day.isoformat(),
+        )
+    late = [x for x in found if x.kind == "late"]
+    missing = [x for x in found if x.kind == "missing"]
+    return dg.AssetCheckResult(
+        check_name=DELIVERIES_ON_TIME,
+        passed=not found,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{source.name} for {day}: every delivery on time"
+            if not found
+            else f"{source.name} for {day}: {len(late)} late, {len(missing)} missing"
+        ),
+        metadata={
+            "day": day.isoformat(),
+            "late": len(late),
+            "missing": len(missing),
+            "deadline": f"{source.deliver_by} {source.timezone}, the next day",
+            "details": dg.MetadataValue.md("\n".join(f"- {x.describe()}" for x in found[:50]) or "none"),
         },
     )
 

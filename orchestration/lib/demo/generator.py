@@ -14,7 +14,7 @@ from orchestration.lib.demo.presets import preset_named
 from orchestration.lib.demo.simulate import simulate
 from orchestration.lib.demo.variants import festival_setting
 from orchestration.lib.demo.world import build_world
-from orchestration.lib.demo.writers import landing_path, render, write
+from orchestration.lib.demo.writers import arrival, landing_path, render, stamp_arrival, write
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.progress import DayProgress, stderr_line
 from orchestration.lib.sources import canonical_sources
@@ -98,7 +98,10 @@ def generate(
     for day in simulate(world):
         for name, table in day.tables.items():
             data = render(sources[name], table, day.day)
-            files += delivery.deliver(store, sources[name], day.day, table, data)
+            delivered = delivery.deliver(store, sources[name], day.day, table, data)
+            for rel in delivered:
+                stamp_arrival(store, rel, arrival(sources[name], day.day, seed))
+            files += delivered
             tally.count(name, day.day, table)
         orders += day.orders
         stockouts[day.day.isoformat()] = day.stockout_units

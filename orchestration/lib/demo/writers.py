@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from orchestration.lib.demo.fields import rng_for
 from orchestration.lib.lake import PARQUET_OPTIONS, LakeStore
 from orchestration.lib.sources import Source
 
@@ -53,6 +56,32 @@ def write(store: LakeStore, rel: str, data: bytes) -> str:
     """Put one file in the lake, all at once."""
     store.write_bytes(rel, data)
     return rel
+
+
+# A day's exports leave the factories and the platform's systems overnight: most are in the
+# landing zone a few hours after midnight, some after their deadline (deliver_by, 06:00).
+ARRIVAL_HOURS = (1.0, 5.5)
+LATE_SHARE = 0.05
+LATE_HOURS = (6.5, 14.0)
+
+
+def arrival(source: Source, day: date, seed: int) -> datetime:
+    """When the demo's file of ``source`` for ``day`` reached the landing zone (UTC): the night
+    after the day, or, for about one file in twenty, late in the following morning."""
+    rng = rng_for(seed, f"arrival:{source.name}", day)
+    late = rng.random() < LATE_SHARE
+    hours = rng.uniform(*(LATE_HOURS if late else ARRIVAL_HOURS))
+    local = datetime.combine(day + timedelta(days=1), time(0), ZoneInfo(source.timezone)) + timedelta(hours=hours)
+    return local.astimezone(UTC)
+
+
+def stamp_arrival(store: LakeStore, rel: str, when: datetime) -> None:
+    """Give a landing file its arrival time (a folder's files only: S3 keeps the upload's time).
+    Never a time still to come: a file cannot have arrived after it was written."""
+    if store.is_s3:
+        return
+    stamp = min(when.timestamp(), datetime.now(UTC).timestamp())
+    os.utime(store.fs_path(rel), (stamp, stamp))
 
 
 # -- one renderer per format ------------------------------------------------------------
