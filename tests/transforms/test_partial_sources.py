@@ -88,7 +88,9 @@ def test_sales_and_master_data_alone_build_every_mart_they_can_and_publish_every
     assert all(r.success for r in results)
     built = {"daily_demand", "demand_forecast", "forecast_backtest", "partner_performance"}
     built |= {"supplier_replenishment", "supply_demand_balance"}
+    built |= {"supplier_scorecard"}  # empty: no delivered source names the factory that sent it
     assert set(store.list_dirs("marts")) == built
+    assert store.read_table("marts/supplier_scorecard").num_rows == 0
     with duckdb.connect(store.fs_path("warehouse.duckdb"), read_only=True) as con:
         tables = {
             r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()
