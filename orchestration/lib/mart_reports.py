@@ -54,3 +54,27 @@ def balance_picture(con: duckdb.DuckDBPyConnection, top: int = 10) -> str:
         """
     ).to_arrow_table()
     return markdown_table(table, digits=0)
+
+
+def scorecard_picture(con: duckdb.DuckDBPyConnection, top: int = 15) -> str:
+    """Per supplier and source over the scorecard's window: days on time, late, missing and
+    rejected, the average lateness, the quarantine ratio; the suppliers with most lapses first."""
+    if not _exists(con, "supplier_scorecard"):
+        return ""
+    table = con.execute(
+        f"""
+        SELECT supplier_id, source,
+               count(*) FILTER (WHERE delivery_status = 'on_time') AS on_time,
+               count(*) FILTER (WHERE delivery_status = 'late') AS late,
+               count(*) FILTER (WHERE delivery_status = 'missing') AS missing,
+               count(*) FILTER (WHERE delivery_status = 'rejected') AS rejected,
+               round(avg(minutes_late) FILTER (WHERE delivery_status = 'late')) AS avg_minutes_late,
+               round(sum(quarantined_rows) / nullif(sum(accepted_rows + quarantined_rows), 0), 4) AS quarantine_ratio
+        FROM {MARTS}.supplier_scorecard
+        GROUP BY supplier_id, source
+        ORDER BY sum(count(*) FILTER (WHERE delivery_status IN ('late', 'missing', 'rejected')))
+                 OVER (PARTITION BY supplier_id) DESC, supplier_id, source
+        LIMIT {int(top)}
+        """
+    ).to_arrow_table()
+    return markdown_table(table, digits=4)

@@ -67,6 +67,19 @@ def test_the_balance_shows_its_top_skus_week_by_week(demo):
     assert len(picture.splitlines()) > 10
 
 
+def test_the_scorecard_shows_each_suppliers_deliveries_and_the_on_time_check_runs(demo):
+    store, _, instance = demo
+    picture = _metadata(instance, "marts", "supplier_scorecard")["deliveries_by_supplier"]
+    header, _, *rows = picture.splitlines()
+    assert header.startswith("| supplier_id | source | on_time | late | missing | rejected |")
+    suppliers = {row.split("|")[1].strip() for row in rows}
+    assert suppliers == set(store.read_table("bronze/suppliers").column("supplier_id").to_pylist())
+    checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey(["bronze", "factory", "production_output"]), "deliveries_on_time")]
+    )
+    assert checks, "deliveries_on_time never ran"
+
+
 def test_every_run_has_a_job_name_and_the_range_run_names_its_days(demo):
     _, truth, instance = demo
     runs = instance.get_runs()

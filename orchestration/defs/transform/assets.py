@@ -69,7 +69,8 @@ class LakeTranslator(DagsterDbtTranslator):
 
 
 def _mart_metadata(warehouse: Warehouse, exported: dict[str, int], published: str) -> dict[str, dict]:
-    """Per mart: rows, where it is, a preview; the forecast's backtest; the balance picture."""
+    """Per mart: rows, where it is, a preview; the forecast's backtest; the balance picture; the
+    suppliers' deliveries."""
     with duckdb.connect(str(warehouse.build_path), read_only=True) as con:
         extra = {
             name: {
@@ -82,11 +83,14 @@ def _mart_metadata(warehouse: Warehouse, exported: dict[str, int], published: st
         }
         trust = reports.backtest(con)
         picture = reports.balance_picture(con)
+        scorecard = reports.scorecard_picture(con)
     for name in ("demand_forecast", "forecast_backtest"):
         if name in extra:
             extra[name].update(trust)
     if "supply_demand_balance" in extra and picture:
         extra["supply_demand_balance"]["top_skus_by_week"] = dg.MetadataValue.md(picture)
+    if "supplier_scorecard" in extra and scorecard:
+        extra["supplier_scorecard"]["deliveries_by_supplier"] = dg.MetadataValue.md(scorecard)
     return extra
 
 
