@@ -136,6 +136,11 @@ def test_the_same_loop_runs_on_s3_with_the_same_result(local_run, s3_env, monkey
         assert (s3_q.num_rows if s3_q is not None else 0) == (local_q.num_rows if local_q is not None else 0), name
     for mart in MARTS:
         assert s3_lake.read_table(f"marts/{mart}").num_rows == store.read_table(f"marts/{mart}").num_rows, mart
+    ledger = {"local": store.read_table("bronze/_deliveries"), "s3": s3_lake.read_table("bronze/_deliveries")}
+    assert {k: pc.sum(t.column("accepted")).as_py() for k, t in ledger.items()} == {
+        k: sum(_bronze(lake, s).num_rows for s in load_sources().values() if s.is_daily)
+        for k, lake in (("local", store), ("s3", s3_lake))
+    }
     # a supplier reads its feed with nothing but S3 access to its own prefix
     mart = store.read_table("marts/supplier_replenishment/part-0.parquet")
 
@@ -167,6 +172,7 @@ MARTS = {
     "supply_demand_balance",
     "partner_performance",
     "supplier_replenishment",
+    "supplier_scorecard",
 }
 
 
