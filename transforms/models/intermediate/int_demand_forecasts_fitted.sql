@@ -6,10 +6,15 @@
 --   forecast = level(SKU) x region_share(SKU, region) x weekday_index(day) x festival_uplift(day)
 --
 --   level          the SKU's de-seasonalised daily demand, all regions together: an
---                  exponentially weighted mean (half-life level_half_life_days) of
---                  demand / (weekday_index x festival_uplift) over the fit days of the last
---                  level_window_days, counted from the SKU's first sale (a new SKU is not dragged
---                  down by the days before it existed). Fit days are the ordinary days on which
+--                  exponentially weighted mean of demand / (weekday_index x festival_uplift)
+--                  over the fit days of the last level_window_days, counted from the SKU's first
+--                  sale (a new SKU is not dragged down by the days before it existed). Its
+--                  half-life is chosen per SKU in-sample, as ETS fits its smoothing weight: each
+--                  of level_half_lives_days forecasts every fit day from the fit days before it
+--                  (one step ahead), and the one with the least squared error over the fit days
+--                  that have at least min_prior_fit_days before them is the SKU's (a noisy,
+--                  steady SKU gets a long memory, a drifting one a short one); with fewer such
+--                  days than min_prior_fit_days, or a tie, level_half_life_days. Fit days are the ordinary days on which
 --                  the SKU was in stock and not on a price cut: a festival spike or a promotion
 --                  does not lift the level, and a stockout does not drag it down (its sales
 --                  understate demand; int_demand_stockout_days_flagged). A price-cut day is a
@@ -38,6 +43,8 @@
 -- forecast -/+ a multiple of the spread calibrated on the errors of the origin before
 -- (int_demand_forecasts_banded).
 {%- set level_half_life_days = var('forecast_level_half_life_days', 14) %}
+{%- set level_half_lives_days = var('forecast_level_half_lives_days', [7, 14, 28, 56]) %}
+{%- set min_prior_fit_days = var('forecast_level_min_prior_fit_days', 14) %}
 {%- set level_window_days = var('forecast_level_window_days', 112) %}
 {%- set share_window_days = var('forecast_region_share_window_days', 56) %}
 {%- set region_share_prior_units = var('forecast_region_share_prior_units', 28) %}
@@ -165,6 +172,8 @@ weighted_days as (
         festival_days.calendar_day is not null as is_festival_day,
         {{ demand_days_between('sku_days.demand_day', 'origins.cutoff_day') }} as age_days,
         stockout_days.sku is null as is_in_stock_day,
+        sku_days.demand_units,
+        weekday_indices.weekday_index * coalesce(festival_uplifts.applied_uplift, 1.0) as seasonal_factor,
         sku_days.demand_units
             / (weekday_indices.weekday_index * coalesce(festival_uplifts.applied_uplift, 1.0)) as adjusted_units,
         power(
@@ -213,17 +222,97 @@ sequenced_days as (
     from weighted_days
 ),
 
+-- the level's candidate half-lives: each one's level, and its one-step forecast of every fit
+-- day from the fit days before it (the weights relative to the cut-off give the same mean as
+-- weights relative to that day: the factor between them cancels)
+level_half_lives as (
+    {%- for half_life in level_half_lives_days %}
+    select {{ half_life }} as half_life_days{% if not loop.last %} union all{% endif %}
+    {%- endfor %}
+),
+
+candidate_days as (
+    select
+        weighted_days.forecast_origin,
+        weighted_days.sku,
+        weighted_days.demand_day,
+        weighted_days.age_days,
+        weighted_days.adjusted_units,
+        {%- if var('forecast_level_ratio', true) %}
+        weighted_days.demand_units,
+        weighted_days.seasonal_factor,
+        {%- else %}
+        weighted_days.adjusted_units as demand_units,
+        1.0 as seasonal_factor,
+        {%- endif %}
+        level_half_lives.half_life_days,
+        power(0.5, weighted_days.age_days / cast(level_half_lives.half_life_days as double)) as weight
+    from weighted_days
+    cross join level_half_lives
+    where weighted_days.is_fit_day
+),
+
+one_step_forecasts as (
+    select
+        *,
+        cast({{ exact_sum('weight * demand_units') }} over (
+            partition by forecast_origin, sku, half_life_days order by demand_day
+            rows between unbounded preceding and {{ var('forecast_level_lead_days', 1) }} preceding
+        ) as double)
+            / nullif(cast({{ exact_sum('weight * seasonal_factor') }} over (
+                partition by forecast_origin, sku, half_life_days order by demand_day
+                rows between unbounded preceding and {{ var('forecast_level_lead_days', 1) }} preceding
+            ) as double), 0) as one_step_units,
+        row_number() over (partition by forecast_origin, sku, half_life_days order by demand_day) - 1 as prior_fit_days
+    from candidate_days
+),
+
+candidate_levels as (
+    select
+        forecast_origin,
+        sku,
+        half_life_days,
+        cast({{ exact_sum('weight * demand_units') }} as double)
+            / nullif(cast({{ exact_sum('weight * seasonal_factor') }} as double), 0) as level_units,
+        cast({{ exact_sum('weight * seasonal_factor * age_days') }} as double)
+            / nullif(cast({{ exact_sum('weight * seasonal_factor') }} as double), 0) as age_days,
+        cast({{ exact_sum(
+            'case when prior_fit_days >= ' ~ min_prior_fit_days
+            ~ ' then (demand_units - seasonal_factor * one_step_units) * (demand_units - seasonal_factor * one_step_units) end'
+        ) }} as double) as squared_error,
+        count(case when prior_fit_days >= {{ min_prior_fit_days }} then 1 end) as scored_days
+    from one_step_forecasts
+    group by forecast_origin, sku, half_life_days
+),
+
+-- the SKU's half-life: the least in-sample error, given enough days to tell (else the default)
+chosen_levels as (
+    select forecast_origin, sku, half_life_days, level_units, age_days
+    from (
+        select
+            *,
+            row_number() over (
+                partition by forecast_origin, sku
+                order by
+                    case when scored_days >= {{ min_prior_fit_days }} then squared_error end,
+                    abs(half_life_days - {{ level_half_life_days }}),
+                    half_life_days
+            ) as rank_in_sku
+        from candidate_levels
+    ) as ranked
+    where rank_in_sku = 1
+),
+
 sku_level_sums as (
     select
         forecast_origin,
         sku,
+        -- the level of a SKU without fit days (chosen_levels has the others')
         coalesce(
-            cast({{ exact_sum('case when is_fit_day then weight * adjusted_units end') }} as double)
-                / nullif(cast({{ exact_sum('case when is_fit_day then weight end') }} as double), 0),
             cast({{ exact_sum('case when is_in_stock_day then weight * adjusted_units end') }} as double)
                 / nullif(cast({{ exact_sum('case when is_in_stock_day then weight end') }} as double), 0),
             cast({{ exact_sum('weight * adjusted_units') }} as double) / nullif(cast({{ exact_sum('weight') }} as double), 0)
-        ) as slow_level_units,
+        ) as fallback_level_units,
         -- the day-to-day noise: half the mean squared change between successive fit days, which a
         -- step in the level barely moves (a variance around the mean would count the step)
         cast({{ exact_sum('case when is_fit_day then (adjusted_units - previous_units) * (adjusted_units - previous_units) end') }} as double)
@@ -240,13 +329,23 @@ sku_level_sums as (
             / nullif(cast({{ exact_sum('case when is_fit_day then fast_weight * fast_weight end') }} as double), 0)
             as fast_days,
         count(case when is_stockout_day then 1 end) as stockout_days,
-        -- how many days ago the levels' days lie on average: what a trend has moved since
-        cast({{ exact_sum('case when is_fit_day then weight * age_days end') }} as double)
-            / nullif(cast({{ exact_sum('case when is_fit_day then weight end') }} as double), 0) as slow_age_days,
+        -- how many days ago the fast level's days lie on average: what a trend has moved since
         cast({{ exact_sum('case when is_fit_day then fast_weight * age_days end') }} as double)
             / nullif(cast({{ exact_sum('case when is_fit_day then fast_weight end') }} as double), 0) as fast_age_days
     from sequenced_days
     group by forecast_origin, sku
+),
+
+sku_slow_levels as (
+    select
+        sku_level_sums.*,
+        coalesce(chosen_levels.level_units, sku_level_sums.fallback_level_units) as slow_level_units,
+        chosen_levels.age_days as slow_age_days,
+        coalesce(chosen_levels.half_life_days, {{ level_half_life_days }}) as slow_half_life_days
+    from sku_level_sums
+    left join chosen_levels
+        on chosen_levels.forecast_origin = sku_level_sums.forecast_origin
+        and chosen_levels.sku = sku_level_sums.sku
 ),
 
 sku_levels as (
@@ -255,6 +354,7 @@ sku_levels as (
         sku,
         case when is_level_shift or is_new_sku then coalesce(fast_level_units, slow_level_units) else slow_level_units end as level_units,
         coalesce(case when is_level_shift or is_new_sku then fast_age_days else slow_age_days end, 0) as level_age_days,
+        case when is_level_shift or is_new_sku then {{ fast_half_life_days }} else slow_half_life_days end as level_half_life_days,
         is_level_shift,
         stockout_days
     from (
@@ -271,14 +371,14 @@ sku_levels as (
             -- a SKU launched lately is still ramping up: its recent days say more than its first
             exists (
                 select 1 from first_sales
-                where first_sales.forecast_origin = sku_level_sums.forecast_origin
-                    and first_sales.sku = sku_level_sums.sku
+                where first_sales.forecast_origin = sku_slow_levels.forecast_origin
+                    and first_sales.sku = sku_slow_levels.sku
                     and first_sales.first_sale_day > (
                         select {{ demand_add_days(-new_sku_days, 'origins.cutoff_day') }} from origins
-                        where origins.forecast_origin = sku_level_sums.forecast_origin
+                        where origins.forecast_origin = sku_slow_levels.forecast_origin
                     )
             ) as is_new_sku
-        from sku_level_sums
+        from sku_slow_levels
     ) as tested
 ),
 
@@ -365,6 +465,7 @@ series as (
         coalesce(sku_levels.level_units, 0) as sku_level_units,
         coalesce(sku_levels.stockout_days, 0) as stockout_days,
         coalesce(sku_levels.level_age_days, 0) as level_age_days,
+        sku_levels.level_half_life_days,
         coalesce(category_trends.daily_growth, 0) as daily_growth,
         (coalesce(recent_series_demand.demand_units, 0) + {{ region_share_prior_units }} * coalesce(recent_region_mix.region_mix, 0))
             / (coalesce(recent_sku_demand.demand_units, 0) + {{ region_share_prior_units }}) as region_share,
@@ -407,6 +508,7 @@ series_levels as (
         method,
         stockout_days,
         level_age_days,
+        case when method <> 'zero_no_recent_demand' then level_half_life_days end as level_half_life_days,
         daily_growth,
         case when method = 'zero_no_recent_demand' then 0.0 else sku_level_units * region_share end as level_units
     from series
@@ -503,6 +605,7 @@ forecasts as (
         forecast_day_factors.festival_phase,
         forecast_day_factors.festival_uplift,
         series_levels.level_units,
+        series_levels.level_half_life_days,
         -- the category's growth since the level's days and up to the forecast day, within
         -- [0.8, 1.25] so that a short trend is not carried too far
         least(greatest(
@@ -540,6 +643,7 @@ select
     festival is not null as is_festival,
     festival_uplift,
     cast(round(level_units, 4) as double) as level_units,
+    cast(level_half_life_days as integer) as level_half_life_days,
     cast(round(trend_factor, 4) as double) as trend_factor,
     cast(round(forecast_units, 2) as double) as forecast_units,
     cast(round(sqrt(dispersion * forecast_units + power(relative_error * forecast_units, 2)), 4) as double) as forecast_spread,
