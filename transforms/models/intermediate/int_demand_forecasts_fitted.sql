@@ -222,9 +222,10 @@ sequenced_days as (
     from weighted_days
 ),
 
--- the level's candidate half-lives: each one's level, and its one-step forecast of every fit
--- day from the fit days before it (the weights relative to the cut-off give the same mean as
--- weights relative to that day: the factor between them cancels)
+-- the level's candidate half-lives: each one's level (its weighted demand over its weighted
+-- seasonal factors, the Poisson estimate), and its one-step forecast of every fit day from the
+-- fit days before it (weights relative to the cut-off give the same mean as weights relative
+-- to that day: the factor between them cancels)
 level_half_lives as (
     {%- for half_life in level_half_lives_days %}
     select {{ half_life }} as half_life_days{% if not loop.last %} union all{% endif %}
@@ -237,14 +238,8 @@ candidate_days as (
         weighted_days.sku,
         weighted_days.demand_day,
         weighted_days.age_days,
-        weighted_days.adjusted_units,
-        {%- if var('forecast_level_ratio', true) %}
         weighted_days.demand_units,
         weighted_days.seasonal_factor,
-        {%- else %}
-        weighted_days.adjusted_units as demand_units,
-        1.0 as seasonal_factor,
-        {%- endif %}
         level_half_lives.half_life_days,
         power(0.5, weighted_days.age_days / cast(level_half_lives.half_life_days as double)) as weight
     from weighted_days
@@ -257,11 +252,11 @@ one_step_forecasts as (
         *,
         cast({{ exact_sum('weight * demand_units') }} over (
             partition by forecast_origin, sku, half_life_days order by demand_day
-            rows between unbounded preceding and {{ var('forecast_level_lead_days', 1) }} preceding
+            rows between unbounded preceding and 1 preceding
         ) as double)
             / nullif(cast({{ exact_sum('weight * seasonal_factor') }} over (
                 partition by forecast_origin, sku, half_life_days order by demand_day
-                rows between unbounded preceding and {{ var('forecast_level_lead_days', 1) }} preceding
+                rows between unbounded preceding and 1 preceding
             ) as double), 0) as one_step_units,
         row_number() over (partition by forecast_origin, sku, half_life_days order by demand_day) - 1 as prior_fit_days
     from candidate_days
@@ -276,38 +271,43 @@ candidate_levels as (
             / nullif(cast({{ exact_sum('weight * seasonal_factor') }} as double), 0) as level_units,
         cast({{ exact_sum('weight * seasonal_factor * age_days') }} as double)
             / nullif(cast({{ exact_sum('weight * seasonal_factor') }} as double), 0) as age_days,
+        -- the mean absolute one-step error over the fit days with enough days before them
         cast({{ exact_sum(
             'case when prior_fit_days >= ' ~ min_prior_fit_days
-            ~ ' then (demand_units - seasonal_factor * one_step_units) * (demand_units - seasonal_factor * one_step_units) end'
-        ) }} as double) as squared_error,
-        count(case when prior_fit_days >= {{ min_prior_fit_days }} then 1 end) as scored_days
+            ~ ' then abs(demand_units - seasonal_factor * one_step_units) end'
+        ) }} as double)
+            / nullif(count(case when prior_fit_days >= {{ min_prior_fit_days }} then 1 end), 0) as one_step_error
     from one_step_forecasts
     group by forecast_origin, sku, half_life_days
 ),
 
--- the SKU's half-life: the least in-sample error, given enough days to tell (else the default)
-chosen_levels as (
-    select forecast_origin, sku, half_life_days, level_units, age_days
+-- the SKU's level: the candidates' levels weighted by the inverse of their in-sample error
+-- (equal weights while fewer than min_prior_fit_days days could be scored, or when a candidate
+-- had no error at all)
+sku_combined_levels as (
+    select
+        forecast_origin,
+        sku,
+        sum(combination_weight * level_units) / sum(combination_weight) as level_units,
+        sum(combination_weight * age_days) / sum(combination_weight) as age_days
     from (
         select
             *,
-            row_number() over (
-                partition by forecast_origin, sku
-                order by
-                    case when scored_days >= {{ min_prior_fit_days }} then squared_error end,
-                    abs(half_life_days - {{ level_half_life_days }}),
-                    half_life_days
-            ) as rank_in_sku
+            case
+                when min(coalesce(one_step_error, 0)) over (partition by forecast_origin, sku) > 0
+                    then 1 / one_step_error
+                else 1.0
+            end as combination_weight
         from candidate_levels
-    ) as ranked
-    where rank_in_sku = 1
+    ) as weighted
+    group by forecast_origin, sku
 ),
 
 sku_level_sums as (
     select
         forecast_origin,
         sku,
-        -- the level of a SKU without fit days (chosen_levels has the others')
+        -- the level of a SKU without fit days (sku_combined_levels has the others')
         coalesce(
             cast({{ exact_sum('case when is_in_stock_day then weight * adjusted_units end') }} as double)
                 / nullif(cast({{ exact_sum('case when is_in_stock_day then weight end') }} as double), 0),
@@ -339,13 +339,12 @@ sku_level_sums as (
 sku_slow_levels as (
     select
         sku_level_sums.*,
-        coalesce(chosen_levels.level_units, sku_level_sums.fallback_level_units) as slow_level_units,
-        chosen_levels.age_days as slow_age_days,
-        coalesce(chosen_levels.half_life_days, {{ level_half_life_days }}) as slow_half_life_days
+        coalesce(sku_combined_levels.level_units, sku_level_sums.fallback_level_units) as slow_level_units,
+        sku_combined_levels.age_days as slow_age_days
     from sku_level_sums
-    left join chosen_levels
-        on chosen_levels.forecast_origin = sku_level_sums.forecast_origin
-        and chosen_levels.sku = sku_level_sums.sku
+    left join sku_combined_levels
+        on sku_combined_levels.forecast_origin = sku_level_sums.forecast_origin
+        and sku_combined_levels.sku = sku_level_sums.sku
 ),
 
 sku_levels as (
@@ -354,7 +353,6 @@ sku_levels as (
         sku,
         case when is_level_shift or is_new_sku then coalesce(fast_level_units, slow_level_units) else slow_level_units end as level_units,
         coalesce(case when is_level_shift or is_new_sku then fast_age_days else slow_age_days end, 0) as level_age_days,
-        case when is_level_shift or is_new_sku then {{ fast_half_life_days }} else slow_half_life_days end as level_half_life_days,
         is_level_shift,
         stockout_days
     from (
@@ -465,7 +463,6 @@ series as (
         coalesce(sku_levels.level_units, 0) as sku_level_units,
         coalesce(sku_levels.stockout_days, 0) as stockout_days,
         coalesce(sku_levels.level_age_days, 0) as level_age_days,
-        sku_levels.level_half_life_days,
         coalesce(category_trends.daily_growth, 0) as daily_growth,
         (coalesce(recent_series_demand.demand_units, 0) + {{ region_share_prior_units }} * coalesce(recent_region_mix.region_mix, 0))
             / (coalesce(recent_sku_demand.demand_units, 0) + {{ region_share_prior_units }}) as region_share,
@@ -508,7 +505,6 @@ series_levels as (
         method,
         stockout_days,
         level_age_days,
-        case when method <> 'zero_no_recent_demand' then level_half_life_days end as level_half_life_days,
         daily_growth,
         case when method = 'zero_no_recent_demand' then 0.0 else sku_level_units * region_share end as level_units
     from series
@@ -605,7 +601,6 @@ forecasts as (
         forecast_day_factors.festival_phase,
         forecast_day_factors.festival_uplift,
         series_levels.level_units,
-        series_levels.level_half_life_days,
         -- the category's growth since the level's days and up to the forecast day, within
         -- [0.8, 1.25] so that a short trend is not carried too far
         least(greatest(
@@ -643,7 +638,6 @@ select
     festival is not null as is_festival,
     festival_uplift,
     cast(round(level_units, 4) as double) as level_units,
-    cast(level_half_life_days as integer) as level_half_life_days,
     cast(round(trend_factor, 4) as double) as trend_factor,
     cast(round(forecast_units, 2) as double) as forecast_units,
     cast(round(sqrt(dispersion * forecast_units + power(relative_error * forecast_units, 2)), 4) as double) as forecast_spread,
