@@ -5,23 +5,25 @@
 --
 --   forecast = level(SKU) x region_share(SKU, region) x weekday_index(day) x festival_uplift(day)
 --
---   level          the SKU's de-seasonalised daily demand, all regions together: an
---                  exponentially weighted mean of demand / (weekday_index x festival_uplift)
---                  over the fit days of the last level_window_days, counted from the SKU's first
---                  sale (a new SKU is not dragged down by the days before it existed). Its
---                  half-life is chosen per SKU in-sample, as ETS fits its smoothing weight: each
---                  of level_half_lives_days forecasts every fit day from the fit days before it
---                  (one step ahead), and the one with the least squared error over the fit days
---                  that have at least min_prior_fit_days before them is the SKU's (a noisy,
---                  steady SKU gets a long memory, a drifting one a short one); with fewer such
---                  days than min_prior_fit_days, or a tie, level_half_life_days. Fit days are the ordinary days on which
---                  the SKU was in stock and not on a price cut: a festival spike or a promotion
---                  does not lift the level, and a stockout does not drag it down (its sales
---                  understate demand; int_demand_stockout_days_flagged). A price-cut day is a
---                  day the SKU's average paid price fell below price_cut_ratio x its mean over the
+--   level          the SKU's de-seasonalised daily demand, all regions together: exponentially
+--                  weighted means of its demand over its seasonal factors (weekday_index x
+--                  festival_uplift; sum of weighted demand / sum of weighted factors, the Poisson
+--                  estimate) over the fit days of the last level_window_days, counted from the
+--                  SKU's first sale (a new SKU is not dragged down by the days before it
+--                  existed), one per half-life of level_half_lives_days, combined per SKU as ETS
+--                  fits its smoothing weight, in-sample: each half-life's mean forecasts every
+--                  fit day from the fit days before it (one step ahead), and weighs in by the
+--                  inverse of its mean absolute error over the fit days with at least
+--                  min_prior_fit_days before them (a noisy, steady SKU leans on the long
+--                  memories, a drifting one on the short ones; equal weights while no day can
+--                  be scored). Fit days are the ordinary days on which the SKU was in stock and
+--                  not on a price cut: a festival spike or a promotion does not lift the level,
+--                  and a stockout does not drag it down (its sales understate demand;
+--                  int_demand_stockout_days_flagged). A price-cut day is a day the SKU's average
+--                  paid price fell below price_cut_ratio x its mean over the
 --                  price_reference_days trading days before, with at least 5 orders (fewer say
 --                  nothing about the price). When the SKU sold on festival days only so far, they
---                  count, divided by their uplift.
+--                  count, divided by their uplift (one mean, half-life level_half_life_days).
 --                  Level shifts: the same mean with half-life fast_half_life_days is taken beside
 --                  it; when the two differ by more than level_shift_z standard errors of the fast
 --                  one (the SKU's demand stepped up or down: a trend break, a new price, a launch
