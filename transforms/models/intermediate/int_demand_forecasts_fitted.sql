@@ -290,8 +290,10 @@ sku_combined_levels as (
     select
         forecast_origin,
         sku,
-        sum(combination_weight * level_units) / sum(combination_weight) as level_units,
-        sum(combination_weight * age_days) / sum(combination_weight) as age_days
+        cast({{ exact_sum('combination_weight * level_units') }} as double)
+            / cast({{ exact_sum('combination_weight') }} as double) as level_units,
+        cast({{ exact_sum('combination_weight * age_days') }} as double)
+            / cast({{ exact_sum('combination_weight') }} as double) as age_days
     from (
         select
             *,
