@@ -5,25 +5,18 @@
 --
 --   forecast = level(SKU) x region_share(SKU, region) x weekday_index(day) x festival_uplift(day)
 --
---   level          the SKU's de-seasonalised daily demand, all regions together: exponentially
---                  weighted means of its demand over its seasonal factors (weekday_index x
---                  festival_uplift; sum of weighted demand / sum of weighted factors, the Poisson
---                  estimate) over the fit days of the last level_window_days, counted from the
---                  SKU's first sale (a new SKU is not dragged down by the days before it
---                  existed), one per half-life of level_half_lives_days, combined per SKU as ETS
---                  fits its smoothing weight, in-sample: each half-life's mean forecasts every
---                  fit day from the fit days before it (one step ahead), and weighs in by the
---                  inverse of its mean absolute error over the fit days with at least
---                  min_prior_fit_days before them (a noisy, steady SKU leans on the long
---                  memories, a drifting one on the short ones; equal weights while no day can
---                  be scored). Fit days are the ordinary days on which the SKU was in stock and
---                  not on a price cut: a festival spike or a promotion does not lift the level,
---                  and a stockout does not drag it down (its sales understate demand;
---                  int_demand_stockout_days_flagged). A price-cut day is a day the SKU's average
---                  paid price fell below price_cut_ratio x its mean over the
+--   level          the SKU's de-seasonalised daily demand, all regions together: an
+--                  exponentially weighted mean (half-life level_half_life_days) of
+--                  demand / (weekday_index x festival_uplift) over the fit days of the last
+--                  level_window_days, counted from the SKU's first sale (a new SKU is not dragged
+--                  down by the days before it existed). Fit days are the ordinary days on which
+--                  the SKU was in stock and not on a price cut: a festival spike or a promotion
+--                  does not lift the level, and a stockout does not drag it down (its sales
+--                  understate demand; int_demand_stockout_days_flagged). A price-cut day is a
+--                  day the SKU's average paid price fell below price_cut_ratio x its mean over the
 --                  price_reference_days trading days before, with at least 5 orders (fewer say
 --                  nothing about the price). When the SKU sold on festival days only so far, they
---                  count, divided by their uplift (one mean, half-life level_half_life_days).
+--                  count, divided by their uplift.
 --                  Level shifts: the same mean with half-life fast_half_life_days is taken beside
 --                  it; when the two differ by more than level_shift_z standard errors of the fast
 --                  one (the SKU's demand stepped up or down: a trend break, a new price, a launch
@@ -45,8 +38,6 @@
 -- forecast -/+ a multiple of the spread calibrated on the errors of the origin before
 -- (int_demand_forecasts_banded).
 {%- set level_half_life_days = var('forecast_level_half_life_days', 14) %}
-{%- set level_half_lives_days = var('forecast_level_half_lives_days', [7, 14, 28, 56]) %}
-{%- set min_prior_fit_days = var('forecast_level_min_prior_fit_days', 14) %}
 {%- set level_window_days = var('forecast_level_window_days', 112) %}
 {%- set share_window_days = var('forecast_region_share_window_days', 56) %}
 {%- set region_share_prior_units = var('forecast_region_share_prior_units', 28) %}
@@ -174,8 +165,6 @@ weighted_days as (
         festival_days.calendar_day is not null as is_festival_day,
         {{ demand_days_between('sku_days.demand_day', 'origins.cutoff_day') }} as age_days,
         stockout_days.sku is null as is_in_stock_day,
-        sku_days.demand_units,
-        weekday_indices.weekday_index * coalesce(festival_uplifts.applied_uplift, 1.0) as seasonal_factor,
         sku_days.demand_units
             / (weekday_indices.weekday_index * coalesce(festival_uplifts.applied_uplift, 1.0)) as adjusted_units,
         power(
@@ -224,99 +213,17 @@ sequenced_days as (
     from weighted_days
 ),
 
--- the level's candidate half-lives: each one's level (its weighted demand over its weighted
--- seasonal factors, the Poisson estimate), and its one-step forecast of every fit day from the
--- fit days before it (weights relative to the cut-off give the same mean as weights relative
--- to that day: the factor between them cancels)
-level_half_lives as (
-    {%- for half_life in level_half_lives_days %}
-    select {{ half_life }} as half_life_days{% if not loop.last %} union all{% endif %}
-    {%- endfor %}
-),
-
-candidate_days as (
-    select
-        weighted_days.forecast_origin,
-        weighted_days.sku,
-        weighted_days.demand_day,
-        weighted_days.age_days,
-        weighted_days.demand_units,
-        weighted_days.seasonal_factor,
-        level_half_lives.half_life_days,
-        power(0.5, weighted_days.age_days / cast(level_half_lives.half_life_days as double)) as weight
-    from weighted_days
-    cross join level_half_lives
-    where weighted_days.is_fit_day
-),
-
-one_step_forecasts as (
-    select
-        *,
-        cast({{ exact_sum('weight * demand_units') }} over (
-            partition by forecast_origin, sku, half_life_days order by demand_day
-            rows between unbounded preceding and 1 preceding
-        ) as double)
-            / nullif(cast({{ exact_sum('weight * seasonal_factor') }} over (
-                partition by forecast_origin, sku, half_life_days order by demand_day
-                rows between unbounded preceding and 1 preceding
-            ) as double), 0) as one_step_units,
-        row_number() over (partition by forecast_origin, sku, half_life_days order by demand_day) - 1 as prior_fit_days
-    from candidate_days
-),
-
-candidate_levels as (
-    select
-        forecast_origin,
-        sku,
-        half_life_days,
-        cast({{ exact_sum('weight * demand_units') }} as double)
-            / nullif(cast({{ exact_sum('weight * seasonal_factor') }} as double), 0) as level_units,
-        cast({{ exact_sum('weight * seasonal_factor * age_days') }} as double)
-            / nullif(cast({{ exact_sum('weight * seasonal_factor') }} as double), 0) as age_days,
-        -- the mean absolute one-step error over the fit days with enough days before them
-        cast({{ exact_sum(
-            'case when prior_fit_days >= ' ~ min_prior_fit_days
-            ~ ' then abs(demand_units - seasonal_factor * one_step_units) end'
-        ) }} as double)
-            / nullif(count(case when prior_fit_days >= {{ min_prior_fit_days }} then 1 end), 0) as one_step_error
-    from one_step_forecasts
-    group by forecast_origin, sku, half_life_days
-),
-
--- the SKU's level: the candidates' levels weighted by the inverse of their in-sample error
--- (equal weights while fewer than min_prior_fit_days days could be scored, or when a candidate
--- had no error at all)
-sku_combined_levels as (
-    select
-        forecast_origin,
-        sku,
-        cast({{ exact_sum('combination_weight * level_units') }} as double)
-            / cast({{ exact_sum('combination_weight') }} as double) as level_units,
-        cast({{ exact_sum('combination_weight * age_days') }} as double)
-            / cast({{ exact_sum('combination_weight') }} as double) as age_days
-    from (
-        select
-            *,
-            case
-                when min(coalesce(one_step_error, 0)) over (partition by forecast_origin, sku) > 0
-                    then 1 / one_step_error
-                else 1.0
-            end as combination_weight
-        from candidate_levels
-    ) as weighted
-    group by forecast_origin, sku
-),
-
 sku_level_sums as (
     select
         forecast_origin,
         sku,
-        -- the level of a SKU without fit days (sku_combined_levels has the others')
         coalesce(
+            cast({{ exact_sum('case when is_fit_day then weight * adjusted_units end') }} as double)
+                / nullif(cast({{ exact_sum('case when is_fit_day then weight end') }} as double), 0),
             cast({{ exact_sum('case when is_in_stock_day then weight * adjusted_units end') }} as double)
                 / nullif(cast({{ exact_sum('case when is_in_stock_day then weight end') }} as double), 0),
             cast({{ exact_sum('weight * adjusted_units') }} as double) / nullif(cast({{ exact_sum('weight') }} as double), 0)
-        ) as fallback_level_units,
+        ) as slow_level_units,
         -- the day-to-day noise: half the mean squared change between successive fit days, which a
         -- step in the level barely moves (a variance around the mean would count the step)
         cast({{ exact_sum('case when is_fit_day then (adjusted_units - previous_units) * (adjusted_units - previous_units) end') }} as double)
@@ -333,22 +240,13 @@ sku_level_sums as (
             / nullif(cast({{ exact_sum('case when is_fit_day then fast_weight * fast_weight end') }} as double), 0)
             as fast_days,
         count(case when is_stockout_day then 1 end) as stockout_days,
-        -- how many days ago the fast level's days lie on average: what a trend has moved since
+        -- how many days ago the levels' days lie on average: what a trend has moved since
+        cast({{ exact_sum('case when is_fit_day then weight * age_days end') }} as double)
+            / nullif(cast({{ exact_sum('case when is_fit_day then weight end') }} as double), 0) as slow_age_days,
         cast({{ exact_sum('case when is_fit_day then fast_weight * age_days end') }} as double)
             / nullif(cast({{ exact_sum('case when is_fit_day then fast_weight end') }} as double), 0) as fast_age_days
     from sequenced_days
     group by forecast_origin, sku
-),
-
-sku_slow_levels as (
-    select
-        sku_level_sums.*,
-        coalesce(sku_combined_levels.level_units, sku_level_sums.fallback_level_units) as slow_level_units,
-        sku_combined_levels.age_days as slow_age_days
-    from sku_level_sums
-    left join sku_combined_levels
-        on sku_combined_levels.forecast_origin = sku_level_sums.forecast_origin
-        and sku_combined_levels.sku = sku_level_sums.sku
 ),
 
 sku_levels as (
@@ -373,14 +271,14 @@ sku_levels as (
             -- a SKU launched lately is still ramping up: its recent days say more than its first
             exists (
                 select 1 from first_sales
-                where first_sales.forecast_origin = sku_slow_levels.forecast_origin
-                    and first_sales.sku = sku_slow_levels.sku
+                where first_sales.forecast_origin = sku_level_sums.forecast_origin
+                    and first_sales.sku = sku_level_sums.sku
                     and first_sales.first_sale_day > (
                         select {{ demand_add_days(-new_sku_days, 'origins.cutoff_day') }} from origins
-                        where origins.forecast_origin = sku_slow_levels.forecast_origin
+                        where origins.forecast_origin = sku_level_sums.forecast_origin
                     )
             ) as is_new_sku
-        from sku_slow_levels
+        from sku_level_sums
     ) as tested
 ),
 
