@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 
@@ -41,7 +41,6 @@ SCHEMA = pa.schema(
         pa.field("accepted", pa.int64(), False),
         pa.field("quarantined", pa.int64(), False),
         pa.field("top_reasons", pa.string()),
-        pa.field("ingested_at", pa.timestamp("us", tz="UTC"), False),
     ]
 )
 
@@ -83,10 +82,9 @@ def ledger_rows(
     files: list[LakeFile],
     outcomes: dict,
     counts: DelivererCounts,
-    ingested_at: datetime | None = None,
 ) -> pa.Table:
-    """The ledger's rows for one ingested day: a row per file and deliverer (one per file at least)."""
-    ingested_at = ingested_at or datetime.now(UTC)
+    """The ledger's rows for one ingested day: a row per file and deliverer (one per file at least).
+    Nothing in it comes from the clock: ingesting the same files again gives the same bytes."""
     due = source.due_at(day)
     reasons: dict[tuple, Counter] = {}
     for (name, who, code), n in counts.quarantined.items():
@@ -114,7 +112,6 @@ def ledger_rows(
                     "accepted": counts.accepted.get((f.name, who), 0),
                     "quarantined": sum(quarantined.values()),
                     "top_reasons": _top(quarantined),
-                    "ingested_at": ingested_at,
                 }
             )
     return pa.Table.from_pylist(rows, schema=SCHEMA)

@@ -17,6 +17,7 @@ from orchestration.lib.feeds import (
     gate_feed,
     input_days,
     publish_feed,
+    scorecard_rows,
     stage_feed,
 )
 from orchestration.lib.ingest import ingest_days, ingest_snapshot, landing_index
@@ -40,7 +41,7 @@ def feeds(store: LakeStore) -> None:
 
     days = input_days(store)
     for supplier in suppliers_with_feeds(store):
-        staged = stage_feed(store, supplier, feed_rows(store, supplier))
+        staged = stage_feed(store, supplier, feed_rows(store, supplier), scorecard_rows(store, supplier))
         try:
             gate = gate_feed(store, staged, days.as_of_day, docs=False)
             if not gate.success:

@@ -33,6 +33,7 @@ pytestmark = pytest.mark.slow
 
 FAULTS = ("cut", "stall", "reset")
 ENTITIES = ("suppliers", "products", "partners", "order_lines")  # order lines and what they refer to
+LEDGER = "bronze/_deliveries/"
 STALL = 4.0  # seconds; longer than the S3 client's request timeout
 
 
@@ -184,13 +185,31 @@ def test_an_s3_fault_mid_write_fails_the_ingestion_clearly_or_is_retried_and_a_r
         if k.startswith(harness.DATA_LAYERS) and v and not _hidden(k)
     }
     want = _reference(ingest_base)
+    ledgers = {k: got.pop(k) for k in [k for k in got if k.startswith(LEDGER)]}
     changed = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
     check.expect(not changed, f"{len(changed)} object(s) differ from an uninterrupted ingestion: {changed[:5]}")
+    # the deliveries ledger too, but for the files' arrival: here their upload to this bucket
+    local = {
+        str(p.relative_to(ingest_base.finished))
+        for p in (ingest_base.finished / LEDGER).rglob("*.parquet")
+        if p.stem in ENTITIES
+    }
+    check.expect(set(ledgers) == local, f"ledger files differ: {sorted(set(ledgers) ^ local)[:5]}")
+    for key in sorted(set(ledgers) & local):
+        ours = pq.read_table(io.BytesIO(objects[key])).drop(["arrived_at"])
+        check.expect(ours.equals(pq.read_table(ingest_base.finished / key).drop(["arrived_at"])), f"{key} differs")
     report = check.done()
     assert not report, report
 
 
-FEED_INPUTS = ["bronze/order_lines", "bronze/suppliers", "marts/supplier_replenishment", "feeds", "gates"]
+FEED_INPUTS = [
+    "bronze/order_lines",
+    "bronze/suppliers",
+    "marts/supplier_replenishment",
+    "marts/supplier_scorecard",
+    "feeds",
+    "gates",
+]
 
 
 @pytest.mark.parametrize("fault,seed", _cases(1, 5))
