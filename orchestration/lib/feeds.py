@@ -718,7 +718,7 @@ OUTCOME_SCHEMA = pa.schema(
         pa.field("feed", pa.string(), False),
         pa.field("supplier_id", pa.string(), False),
         pa.field("as_of_day", pa.date32()),
-        pa.field("outcome", pa.string(), False),  # published | unchanged | held
+        pa.field("outcome", pa.string(), False),  # published | held
         pa.field("reason", pa.string()),
         pa.field("version", pa.string()),
         pa.field("gate_result", pa.string()),
@@ -737,10 +737,17 @@ def record_outcome(
     gate_result: str | None = None,
 ) -> str | None:
     """Keep what became of a supplier's feed for ``as_of_day`` (the supplier scorecard shows it):
-    ``bronze/_feed_outcomes/day=<as_of_day>/<supplier_id>.parquet``, the day's last word. Nothing
-    is kept without a day (no order lines yet) or for an id that cannot name a file."""
+    ``bronze/_feed_outcomes/day=<as_of_day>/<supplier_id>.parquet``, the day's last word, written
+    only when it says something new (a run that publishes the same version again leaves it).
+    Nothing is kept without a day (no order lines yet) or for an id that cannot name a file."""
     if as_of_day is None or not SUPPLIER_ID.fullmatch(supplier_id or ""):
         return None
+    outcome = "published" if outcome == "unchanged" else outcome  # what the day's feed is, not what this run did
+    path = f"{OUTCOMES_DIR}/day={as_of_day.isoformat()}/{supplier_id}.parquet"
+    if store.exists(path):
+        (kept,) = store.read_table(path).to_pylist()
+        if (kept["outcome"], kept["reason"], kept["version"]) == (outcome, reason, version):
+            return path  # the same word again: the record, and when it was first said, stay
     row = {
         "feed": FEED,
         "supplier_id": supplier_id,
@@ -751,7 +758,6 @@ def record_outcome(
         "gate_result": gate_result,
         "decided_at": datetime.now(UTC),
     }
-    path = f"{OUTCOMES_DIR}/day={as_of_day.isoformat()}/{supplier_id}.parquet"
     store.write_parquet(path, pa.Table.from_pylist([row], schema=OUTCOME_SCHEMA))
     return path
 

@@ -413,3 +413,19 @@ def test_a_gap_inside_the_window_is_named_whatever_the_mode(lake):
         "(it was never ingested); deliver those days' files and materialize bronze/sales/order_lines for "
         "2026-11-19 and 2026-11-20"
     )
+
+
+def test_a_feeds_outcome_is_kept_per_day_and_rewritten_only_when_it_says_something_new(lake):
+    from datetime import date
+
+    from orchestration.lib.feeds import record_outcome
+
+    day = date(2026, 11, 14)
+    path = record_outcome(lake, "SUP001", day, "published", version="v1", gate_result="gates/a.json")
+    first = lake.read_bytes(path)
+    assert record_outcome(lake, "SUP001", day, "unchanged", version="v1", gate_result="gates/b.json") == path
+    assert lake.read_bytes(path) == first  # the same feed again: the record stays, bytes and all
+    record_outcome(lake, "SUP001", day, "held", reason="2 expectation(s) failed", gate_result="gates/c.json")
+    (row,) = lake.read_table(path).to_pylist()
+    assert (row["outcome"], row["reason"], row["as_of_day"]) == ("held", "2 expectation(s) failed", day)
+    assert record_outcome(lake, "../x", day, "held") is None and record_outcome(lake, "SUP001", None, "held") is None

@@ -136,9 +136,12 @@ deadlines as (
     group by source, business_day
 ),
 
+-- the feeds' outcomes of the days before the newest delivered one: the feeds of the newest day
+-- run after this build, so a build on unchanged data shows the same outcomes as the last one
 outcomes as (
     select supplier_id, as_of_day, outcome, reason
     from {{ ref('stg_ledger__feed_outcomes') }}
+    where as_of_day < (select max(business_day) from {{ ref('stg_ledger__deliveries') }})
 ),
 
 scored as (
