@@ -158,7 +158,7 @@ def test_every_file_reads_with_its_declared_format_and_columns(store, truth, sou
 def test_production_output_is_gb18030_with_chinese_headers(store):
     rel = clean_path("production_output", date(2026, 11, 11))
     table = pacsv.read_csv(pa.BufferReader(store.read_bytes(rel)), read_options=pacsv.ReadOptions(encoding="gb18030"))
-    assert table.column_names == ["工厂编号", "产线编号", "商品编码", "生产时间", "良品数量", "废品数量"]
+    assert table.column_names == ["工厂编号", "产线编号", "商品编码", "生产时间", "良品数量", "废品数量", "批次号"]
     assert table.num_rows > 0
     with pytest.raises(UnicodeDecodeError):
         store.read_bytes(rel).decode("utf-8")
