@@ -466,3 +466,18 @@ def test_no_clean_file_is_ever_empty(store):
 def test_a_lake_on_s3_gets_the_same_bytes(store, s3_lake):
     generate(s3_lake, preset="tiny", seed=7, faults=True)
     assert lake_bytes(s3_lake) == lake_bytes(store)
+
+
+def test_each_lot_is_one_line_and_day_of_output_received_whole_the_next_morning(store):
+    made, received = defaultdict(int), defaultdict(int)
+    for day in DAYS:
+        for row in read_rows(store, "production_output", clean_path("production_output", day)):
+            line, stamp, _seq = row["lot_id"].rsplit("-", 2)
+            assert (line, stamp) == (row["line_id"], day.strftime("%Y%m%d"))
+            if day < DAYS[-1]:  # the last day's output arrives after the demo ends
+                made[row["lot_id"]] += int(row["qty_good"])
+        for row in read_rows(store, "stock_movements", clean_path("stock_movements", day)):
+            if row["lot_id"]:
+                assert row["movement_type"] == "receipt", row
+                received[row["lot_id"]] += int(row["qty"])
+    assert made and received == made
