@@ -121,13 +121,16 @@ class LakeReader:
     def origin(self, entity: str, values: dict) -> Origin:
         """Where the bronze row ``values`` (with ``_source_file`` and ``_source_row``) was delivered."""
         name, row = values[FILE], int(values[ROW])
-        landing = self._landing_files(entity).get(name)
+        direct = f"{self.sources[entity].landing_dir}/{name}"
+        landing = direct if self.store.exists(direct) else self._landing_files(entity).get(name)
         delivered = self._delivered_rows(entity, landing).get(row) if landing else None
         shown = {k: v for k, v in values.items() if k not in (FILE, ROW, "day")}
         where = landing or f"{self.sources[entity].landing_dir}/{name} (no longer in the landing zone)"
         return Origin(entity, shown, where, row, delivered)
 
     def _landing_files(self, entity: str) -> dict[str, str]:
+        """The source's landing files by name, subfolders included (listed once, when a file is
+        not where its name alone puts it)."""
         if entity not in self._landing:
             folder = self.sources[entity].landing_dir
             self._landing[entity] = {f.name: f.path for f in self.store.list_files(folder, recursive=True)}

@@ -135,7 +135,7 @@ allocated as (
 
 lots as (
     select lot_id, supplier_id, factory_id, line_id, work_order_id, first_production_day
-    from {{ ref('lots') }}
+    from {{ ref_unless_skipped('lots') }}
 ),
 
 products as (
