@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: install run demo simulate onboard test test-fast ui bi bench lint clean synth deploy image ui-cloud
+.PHONY: install run demo simulate onboard trace test test-fast ui bi bench lint clean synth deploy image ui-cloud
 
 # One venv; each command installs the extras it needs on first use, on top of what is there,
 # and a stamp per extras set says that set is in (infra/install.sh):
@@ -46,6 +46,11 @@ simulate: $(BASE) $(INSTANCE)
 onboard: $(BASE)
 	@test -n "$(DIR)" || { echo 'usage: make onboard DIR=<folder of delivered files> [ARGS="--out FILE"]' >&2; exit 2; }
 	$(PY) -m orchestration.cli onboard "$(DIR)" $(ARGS)
+
+## trace: where a number came from, down to the delivered files and rows, e.g. `make trace ARGS="lots F001-L1-20261103-01"`
+trace: $(BASE)
+	@test -n "$(ARGS)" || { echo 'usage: make trace ARGS="<mart or feed> <key>" (e.g. supplier_replenishment SUP001/SKU0001)' >&2; exit 2; }
+	$(PY) -m orchestration.cli trace $(ARGS)
 
 ## test: the whole suite; slow end-to-end tests included
 test: $(DEV) $(INSTANCE)

@@ -9,6 +9,8 @@ supplyloop onboard <folder> [--out FILE]     propose a sources file for a platfo
 supplyloop demo --shape foreign --out DIR    the demo delivered as another platform exports it (for onboarding)
 supplyloop simulate [--weeks 8]              the closed loop: the feed against min/max and an oracle,
                                              written to <lake>/simulation/<run>/
+supplyloop trace <mart or feed> <key>        where a number came from, down to the delivered files and rows
+                                             (e.g. `trace supplier_replenishment SUP001/SKU0001`, `trace lots <lot_id>`)
 
 --sources FILE (or SUPPLYLOOP_SOURCES) names the platform's own sources file.
 """
@@ -28,6 +30,7 @@ from datetime import date
 
 from orchestration.lib.lake import LANDING, LakeStore
 from orchestration.lib.sources import load_sources
+from orchestration.lib.trace import usage_lines as trace_usage
 
 
 def _demo(
@@ -523,6 +526,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     onboard.add_argument("--platform", help="the platform's name in the proposal (default: the folder's)")
     onboard.add_argument("--no-dry-run", action="store_true", help="write the proposal only")
+    trace = sub.add_parser(
+        "trace",
+        help="where a number came from: marts, bronze rows, the landing files and rows",
+        description="Trace a number back to the files it came from. Forms:\n" + "\n".join(trace_usage()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    trace.add_argument("target", help="supplier_replenishment, feeds/<supplier>, order_lines, lots or lot_recipients")
+    trace.add_argument("key", help="<supplier>/<sku>, <sku> (feeds), <order_id>/<line_no> or <lot_id>")
+    trace.add_argument("--rows", type=int, default=3, help="bronze rows shown per step (default: 3)")
     args = parser.parse_args(argv)
     if args.sources:
         from orchestration.lib.settings import SOURCES_ENV
@@ -549,6 +561,8 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "simulate":
         return _simulate(args)
     store = LakeStore(args.lake)
+    if args.command == "trace":
+        return _trace(store, args)
     if args.command == "demo":
         _may_write_demo(store, explicit=True)
         _demo(store, args.preset, args.seed, args.faults, args.order_lines, args.variant)
@@ -567,6 +581,17 @@ def _command(args: argparse.Namespace) -> int:
         _summary(store)
         return 0 if all(r.success for r in results) else 1
     _summary(store)
+    return 0
+
+
+def _trace(store: LakeStore, args: argparse.Namespace) -> int:
+    """`trace`: reads the lake only."""
+    from orchestration.lib.trace import TraceError, trace
+
+    try:
+        print(trace(store, args.target, args.key, shown=max(args.rows, 0)))
+    except TraceError as err:
+        raise Refused(str(err)) from None
     return 0
 
 

@@ -78,3 +78,18 @@ def scorecard_picture(con: duckdb.DuckDBPyConnection, top: int = 15) -> str:
         """
     ).to_arrow_table()
     return markdown_table(table, digits=4)
+
+
+def lot_allocation(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """Units per allocation of a lot mart (stock_lot_allocations, lot_recipients): how many
+    could be named to a lot, and why the others could not."""
+    if not _exists(con, name):
+        return ""
+    table = con.execute(
+        f"""
+        SELECT allocation, count(DISTINCT lot_id) FILTER (WHERE lot_id <> 'unallocated') AS lots,
+               sum(units) AS units, round(sum(units) / sum(sum(units)) OVER (), 3) AS share
+        FROM {MARTS}."{name}" GROUP BY allocation ORDER BY units DESC
+        """
+    ).to_arrow_table()
+    return markdown_table(table, digits=3)

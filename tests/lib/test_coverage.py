@@ -24,7 +24,11 @@ MARTS = {
     "supplier_replenishment",
     "supplier_scorecard",
     "supply_demand_balance",
+    "lots",
+    "stock_lot_allocations",
+    "lot_recipients",
 }
+LOT_MARTS = {"lots", "stock_lot_allocations", "lot_recipients"}
 
 
 @pytest.fixture(scope="module")
@@ -54,28 +58,29 @@ def test_with_every_source_nothing_is_skipped_and_the_build_is_as_before(project
         # sales and master data only
         (
             ("order_lines", "products", "suppliers", "partners", "warehouses"),
-            {"daily_supply", "factory_oee", "inventory_flow_breaks", "inventory_position"},
+            {"daily_supply", "factory_oee", "inventory_flow_breaks", "inventory_position"} | LOT_MARTS,
         ),
         # the least a supplier feed needs
         (
             ("order_lines", "products"),
-            {"daily_supply", "factory_oee", "inventory_flow_breaks", "inventory_position", "partner_performance"},
+            {"daily_supply", "factory_oee", "inventory_flow_breaks", "inventory_position", "partner_performance"}
+            | LOT_MARTS,
         ),
         # no MES at all, everything else
         (
             _delivering("production_output", "machine_events", "work_orders"),
-            {"daily_supply", "factory_oee"},
+            {"daily_supply", "factory_oee", "lots"},  # lot_recipients built, without the lots' lines
         ),
         # the issue's foreign platform: no movements, machine events, work orders or sessions
         (
             _delivering("stock_movements", "machine_events", "work_orders", "live_sessions"),
-            {"factory_oee", "inventory_flow_breaks"},
+            {"factory_oee", "inventory_flow_breaks", "stock_lot_allocations", "lot_recipients"},
         ),
         # factories and stock without sales: no demand, no forecast, no feed
         (
             _delivering("order_lines", "live_sessions"),
             {"daily_demand", "demand_forecast", "forecast_backtest", "partner_performance"}
-            | {"supplier_replenishment", "supply_demand_balance"},
+            | {"supplier_replenishment", "supply_demand_balance", "lot_recipients"},
         ),
     ],
 )
@@ -91,11 +96,14 @@ def test_a_subset_of_sources_skips_exactly_the_marts_that_need_a_missing_one(pro
 def test_the_reason_names_the_mart_and_the_sources_it_lacks(project):
     coverage = plan_coverage(project, ["stock_movements"])
     assert coverage.skipped_marts == {
-        "inventory_flow_breaks": "inventory_flow_breaks needs stock_movements, which this platform does not deliver"
+        name: f"{name} needs stock_movements, which this platform does not deliver"
+        for name in ("inventory_flow_breaks", "lot_recipients", "stock_lot_allocations")
     }
     assert coverage.lines() == [
         "sources not delivered: stock_movements",
         "  skipped: inventory_flow_breaks needs stock_movements, which this platform does not deliver",
+        "  skipped: lot_recipients needs stock_movements, which this platform does not deliver",
+        "  skipped: stock_lot_allocations needs stock_movements, which this platform does not deliver",
         "  inventory_position built without stock_movements (receipts, shipments, returns, adjustments, "
         "transfers_in, transfers_out, net_movement)",
     ]

@@ -158,7 +158,7 @@ def test_every_file_reads_with_its_declared_format_and_columns(store, truth, sou
 def test_production_output_is_gb18030_with_chinese_headers(store):
     rel = clean_path("production_output", date(2026, 11, 11))
     table = pacsv.read_csv(pa.BufferReader(store.read_bytes(rel)), read_options=pacsv.ReadOptions(encoding="gb18030"))
-    assert table.column_names == ["工厂编号", "产线编号", "商品编码", "生产时间", "良品数量", "废品数量"]
+    assert table.column_names == ["工厂编号", "产线编号", "商品编码", "生产时间", "良品数量", "废品数量", "批次号"]
     assert table.num_rows > 0
     with pytest.raises(UnicodeDecodeError):
         store.read_bytes(rel).decode("utf-8")
@@ -466,3 +466,18 @@ def test_no_clean_file_is_ever_empty(store):
 def test_a_lake_on_s3_gets_the_same_bytes(store, s3_lake):
     generate(s3_lake, preset="tiny", seed=7, faults=True)
     assert lake_bytes(s3_lake) == lake_bytes(store)
+
+
+def test_each_lot_is_one_line_and_day_of_output_received_whole_the_next_morning(store):
+    made, received = defaultdict(int), defaultdict(int)
+    for day in DAYS:
+        for row in read_rows(store, "production_output", clean_path("production_output", day)):
+            line, stamp, _seq = row["lot_id"].rsplit("-", 2)
+            assert (line, stamp) == (row["line_id"], day.strftime("%Y%m%d"))
+            if day < DAYS[-1]:  # the last day's output arrives after the demo ends
+                made[row["lot_id"]] += int(row["qty_good"])
+        for row in read_rows(store, "stock_movements", clean_path("stock_movements", day)):
+            if row["lot_id"]:
+                assert row["movement_type"] == "receipt", row
+                received[row["lot_id"]] += int(row["qty"])
+    assert made and received == made

@@ -109,6 +109,9 @@ def test_the_marts_that_need_a_missing_source_are_skipped_with_their_reason(sale
         "inventory_flow_breaks": "inventory_flow_breaks needs stock_movements and stock_snapshots, "
         "which this platform does not deliver",
         "inventory_position": "inventory_position needs stock_snapshots, which this platform does not deliver",
+        "lots": "lots needs production_output, which this platform does not deliver",
+        "stock_lot_allocations": "stock_lot_allocations needs stock_movements, which this platform does not deliver",
+        "lot_recipients": "lot_recipients needs stock_movements, which this platform does not deliver",
     }
     _summary(store)
     printed = capsys.readouterr().out
@@ -152,10 +155,11 @@ def test_daily_demand_still_reconciles_with_the_order_lines(sales_and_master):
 def test_a_platform_without_movements_machines_work_orders_or_sessions_builds_stock_and_supply(foreign_platform):
     store, results = foreign_platform
     assert all(r.success for r in results)
-    assert set(_observations(results)) == {"factory_oee", "inventory_flow_breaks"}
+    without_movements = {"factory_oee", "inventory_flow_breaks", "stock_lot_allocations", "lot_recipients"}
+    assert set(_observations(results)) == without_movements
     built = set(store.list_dirs("marts"))
-    assert {"daily_supply", "inventory_position", "supplier_replenishment", "supply_demand_balance"} <= built
-    assert not built & {"factory_oee", "inventory_flow_breaks"}
+    assert {"daily_supply", "inventory_position", "supplier_replenishment", "supply_demand_balance", "lots"} <= built
+    assert not built & without_movements
     position = store.read_table("marts/inventory_position")
     assert position.num_rows > 0 and set(position.column("net_movement").to_pylist()) == {0}
     metadata = _materializations(results)["inventory_position"]

@@ -99,11 +99,11 @@
 {%- endmacro %}
 
 {# Run before an incremental daily mart inserts its days: drop the rows of those days, or of
-   every day from the window's first on (onward). A range delete, cheap on DuckDB's zone maps,
-   where a keyed delete+insert is not. #}
-{% macro clear_build_window(day_column, onward=false) -%}
+   every day from the window's first on (onward), days_before that first day included. A range
+   delete, cheap on DuckDB's zone maps, where a keyed delete+insert is not. #}
+{% macro clear_build_window(day_column, onward=false, days_before=0) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ in_build_window(day_column, onward=onward) }}
+        delete from {{ this }} where {{ in_build_window(day_column, days_before=days_before, onward=onward) }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -70,7 +70,7 @@ class LakeTranslator(DagsterDbtTranslator):
 
 def _mart_metadata(warehouse: Warehouse, exported: dict[str, int], published: str) -> dict[str, dict]:
     """Per mart: rows, where it is, a preview; the forecast's backtest; the balance picture; the
-    suppliers' deliveries."""
+    suppliers' deliveries; the lot marts' units per allocation."""
     with duckdb.connect(str(warehouse.build_path), read_only=True) as con:
         extra = {
             name: {
@@ -84,6 +84,10 @@ def _mart_metadata(warehouse: Warehouse, exported: dict[str, int], published: st
         trust = reports.backtest(con)
         picture = reports.balance_picture(con)
         scorecard = reports.scorecard_picture(con)
+        for name in ("stock_lot_allocations", "lot_recipients"):
+            allocation = reports.lot_allocation(con, name) if name in extra else ""
+            if allocation:
+                extra[name]["units_by_allocation"] = dg.MetadataValue.md(allocation)
     for name in ("demand_forecast", "forecast_backtest"):
         if name in extra:
             extra[name].update(trust)

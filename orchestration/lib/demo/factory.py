@@ -62,6 +62,7 @@ class FactoryDay:
     machine_events: pa.Table
     work_orders: pa.Table
     made: np.ndarray  # good units per SKU, shipped to the warehouses tonight
+    lots: list[str | None]  # per SKU, the lot its units of today belong to (None: none made)
 
 
 @dataclass
@@ -181,6 +182,7 @@ class Factories:
         events = sorted(log.events, key=lambda e: (e[1], e[0]))
         ev_line = np.array([e[0] for e in events], np.int64)
         ev_second = np.array([e[1] for e in events], np.int64)
+        lot_of_row, lots = _lots(w, day, out)
         production = pa.table(
             {
                 "factory_id": factory_of_line.take(pa.array(out[:, 0])),
@@ -189,6 +191,7 @@ class Factories:
                 "produced_at": local_times(day, out[:, 2] * 3600, "slashes"),
                 "qty_good": pa.array(out[:, 3]),
                 "qty_scrap": pa.array(out[:, 4]),
+                "lot_id": pa.array(lot_of_row, pa.string()),
             }
         )
         machine = pa.table(
@@ -201,7 +204,23 @@ class Factories:
             }
         )
         made = np.bincount(out[:, 1], weights=out[:, 3], minlength=len(w.sku_ids)).astype(np.int64)
-        return FactoryDay(production, machine, work_order_table(w, day, released), made)
+        return FactoryDay(production, machine, work_order_table(w, day, released), made, lots)
+
+
+def _lots(world: World, day: date, out: np.ndarray) -> tuple[list[str], list[str | None]]:
+    """The lot of each output row, and of each SKU made today.
+
+    A lot is what one line made of one SKU in one day: ``<line>-<yyyymmdd>-<seq>``, numbered
+    on each line in the order its SKUs first ran that day. Each SKU is made on one line, so a
+    SKU's day of output is one lot, and the warehouses receive it as one.
+    """
+    lots: list[str | None] = [None] * len(world.sku_ids)
+    seq: dict[int, int] = {}
+    for line, sku in out[np.lexsort((out[:, 2], out[:, 0]))][:, :2]:
+        if lots[sku] is None:
+            seq[line] = seq.get(line, 0) + 1
+            lots[sku] = f"{world.line_ids[line]}-{day:%Y%m%d}-{seq[line]:02d}"
+    return [lots[sku] for sku in out[:, 1]], lots
 
 
 def _stoppages(lines: int, rng: np.random.Generator) -> dict[tuple[int, int], tuple[str, str]]:

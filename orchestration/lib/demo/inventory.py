@@ -49,20 +49,39 @@ class _Moves:
 
     parts: list[tuple[np.ndarray, ...]] = field(default_factory=list)
 
-    def add(self, warehouse: np.ndarray, sku: np.ndarray, qty: np.ndarray, second: np.ndarray, kind: int) -> None:
+    def add(
+        self,
+        warehouse: np.ndarray,
+        sku: np.ndarray,
+        qty: np.ndarray,
+        second: np.ndarray,
+        kind: int,
+        lots: np.ndarray | None = None,
+    ) -> None:
+        """Movements of one kind; ``lots`` (per SKU) names the lot each one receives."""
         keep = qty != 0
-        self.parts.append((second[keep], warehouse[keep], sku[keep], qty[keep], np.full(keep.sum(), kind)))
+        lot = np.full(keep.sum(), None, object) if lots is None else lots[sku[keep]]
+        self.parts.append((second[keep], warehouse[keep], sku[keep], qty[keep], np.full(keep.sum(), kind), lot))
 
-    def add_grid(self, delta: np.ndarray, start: int, span: int, kind: int, rng: np.random.Generator) -> None:
+    def add_grid(
+        self,
+        delta: np.ndarray,
+        start: int,
+        span: int,
+        kind: int,
+        rng: np.random.Generator,
+        lots: np.ndarray | None = None,
+    ) -> None:
         """One movement per warehouse and SKU whose stock ``delta`` changes, at a time in the window."""
         warehouse, sku = np.nonzero(delta)
-        self.add(warehouse, sku, delta[warehouse, sku], start + rng.integers(0, span, len(warehouse)), kind)
+        self.add(warehouse, sku, delta[warehouse, sku], start + rng.integers(0, span, len(warehouse)), kind, lots)
 
     def table(self, world: World, day: date) -> pa.Table:
         if self.parts:
-            second, warehouse, sku, qty, kind = (np.concatenate(c) for c in zip(*self.parts))
+            second, warehouse, sku, qty, kind, lot = (np.concatenate(c) for c in zip(*self.parts))
         else:
             second = warehouse = sku = qty = kind = np.zeros(0, np.int64)
+            lot = np.zeros(0, object)
         order = np.lexsort((kind, sku, warehouse, second))
         return pa.table(
             {
@@ -72,6 +91,7 @@ class _Moves:
                 "sku": world.sku_array.take(pa.array(sku[order], pa.int64())),
                 "qty": pa.array(qty[order], pa.int64()),
                 "movement_type": pa.array(MOVEMENT_TYPES).take(pa.array(kind[order], pa.int64())),
+                "lot_id": pa.array(lot[order].tolist(), pa.string()),
             }
         )
 
@@ -85,6 +105,7 @@ class Warehouses:
         self.opening = opening.astype(np.int64)
         self.on_hand = np.zeros(shape, np.int64)
         self.arriving = np.zeros(shape, np.int64)  # on the road from the factories, here tomorrow
+        self.arriving_lots = np.full(shape[1], None, object)  # per SKU, the lot on the road
         self.waiting = np.zeros(shape, np.int64)  # ordered after the last wave, ships tomorrow
         self.returns = np.zeros((RETURN_LAG[1], *shape), np.int64)  # refunded goods on their way back
 
@@ -92,13 +113,19 @@ class Warehouses:
         """Per SKU: stock in and on the way to the warehouses, less what customers wait for."""
         return (self.opening + self.on_hand + self.arriving - self.waiting).sum(axis=0)
 
-    def run(self, day: date, sales: DaySales, made: np.ndarray, rng: np.random.Generator) -> StockDay:
-        """Move the stock through one day and take the end-of-day snapshot."""
+    def run(
+        self, day: date, sales: DaySales, made: np.ndarray, rng: np.random.Generator, lots: list | None = None
+    ) -> StockDay:
+        """Move the stock through one day and take the end-of-day snapshot.
+
+        ``lots`` names, per SKU, the lot of today's output (``made``): receipts carry it when
+        it arrives tomorrow. The opening stock, transfers, returns and shipments carry none.
+        """
         moves = _Moves()
         expected = self.world.expected_units(day)
         self._receive(self.opening, 0, 1, moves, rng)  # the opening stock, on the first day only
         self.opening = np.zeros_like(self.opening)
-        self._receive(self.arriving, 6 * HOUR, 2 * HOUR, moves, rng)
+        self._receive(self.arriving, 6 * HOUR, 2 * HOUR, moves, rng, lots=self.arriving_lots)
         moves_in = self._send_transfers(expected, moves, rng)
         shipped = self._ship(self.waiting + sales.to_ship[:, :, 0], 10 * HOUR, moves, rng)
         self._receive_returns(moves, rng)
@@ -111,14 +138,22 @@ class Warehouses:
         self.waiting = sales.to_ship[:, :, 2]
         self._adjust(moves, rng)
         self.arriving = self._allocate(made, expected)
+        self.arriving_lots = np.array(lots if lots is not None else [None] * len(made), object)
         return StockDay(moves.table(self.world, day), self._snapshot(day), int(stockout.sum()), stockout)
 
     # -- the steps of the day ----------------------------------------------------------
     def _receive(
-        self, qty: np.ndarray, start: int, span: int, moves: _Moves, rng: np.random.Generator, kind: int = RECEIPT
+        self,
+        qty: np.ndarray,
+        start: int,
+        span: int,
+        moves: _Moves,
+        rng: np.random.Generator,
+        kind: int = RECEIPT,
+        lots: np.ndarray | None = None,
     ) -> None:
         self.on_hand += qty
-        moves.add_grid(qty, start, span, kind, rng)
+        moves.add_grid(qty, start, span, kind, rng, lots)
 
     def _ship(self, queue: np.ndarray, wave: int, moves: _Moves, rng: np.random.Generator) -> np.ndarray:
         """Ship what the queue asks for, as far as the stock goes."""

@@ -193,6 +193,7 @@ def _lines(
             "unit_price": money(price),
             "discount": money(discount),
             "region": world.partner_region_array.take(pa.array(partner)),
+            "warehouse_id": world.warehouse_array.take(pa.array(world.partner_warehouse[partner])),
             "live_session_id": session_ids.take(pa.array(session, mask=~live)),
             "status": pa.array(STATUSES).take(pa.array(status)),
         }

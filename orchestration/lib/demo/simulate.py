@@ -39,7 +39,7 @@ def simulate(world: World) -> Iterator[Day]:
         released = factories.plan(day, warehouses.stock_position(), rng_for(world.seed, "planning", day))
         factory = factories.run(day, released, rng_for(world.seed, "factory", day))
         sales = sell(world, day, rng_for(world.seed, "sales", day))
-        stock = warehouses.run(day, sales, factory.made, rng_for(world.seed, "warehouse", day))
+        stock = warehouses.run(day, sales, factory.made, rng_for(world.seed, "warehouse", day), factory.lots)
         yield Day(
             day=day,
             tables={

@@ -26,6 +26,7 @@ select
     coalesce(partners.partner_type, 'unknown') as partner_type,
     order_lines.sku,
     order_lines.region,
+    order_lines.warehouse_id,
     order_lines.live_session_id,
     order_lines.is_live,
     order_lines.status,

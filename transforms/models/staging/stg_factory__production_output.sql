@@ -1,2 +1,2 @@
-select factory_id, line_id, sku, produced_at, day as production_day, qty_good, qty_scrap
+select factory_id, line_id, sku, produced_at, day as production_day, qty_good, qty_scrap, lot_id
 from {{ bronze_source('factory', 'production_output') }}

@@ -11,6 +11,7 @@ select
     coalesce(discount, 0) as discount,
     cast(qty * unit_price - coalesce(discount, 0) as decimal(18, 2)) as net_amount,
     region,
+    warehouse_id,
     live_session_id,
     live_session_id is not null as is_live,
     status
