@@ -88,12 +88,17 @@ class PublishRefused(RuntimeError):
 
 def validate_supplier_id(value: object) -> str:
     """The id itself when it can name a feed folder; otherwise a clear error saying what to fix."""
+    return validate_feed_id(value, "supplier", InvalidSupplierId)
+
+
+def validate_feed_id(value: object, owner: str, error: type[ValueError]) -> str:
+    """``value`` when it can name the feed folder of an ``owner`` (supplier, partner), else ``error``."""
     if isinstance(value, str) and SUPPLIER_ID.fullmatch(value):
         return value
     shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else f"{value[:40]!r}... ({len(value)} chars)"
-    raise InvalidSupplierId(
-        f"supplier id {shown} cannot name a feed folder: use 1 to 64 letters, digits, '_' or '-', "
-        "starting with a letter or digit; correct it in the suppliers master data"
+    raise error(
+        f"{owner} id {shown} cannot name a feed folder: use 1 to 64 letters, digits, '_' or '-', "
+        f"starting with a letter or digit; correct it in the {owner}s master data"
     )
 
 
@@ -410,7 +415,7 @@ def stage_feed(store: LakeStore, supplier_id: str, rows: pa.Table, scorecard: pa
         sizes={name: len(data) for name, data in contents.items()},
         folder=feeds.path(STAGING, supplier_id, version),
     )
-    _sweep(feeds.store, feeds.path(STAGING, supplier_id), keep=version, unpublished_only=False)
+    sweep(feeds.store, feeds.path(STAGING, supplier_id), keep=version, unpublished_only=False)
     for name, data in contents.items():
         feeds.store.write_bytes(staged.path(name), data)
     return staged
@@ -534,13 +539,13 @@ def publish_feed(
                 if files.sha256(f"{folder}/{name}") != digest:
                     raise PublishRefused(f"{name} of {sid} {version} changed while it was copied; nothing published")
             manifest = build_manifest(store, staged, result, held_back)
-            _write_manifest(files, manifest_path, manifest)
+            write_manifest(files, manifest_path, manifest)
         except BaseException:
             if not files.exists(manifest_path):
                 files.delete_dir(folder)  # best effort: a crash that skips this leaves an orphan the next run sweeps
             raise
-    changed = _point_latest(feeds, sid, version, manifest_path)
-    _sweep(files, feeds.path(sid), keep=version, unpublished_only=True)
+    changed = point_latest(feeds, sid, version, manifest_path)
+    sweep(files, feeds.path(sid), keep=version, unpublished_only=True)
     return PublishedFeed(sid, version, manifest["rows"], folder, manifest_path, files.uri(folder), manifest, changed)
 
 
@@ -672,11 +677,13 @@ def _day_range(rows: pa.Table, column: str) -> tuple[str | None, str | None]:
     return (low.isoformat() if low else None), (high.isoformat() if high else None)
 
 
-def _write_manifest(store: LakeStore, path: str, manifest: dict) -> None:
+def write_manifest(store: LakeStore, path: str, manifest: dict) -> None:
     store.write_bytes(path, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
 
 
-def _point_latest(feeds: FeedStore, supplier_id: str, version: str, manifest_path: str) -> bool:
+def point_latest(
+    feeds: FeedStore, supplier_id: str, version: str, manifest_path: str, owner: str = "supplier_id"
+) -> bool:
     """Switch ``latest.json`` to ``version``; False when it already pointed there."""
     store = feeds.store
     pointer = feeds.path(supplier_id, LATEST)
@@ -684,7 +691,7 @@ def _point_latest(feeds: FeedStore, supplier_id: str, version: str, manifest_pat
         return False
     manifest = store.read_bytes(manifest_path)
     latest = {
-        "supplier_id": supplier_id,
+        owner: supplier_id,
         "version": version,
         "manifest": f"{version}/{MANIFEST}",
         "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
@@ -695,7 +702,7 @@ def _point_latest(feeds: FeedStore, supplier_id: str, version: str, manifest_pat
     return True
 
 
-def _sweep(store: LakeStore, parent: str, keep: str, unpublished_only: bool) -> None:
+def sweep(store: LakeStore, parent: str, keep: str, unpublished_only: bool) -> None:
     """Remove the folders under ``parent`` that runs left behind: all of them but ``keep`` (or,
     with ``unpublished_only``, those without a manifest), once their files are old. One listing."""
     cutoff = datetime.now(UTC) - STALE
