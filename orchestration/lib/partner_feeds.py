@@ -454,3 +454,23 @@ def published_partners(store: LakeStore) -> list[str]:
     return [
         n for n in feeds.store.list_dirs(feeds.prefix) if n != STAGING and feeds.store.exists(feeds.path(n, LATEST))
     ]
+
+
+def partner_feeds_line(store: LakeStore) -> str | None:
+    """A run summary's lines on the partner feeds, from the newest stored gate result (no listing
+    of the partners' folders, which could be tens of thousands); None before the first run."""
+    from expectations.gate import GATES_DIR, latest_result
+
+    weeks = store.list_dirs(f"{GATES_DIR}/{FEED}")
+    if not weeks:
+        return None
+    result = latest_result(store, FEED, max(weeks))
+    outcomes = result.subject.get("outcomes") or {}
+    held = sorted(p for p, o in outcomes.items() if o.get("outcome") != "passed")
+    feeds = partner_feed_store(store)
+    text = (
+        f"partner feeds: {len(outcomes) - len(held):,} of {len(outcomes):,} partners published for the week to "
+        f"{max(weeks)}, {len(held):,} held"
+        + (f" ({', '.join(held[:5])}{' ...' if len(held) > 5 else ''})" if held else "")
+    )
+    return f"{text}; gate result {result.uri}\npartner feeds: {feeds.uri('<partner_id>', LATEST)}   (then <version>/manifest.json)"
