@@ -319,20 +319,23 @@ def _checks_not_passed(events, width: int = 220) -> list[str]:
     return lines
 
 
-def materialize_all(store: LakeStore, instance=None, days: list[date] | None = None) -> list:
+def materialize_all(store: LakeStore, instance=None, days: list[date] | None = None, partners: bool = True) -> list:
     """Every asset of the code location on this lake: master snapshots, then all landed days
     (or only ``days``) in one run, the marts, then each supplier's feed in its own run (so one bad feed fails
-    alone). Returns the Dagster results, one per run, recorded in ``instance``.
+    alone), then every channel partner's feed in one run (unless ``partners`` is False). Returns the
+    Dagster results, one per run, recorded in ``instance``.
 
     Each run records this process in its tags, and before each run the runs of this instance
     whose process is gone are marked failed and their concurrency slots freed; a wait for a
     slot is bounded and reported; SIGTERM and SIGINT stop it at every step (:class:`Stopped`).
     """
     with _stoppable() as wakeup:
-        return _materialize_all(store, instance, wakeup, days)
+        return _materialize_all(store, instance, wakeup, days, partners)
 
 
-def _materialize_all(store: LakeStore, instance, wakeup: int | None, days: list[date] | None = None) -> list:
+def _materialize_all(
+    store: LakeStore, instance, wakeup: int | None, days: list[date] | None = None, partners: bool = True
+) -> list:
     import uuid
 
     import dagster as dg
@@ -405,8 +408,9 @@ def _materialize_all(store: LakeStore, instance, wakeup: int | None, days: list[
         return results
     feed = dg.AssetSelection.assets(FEED_KEY)
     results += _materialize_feeds(store, instance, lambda label, name: run(label, feeds_job, feed, partition_key=name))
-    partners = dg.AssetSelection.assets(PARTNER_FEEDS_KEY)
-    results.append(run("channel-partner feeds (every partner, one run)", partner_feeds_job, partners))
+    if partners:
+        selection = dg.AssetSelection.assets(PARTNER_FEEDS_KEY)
+        results.append(run("channel-partner feeds (every partner, one run)", partner_feeds_job, selection))
     return results
 
 
