@@ -29,6 +29,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -526,27 +527,53 @@ def publish_feed(
     files = feeds.store
     _check_gate(files, staged, result)
     sid, version = staged.supplier_id, staged.version
-    folder = feeds.path(sid, version)
+    manifest, folder, changed = publish_version(
+        feeds, sid, version, staged.files, staged.path, lambda: build_manifest(store, staged, result, held_back)
+    )
+    sweep(files, feeds.path(sid), keep=version, unpublished_only=True)
+    return PublishedFeed(
+        sid, version, manifest["rows"], folder, f"{folder}/{MANIFEST}", files.uri(folder), manifest, changed
+    )
+
+
+def publish_version(
+    feeds: FeedStore,
+    owner_id: str,
+    version: str,
+    files: dict[str, str],
+    staged_path: Callable[[str], str],
+    build: Callable[[], dict],
+    owner: str = "supplier_id",
+) -> tuple[dict, str, bool]:
+    """Publish staged ``files`` (name -> sha256, at ``staged_path(name)``) as ``<owner_id>/<version>/``:
+    copy each and check it, write the manifest ``build()`` makes, then switch ``latest.json``.
+
+    A version published before is kept as it is (its files must be these). A crash at any
+    point leaves the previous version published and whole. Returns the manifest, the version
+    folder and whether ``latest.json`` moved.
+    """
+    store = feeds.store
+    folder = feeds.path(owner_id, version)
     manifest_path = f"{folder}/{MANIFEST}"
-    if files.exists(manifest_path):  # this very content was published before: keep that publication
-        manifest = json.loads(files.read_bytes(manifest_path))
-        if {n: f["sha256"] for n, f in manifest["files"].items()} != staged.files:
-            raise PublishRefused(f"{files.uri(folder)} holds other files than staged for {sid} {version}")
+    if store.exists(manifest_path):  # this very content was published before: keep that publication
+        manifest = json.loads(store.read_bytes(manifest_path))
+        if {n: f["sha256"] for n, f in manifest["files"].items()} != files:
+            raise PublishRefused(f"{store.uri(folder)} holds other files than staged for {owner_id} {version}")
     else:
         try:
-            for name, digest in staged.files.items():
-                files.write_bytes(f"{folder}/{name}", files.read_bytes(staged.path(name)))
-                if files.sha256(f"{folder}/{name}") != digest:
-                    raise PublishRefused(f"{name} of {sid} {version} changed while it was copied; nothing published")
-            manifest = build_manifest(store, staged, result, held_back)
-            write_manifest(files, manifest_path, manifest)
+            for name, digest in files.items():
+                store.write_bytes(f"{folder}/{name}", store.read_bytes(staged_path(name)))
+                if store.sha256(f"{folder}/{name}") != digest:
+                    raise PublishRefused(
+                        f"{name} of {owner_id} {version} changed while it was copied; nothing published"
+                    )
+            manifest = build()
+            write_manifest(store, manifest_path, manifest)
         except BaseException:
-            if not files.exists(manifest_path):
-                files.delete_dir(folder)  # best effort: a crash that skips this leaves an orphan the next run sweeps
+            if not store.exists(manifest_path):
+                store.delete_dir(folder)  # best effort: a crash that skips this leaves an orphan the next run sweeps
             raise
-    changed = point_latest(feeds, sid, version, manifest_path)
-    sweep(files, feeds.path(sid), keep=version, unpublished_only=True)
-    return PublishedFeed(sid, version, manifest["rows"], folder, manifest_path, files.uri(folder), manifest, changed)
+    return manifest, folder, point_latest(feeds, owner_id, version, manifest_path, owner=owner)
 
 
 def _check_gate(files: LakeStore, staged: StagedFeed, result: GateResult) -> None:

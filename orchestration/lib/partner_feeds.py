@@ -43,14 +43,13 @@ from expectations.gate import KeyedGateResult, load_result, run_keyed_gate
 from orchestration.lib.alerts import alert
 from orchestration.lib.feeds import (
     LATEST,
-    MANIFEST,
     STAGING,
     FeedStore,
     PublishRefused,
     code_version,
     csv_bytes,
     parquet_bytes,
-    point_latest,
+    publish_version,
     sweep,
     validate_feed_id,
     write_manifest,
@@ -60,6 +59,7 @@ from orchestration.lib.progress import count, stderr_line
 from orchestration.lib.settings import partner_feeds_root
 
 FEED = partner_feed.NAME
+KEY = partner_feed.KEY
 PARTNER_FEEDS_DIR = "partner_feeds"
 HELD = "held.json"
 WORKERS = 8  # files written and read at once (object stores answer slowly, in parallel)
@@ -277,26 +277,12 @@ def publish_partner_feed(store: LakeStore, staged: StagedPartnerFeed, gate: Keye
         raise PublishRefused(f"gate result {stored.uri} did not pass the feed of partner {pid}; nothing published")
     if vouched.get("version") != version or vouched.get("files") != staged.files:
         raise PublishRefused(f"gate result {stored.uri} validated other files than the staged feed {pid} {version}")
-    folder = feeds.path(pid, version)
-    manifest_path = f"{folder}/{MANIFEST}"
-    if files.exists(manifest_path):  # this very content was published before: keep that publication
-        manifest = json.loads(files.read_bytes(manifest_path))
-        if {n: f["sha256"] for n, f in manifest["files"].items()} != staged.files:
-            raise PublishRefused(f"{files.uri(folder)} holds other files than staged for {pid} {version}")
-    else:
-        try:
-            for name, digest in staged.files.items():
-                data = files.read_bytes(staged.path(name))
-                if hashlib.sha256(data).hexdigest() != digest:
-                    raise PublishRefused(f"staged {name} of partner {pid} changed after its gate passed")
-                files.write_bytes(f"{folder}/{name}", data)
-            manifest = build_manifest(staged, gate, stored.uri)
-            write_manifest(files, manifest_path, manifest)
-        except BaseException:
-            if not files.exists(manifest_path):
-                files.delete_dir(folder)  # best effort: a crash that skips this leaves an orphan without a manifest
-            raise
-    changed = point_latest(feeds, pid, version, manifest_path, owner=partner_feed.KEY)
+    for name, digest in staged.files.items():  # what is copied is what the gate read
+        if files.sha256(staged.path(name)) != digest:
+            raise PublishRefused(f"staged {name} of partner {pid} changed after its gate passed")
+    manifest, folder, changed = publish_version(
+        feeds, pid, version, staged.files, staged.path, lambda: build_manifest(staged, gate, stored.uri), owner=KEY
+    )
     if files.exists(feeds.path(pid, HELD)):
         files.delete(feeds.path(pid, HELD))
     return PublishedPartnerFeed(pid, version, manifest["rows"], files.uri(folder), manifest, changed)

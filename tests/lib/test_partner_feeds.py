@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.lib import partner_feeds
+from orchestration.lib import feeds, partner_feeds
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.partner_feeds import (
     HELD,
@@ -137,7 +137,7 @@ def test_a_crash_while_publishing_leaves_the_previous_feed_whole(lake, monkeypat
         raise OSError("killed")
 
     write_partner_marts(lake, {p: {**spec, "gaps": 1} for p, spec in PARTNERS.items()})
-    monkeypatch.setattr(partner_feeds, step, crash)
+    monkeypatch.setattr(feeds, step, crash)
     with pytest.raises(OSError, match="killed"):
         publish(lake)
     for partner in PARTNERS:
