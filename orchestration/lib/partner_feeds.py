@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from expectations import partner_feed
-from expectations.gate import KeyedGateResult, load_result, run_keyed_gate
+from expectations.gate import GateResult, KeyedGateResult, load_result, run_keyed_gate
 from orchestration.lib.alerts import alert
 from orchestration.lib.feeds import (
     LATEST,
@@ -265,13 +265,18 @@ class PublishedPartnerFeed:
     changed: bool = True
 
 
-def publish_partner_feed(store: LakeStore, staged: StagedPartnerFeed, gate: KeyedGateResult) -> PublishedPartnerFeed:
+def publish_partner_feed(
+    store: LakeStore, staged: StagedPartnerFeed, gate: KeyedGateResult, stored: GateResult | None = None
+) -> PublishedPartnerFeed:
     """Publish one partner's staged feed if the stored gate result passed it, for these bytes:
-    copy, manifest, then ``latest.json``; a crash at any point leaves the previous feed whole."""
+    copy, manifest, then ``latest.json``; a crash at any point leaves the previous feed whole.
+
+    ``stored`` is the gate's result as read back from the lake (read here when not given; a run
+    publishing many partners reads it once)."""
     feeds = partner_feed_store(store)
     files = feeds.store
     pid, version = staged.partner_id, staged.version
-    stored = load_result(store, gate.result.path)  # read back rather than trusted
+    stored = stored or load_result(store, gate.result.path)  # read back rather than trusted
     vouched = (stored.subject.get("staged") or {}).get(pid) or {}
     if stored.suite != FEED or (stored.subject.get("outcomes") or {}).get(pid, {}).get("outcome") != "passed":
         raise PublishRefused(f"gate result {stored.uri} did not pass the feed of partner {pid}; nothing published")
@@ -376,10 +381,9 @@ def publish_partner_feeds(
     sweep(feeds.store, feeds.path(STAGING), keep=run, unpublished_only=False)  # earlier runs' left-overs
     total = len(rows.partners)
     say(f"partner feeds: staging {count(total)} partners' feeds for the week to {rows.week_end_day}")
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        staged = list(
-            pool.map(lambda p: stage_partner_feed(feeds, run, p, rows.rows_of(p), rows.week_end_day), rows.partners)
-        )
+    staged = _each(
+        lambda p: stage_partner_feed(feeds, run, p, rows.rows_of(p), rows.week_end_day), rows.partners, "staged", say
+    )
     outcome.seconds["stage"] = time.perf_counter() - clock
     try:
         clock = time.perf_counter()
@@ -387,16 +391,13 @@ def publish_partner_feeds(
         gate = outcome.gate = gate_partner_feeds(store, staged, rows.schemas, rows.week_end_day, docs=docs)
         outcome.seconds["gate"] = time.perf_counter() - clock
         clock = time.perf_counter()
+        stored = load_result(store, gate.result.path)
         passing = [f for f in staged if gate.passed(f.partner_id)]
         for feed in staged:
             if not gate.passed(feed.partner_id):
                 outcome.held[feed.partner_id] = hold_partner_feed(store, feed, gate)
-        step = max(1, len(passing) // 10)
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            for i, published in enumerate(pool.map(lambda f: publish_partner_feed(store, f, gate), passing), 1):
-                (outcome.published if published.changed else outcome.unchanged).append(published.partner_id)
-                if i % step == 0 and i < len(passing):
-                    say(f"  partner feeds: {count(i)}/{count(len(passing))} published or unchanged")
+        for published in _each(lambda f: publish_partner_feed(store, f, gate, stored), passing, "published", say):
+            (outcome.published if published.changed else outcome.unchanged).append(published.partner_id)
         outcome.seconds["publish"] = time.perf_counter() - clock
     finally:
         feeds.store.delete_dir(feeds.path(STAGING, run))
@@ -410,6 +411,17 @@ def publish_partner_feeds(
         )
     say(outcome.summary())
     return outcome
+
+
+def _each(work: Callable, items: list, verb: str, say: Callable[[str], None], lines: int = 10) -> list:
+    """``work`` on every item, :data:`WORKERS` at once, in order; a progress line every tenth or so."""
+    step, done = max(1, -(-len(items) // lines)), []
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for i, result in enumerate(pool.map(work, items), 1):
+            done.append(result)
+            if i % step == 0 and i < len(items):
+                say(f"  partner feeds: {count(i)}/{count(len(items))} {verb}")
+    return done
 
 
 # -- read ----------------------------------------------------------------------------------
