@@ -75,7 +75,7 @@ def build_suites(ctx: PartnerFeedContext) -> dict[str, gx.ExpectationSuite]:
     def schema(section: str) -> list:
         return [
             E.ExpectTableColumnsToMatchSet(
-                column_set=[*ctx.columns[section], FILE_PARTNER], exact_match=True, **error("schema")
+                column_set=[*ctx.columns.get(section, []), FILE_PARTNER], exact_match=True, **error("schema")
             )
         ]
 

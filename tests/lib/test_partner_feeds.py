@@ -171,3 +171,20 @@ def test_each_partner_published_feed_holds_only_its_own_rows(tmp_path_factory, p
             feed = read_partner_feed(store, partner, section)
             assert set(feed.column("partner_id").to_pylist()) <= {partner}
             assert feed.equals(own_rows(tables, section, partner))
+
+
+def test_a_platform_without_stock_publishes_the_feeds_without_their_allocations(lake):
+    tables = write_partner_marts(lake, PARTNERS)
+    lake.delete_dir("marts/partner_allocations")  # skipped: no stock_snapshots delivered to this lake
+    run = publish(lake)
+    assert sorted(run.published) == sorted(PARTNERS)
+    manifest = latest_manifest(lake, "P00001")
+    assert set(manifest["rows"]) == {"benchmarks", "assortment_gaps"}
+    assert read_partner_feed(lake, "P00001", "assortment_gaps").equals(own_rows(tables, "assortment_gaps", "P00001"))
+
+
+def test_a_missing_benchmarks_mart_says_to_build_the_marts(lake):
+    write_partner_marts(lake, PARTNERS)
+    lake.delete_dir("marts/partner_benchmarks")
+    with pytest.raises(FileNotFoundError, match="partner_benchmarks mart .* build the marts first"):
+        publish(lake)
