@@ -297,7 +297,11 @@ def run_keyed_gate(
     """
     _segment("partition", partition)
     result_id = new_result_id()
-    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [key]}
+    result_format = {
+        "result_format": "COMPLETE",
+        "unexpected_index_column_names": [key],
+        "return_unexpected_index_query": False,  # a pandas filter listing every failing row: the rows are kept already
+    }
     keys = sorted({k for _, frame in batches.values() for k in frame[key].dropna().astype(str)})
     failed: list[FailedExpectation] = []
     held: dict[str, list[dict]] = {}
