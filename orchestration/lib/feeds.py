@@ -809,11 +809,14 @@ def read_feed(store: LakeStore, supplier_id: str) -> pa.Table | None:
 
 def verify_feed(store: LakeStore, supplier_id: str) -> list[str]:
     """Problems with the published feed: a file missing or not matching its manifest checksum."""
-    manifest = latest_manifest(store, supplier_id)
+    return verify_published(feed_store(store), supplier_id, latest_manifest(store, supplier_id))
+
+
+def verify_published(feeds: FeedStore, owner_id: str, manifest: dict | None) -> list[str]:
+    """Problems with the version ``manifest`` describes: a file missing or not matching its checksum."""
     if manifest is None:
-        return [f"{supplier_id} has no published feed"]
-    feeds = feed_store(store)
-    folder = feeds.path(supplier_id, manifest["version"])
+        return [f"{owner_id} has no published feed"]
+    folder = feeds.path(owner_id, manifest["version"])
     problems = []
     for name, entry in manifest["files"].items():
         if not feeds.store.exists(f"{folder}/{name}"):

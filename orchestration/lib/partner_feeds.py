@@ -52,6 +52,7 @@ from orchestration.lib.feeds import (
     publish_version,
     sweep,
     validate_feed_id,
+    verify_published,
     write_manifest,
 )
 from orchestration.lib.lake import LakeStore
@@ -452,6 +453,11 @@ def read_partner_feed(store: LakeStore, partner_id: str, section: str) -> pa.Tab
         return None
     feeds = partner_feed_store(store)
     return feeds.store.read_table(feeds.path(partner_id, latest["version"], f"{section}.parquet"))
+
+
+def verify_partner_feed(store: LakeStore, partner_id: str) -> list[str]:
+    """Problems with the partner's published feed: a file missing or not matching its manifest checksum."""
+    return verify_published(partner_feed_store(store), partner_id, latest_manifest(store, partner_id))
 
 
 def published_partners(store: LakeStore) -> list[str]:
