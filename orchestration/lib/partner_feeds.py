@@ -258,12 +258,16 @@ def gate_partner_feeds(
 # -- publish -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PublishedPartnerFeed:
-    partner_id: str
-    version: str
-    rows: dict[str, int]
-    uri: str
+    """A staged feed now published: where, its manifest, and whether this run moved ``latest.json``."""
+
+    staged: StagedPartnerFeed
+    uri: str  # of the version folder
     manifest: dict = field(repr=False)
     changed: bool = True
+
+    @property
+    def partner_id(self) -> str:
+        return self.staged.partner_id
 
 
 def publish_partner_feed(
@@ -291,7 +295,7 @@ def publish_partner_feed(
     )
     if files.exists(feeds.path(pid, HELD)):
         files.delete(feeds.path(pid, HELD))
-    return PublishedPartnerFeed(pid, version, manifest["rows"], files.uri(folder), manifest, changed)
+    return PublishedPartnerFeed(staged, files.uri(folder), manifest, changed)
 
 
 def build_manifest(staged: StagedPartnerFeed, gate: KeyedGateResult, result_uri: str) -> dict:
