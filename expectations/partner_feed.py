@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 
 NAME = "partner_feed"
 KEY = "partner_id"
-FILE_PARTNER = "file_partner_id"  # the partner whose folder the row was staged in
+# the partner whose feed (staged folder) the row is in: the gate names the partners it holds by
+# this column, so a stray row holds the feed it would have leaked into
+FILE_PARTNER = "file_partner_id"
 BENCHMARKS, GAPS, ALLOCATIONS, PARTNERS = "benchmarks", "assortment_gaps", "allocations", "partners"
 MARTS = {BENCHMARKS: "partner_benchmarks", GAPS: "partner_assortment_gaps", ALLOCATIONS: "partner_allocations"}
 SECTIONS = tuple(MARTS)
@@ -55,7 +57,7 @@ COUNTS = (
 
 def partner_columns(sections) -> list[str]:
     """The per-partner batch's columns: its rows in each section, the partners found in its files."""
-    return [KEY, *(f"{s}_rows" for s in sections), "partners_in_files"]
+    return [FILE_PARTNER, *(f"{s}_rows" for s in sections), "partners_in_files"]
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ def build_suites(ctx: PartnerFeedContext) -> dict[str, gx.ExpectationSuite]:
     ]
     partners = [
         E.ExpectTableColumnsToMatchSet(column_set=partner_columns(ctx.columns), exact_match=True, **error("schema")),
-        E.ExpectColumnValuesToBeUnique(column=KEY, **error("keys")),
+        E.ExpectColumnValuesToBeUnique(column=FILE_PARTNER, **error("keys")),
         E.ExpectColumnValuesToBeBetween(
             column=f"{BENCHMARKS}_rows",
             min_value=1,

@@ -220,7 +220,7 @@ def gate_frames(feeds: FeedStore, staged: list[StagedPartnerFeed], schemas: dict
         combined = pa.concat_tables(parts, promote_options="permissive") if parts else schema.empty_table()
         frames[section] = combined.to_pandas()
     counts = {
-        partner_feed.KEY: [f.partner_id for f in staged],
+        partner_feed.FILE_PARTNER: [f.partner_id for f in staged],
         **{f"{s}_rows": [t[s].num_rows for t in tables] for s in schemas},
         "partners_in_files": [
             len({p for s in schemas for p in t[s].column(partner_feed.KEY).to_pylist()} | {f.partner_id})
@@ -248,7 +248,7 @@ def gate_partner_feeds(
         store,
         FEED,
         {name: (suites[name], frames[name]) for name in suites},
-        key=partner_feed.KEY,
+        key=partner_feed.FILE_PARTNER,
         partition=week_end_day.isoformat(),
         subject={"staged": {f.partner_id: {"version": f.version, "files": f.files} for f in staged}},
         docs=docs,

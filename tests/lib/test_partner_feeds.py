@@ -95,7 +95,9 @@ def test_one_failing_partner_is_held_with_its_rows_and_the_others_publish(lake, 
     assert run.gate.outcome("P00002")["outcome"] == "held" and run.gate.outcome("P00001")["outcome"] == "passed"
     held = json.loads(partner_feed_store(lake).store.read_bytes(f"partner_feeds/P00002/{HELD}"))
     (failure,) = held["failed"]
-    assert failure["column"] == "sell_through" and failure["rows"] == [{"partner_id": "P00002", "sell_through": 1.5}]
+    assert failure["column"] == "sell_through" and failure["rows"] == [
+        {"file_partner_id": "P00002", "sell_through": 1.5}
+    ]
     assert held["published_version"] == kept
     assert read_partner_feed(lake, "P00001", "assortment_gaps").equals(own_rows(tables, "assortment_gaps", "P00001"))
     assert "1 partner feed(s) held by the gate" in caplog.text and "P00002" in caplog.text
@@ -114,6 +116,24 @@ def test_a_partner_with_a_second_benchmark_row_is_held_alone(lake):
     assert list(run.held) == ["P00003"] and sorted(run.published) == ["P00001", "P00002"]
     gates = {f["gate"] for f in run.held["P00003"]["failed"]}
     assert gates == {"partners: row count"}
+
+
+def test_a_stray_row_in_a_partners_files_holds_the_feed_it_would_leak_into(lake, monkeypatch):
+    tables = write_partner_marts(lake, PARTNERS)
+    rows_of = partner_feeds.PartnerRows.rows_of
+
+    def leaky(self, partner_id):
+        rows = rows_of(self, partner_id)
+        if partner_id == "P00001":  # P00002's benchmark row staged in P00001's folder
+            rows["benchmarks"] = pa.concat_tables([rows["benchmarks"], own_rows(tables, "benchmarks", "P00002")])
+        return rows
+
+    monkeypatch.setattr(partner_feeds.PartnerRows, "rows_of", leaky)
+    run = publish(lake)
+    assert list(run.held) == ["P00001"] and sorted(run.published) == ["P00002", "P00003"]
+    gates = {f["gate"] for f in run.held["P00001"]["failed"]}
+    assert {"benchmarks: scoping", "partners: scoping", "partners: row count"} <= gates
+    assert latest_manifest(lake, "P00001") is None
 
 
 def test_hostile_ids_in_the_marts_are_alerted_and_never_become_paths(lake, caplog):
