@@ -221,7 +221,7 @@ def test_an_s3_fault_mid_publication_keeps_each_last_good_feed_and_a_rerun_conve
     _upload(client, name, feeds_base.lake, FEED_INPUTS)
     store = LakeStore(f"s3://{name}/lake")
     proxy.arm("cut", at=10**9)
-    writes = _count_writes(proxy, client, feeds_base)
+    writes = _count_writes(proxy, client, feeds_base.lake, FEED_INPUTS, stage.feeds)
     check = harness.Check(f"s3 {fault}: feed publishing", seed)
     _, error = _break_one_write(proxy, fault, seed, writes, lambda: stage.feeds(store))
     check.expect(proxy.fired == 1, f"the {fault} never happened ({proxy.writes} writes seen)")
@@ -242,23 +242,23 @@ def test_an_s3_fault_mid_publication_keeps_each_last_good_feed_and_a_rerun_conve
     assert not report, report
 
 
-_FEED_WRITES: list[int] = []
+_WRITES: dict[str, int] = {}
 
 
-def _count_writes(proxy: FaultProxy, client, feeds_base) -> int:
-    """Writes of an uninterrupted publication, counted once on a bucket of its own."""
-    if not _FEED_WRITES:
+def _count_writes(proxy: FaultProxy, client, lake: Path, inputs: list[str], publish) -> int:
+    """Writes of an uninterrupted ``publish(store)`` of ``lake``'s ``inputs``, counted once on a bucket of its own."""
+    key = publish.__name__
+    if key not in _WRITES:
         other = f"faults-{uuid.uuid4().hex[:10]}"
         client.create_bucket(Bucket=other)
-        _upload(client, other, feeds_base.lake, FEED_INPUTS)
+        _upload(client, other, lake, inputs)
         proxy.arm("cut", at=10**9)
-        stage.feeds(LakeStore(f"s3://{other}/lake"))
-        _FEED_WRITES.append(proxy.writes)
-    return _FEED_WRITES[0]
+        publish(LakeStore(f"s3://{other}/lake"))
+        _WRITES[key] = proxy.writes
+    return _WRITES[key]
 
 
 PARTNER_INPUTS = [*(f"marts/partner_{s}" for s in ("benchmarks", "assortment_gaps", "allocations")), "partner_feeds"]
-_PARTNER_WRITES: list[int] = []
 
 
 @pytest.mark.parametrize("fault,seed", _cases(1, 5))
@@ -269,16 +269,10 @@ def test_an_s3_fault_mid_partner_publication_keeps_each_last_good_feed_and_a_rer
     _upload(client, name, partner_feeds_base.lake, PARTNER_INPUTS)
     store = LakeStore(f"s3://{name}/lake")
     newest = harness.published_feeds(partner_feeds_base.finished, "partner_feeds")
-    if not _PARTNER_WRITES:  # writes of an uninterrupted publication, counted once on a bucket of its own
-        other = f"faults-{uuid.uuid4().hex[:10]}"
-        client.create_bucket(Bucket=other)
-        _upload(client, other, partner_feeds_base.lake, PARTNER_INPUTS)
-        proxy.arm("cut", at=10**9)
-        stage.partner_feeds(LakeStore(f"s3://{other}/lake"))
-        _PARTNER_WRITES.append(proxy.writes)
     proxy.arm("cut", at=10**9)
+    writes = _count_writes(proxy, client, partner_feeds_base.lake, PARTNER_INPUTS, stage.partner_feeds)
     check = harness.Check(f"s3 {fault}: partner feed publishing", seed)
-    _, error = _break_one_write(proxy, fault, seed, _PARTNER_WRITES[0], lambda: stage.partner_feeds(store))
+    _, error = _break_one_write(proxy, fault, seed, writes, lambda: stage.partner_feeds(store))
     check.expect(proxy.fired == 1, f"the {fault} never happened ({proxy.writes} writes seen)")
     if error is not None:
         check.expect("lake/" in str(error) or "partner" in str(error), f"the failure does not say what: {error}")
