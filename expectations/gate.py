@@ -252,6 +252,114 @@ def run_gate(
     return result
 
 
+@dataclass(frozen=True)
+class KeyedGateResult:
+    """One validation of many owners' rows at once (e.g. every partner's feed), and what it means
+    for each owner: ``held`` maps an owner's key to the errors it failed, each with its failing
+    rows; ``blocking`` are errors no row can be blamed for (a schema, a table), which hold all."""
+
+    result: GateResult
+    keys: tuple[str, ...]
+    held: dict[str, list[dict]]
+    warned: dict[str, list[dict]]
+    blocking: tuple[FailedExpectation, ...] = ()
+
+    def outcome(self, key: str) -> dict:
+        """The owner's own outcome: passed, passed with warnings, or held and why."""
+        failed = [
+            *({"gate": f.gate, "expectation": f.expectation, "column": f.column, "rows": []} for f in self.blocking)
+        ]
+        failed += self.held.get(key, [])
+        status = "held" if failed else ("passed with warnings" if self.warned.get(key) else "passed")
+        return {"outcome": status, "failed": failed, "warnings": self.warned.get(key, [])}
+
+    def passed(self, key: str) -> bool:
+        return not self.blocking and key not in self.held
+
+
+def run_keyed_gate(
+    store: LakeStore,
+    name: str,
+    batches: dict[str, tuple[gx.ExpectationSuite, pd.DataFrame]],
+    key: str,
+    partition: str,
+    subject: dict | None = None,
+    docs: bool = True,
+    rows_per_failure: int = 20,
+) -> KeyedGateResult:
+    """Validate each batch (a section of many owners' rows, a ``key`` column naming the owner)
+    once, with GX's COMPLETE result format indexed by ``key``, so that a row-level failure names
+    the owners it belongs to; store one result for the run and return each owner's outcome.
+
+    Per-owner table checks (row counts, freshness) are row-level columns the caller computes
+    per owner before validation. ``rows_per_failure`` bounds the failing rows kept per owner
+    and expectation.
+    """
+    _segment("partition", partition)
+    result_id = new_result_id()
+    result_format = {
+        "result_format": "COMPLETE",
+        "unexpected_index_column_names": [key],
+        "return_unexpected_index_query": False,  # a pandas filter listing every failing row: the rows are kept already
+    }
+    keys = sorted({k for _, frame in batches.values() for k in frame[key].dropna().astype(str)})
+    failed: list[FailedExpectation] = []
+    held: dict[str, list[dict]] = {}
+    warned: dict[str, list[dict]] = {}
+    blocking: list[FailedExpectation] = []
+    raw, pages, evaluated = {}, {}, 0
+    with tempfile.TemporaryDirectory(prefix="gate-docs-") as scratch:
+        folder = None
+        if docs:
+            folder = scratch if store.is_s3 else store.fs_path(DOCS_DIR)
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        for section, (suite, frame) in batches.items():
+            validation, rel = _validate(suite, frame, f"{partition}-{section}", result_id, folder, result_format)
+            if rel:
+                pages[section] = store.uri(f"{DOCS_DIR}/{rel}")
+            raw[section] = validation.to_json_dict()
+            evaluated += int(validation.statistics.get("evaluated_expectations", len(validation.results)))
+            for outcome, failure in _failures_with_results(validation):
+                failure = FailedExpectation(**{**asdict(failure), "gate": f"{section}: {failure.gate}"})
+                failed.append(failure)
+                index = (outcome.result or {}).get("unexpected_index_list")
+                if index is None:
+                    if failure.severity == ERROR:
+                        blocking.append(failure)
+                    continue
+                target = held if failure.severity == ERROR else warned
+                for owner, rows in _rows_by_key(index, key).items():
+                    entry = {"gate": failure.gate, "expectation": failure.expectation, "column": failure.column}
+                    target.setdefault(owner, []).append({**entry, "rows": _plain(rows[:rows_per_failure])})
+        if docs and store.is_s3:
+            _upload_docs(store, Path(scratch))
+    record_subject = {**(subject or {}), "sections": sorted(batches), "owners": len(keys), "docs_pages": pages}
+    record_subject["outcomes"] = {
+        k: {"outcome": "held" if (blocking or k in held) else "passed", "failed": len(held.get(k, []))} for k in keys
+    }
+    result = store_result(
+        store,
+        name,
+        partition,
+        failed=failed,
+        evaluated=evaluated,
+        subject=record_subject,
+        docs=next(iter(pages.values()), None),
+        gx_result=raw,
+        result_id=result_id,
+    )
+    if docs:
+        write_docs_index(store)
+    return KeyedGateResult(result, tuple(keys), held, warned, tuple(blocking))
+
+
+def _rows_by_key(index: list[dict], key: str) -> dict[str, list[dict]]:
+    rows: dict[str, list[dict]] = {}
+    for row in index:
+        rows.setdefault(str(row.get(key)), []).append(row)
+    return rows
+
+
 def docs_index_uri(store: LakeStore) -> str:
     return store.uri(DOCS_INDEX)
 
@@ -318,7 +426,7 @@ def _context(docs_dir: str | None):
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def _validate(suite, frame, partition: str, result_id: str, docs_dir: str | None):
+def _validate(suite, frame, partition: str, result_id: str, docs_dir: str | None, result_format: dict | None = None):
     """Run the suite's validation definition; returns the GX validation result and the docs page.
 
     The definition runs on its own and the result's page is built with ``build_data_docs``
@@ -342,7 +450,7 @@ def _validate(suite, frame, partition: str, result_id: str, docs_dir: str | None
     validation = definition.run(
         batch_parameters={"dataframe": frame},
         # BASIC keeps counts and examples; SUMMARY adds value counts that cost about a fifth more per gate
-        result_format={"result_format": "BASIC", "partial_unexpected_count": EXAMPLES},
+        result_format=result_format or {"result_format": "BASIC", "partial_unexpected_count": EXAMPLES},
         run_id=RunIdentifier(run_name=f"{partition}-{result_id}"),
     )
     if not docs_dir:
@@ -361,6 +469,10 @@ def _validate(suite, frame, partition: str, result_id: str, docs_dir: str | None
 
 
 def _failures(validation) -> list[FailedExpectation]:
+    return [failure for _, failure in _failures_with_results(validation)]
+
+
+def _failures_with_results(validation) -> list[tuple[Any, FailedExpectation]]:
     failed = []
     for outcome in validation.results:
         if outcome.success:
@@ -373,15 +485,18 @@ def _failures(validation) -> list[FailedExpectation]:
         if exception.get("raised_exception"):
             observed = exception.get("exception_message")
         failed.append(
-            FailedExpectation(
-                expectation=config.type,
-                column=config.kwargs.get("column") or _columns(config.kwargs),
-                unexpected_count=result.get("unexpected_count"),
-                severity=SEVERITIES.get(str(severity), ERROR),
-                gate=(config.meta or {}).get("gate", config.type),
-                advice=(config.meta or {}).get("advice"),
-                observed=_plain(observed),
-                examples=tuple(_plain(v) for v in (result.get("partial_unexpected_list") or [])[:EXAMPLES]),
+            (
+                outcome,
+                FailedExpectation(
+                    expectation=config.type,
+                    column=config.kwargs.get("column") or _columns(config.kwargs),
+                    unexpected_count=result.get("unexpected_count"),
+                    severity=SEVERITIES.get(str(severity), ERROR),
+                    gate=(config.meta or {}).get("gate", config.type),
+                    advice=(config.meta or {}).get("advice"),
+                    observed=_plain(observed),
+                    examples=tuple(_plain(v) for v in (result.get("partial_unexpected_list") or [])[:EXAMPLES]),
+                ),
             )
         )
     return failed

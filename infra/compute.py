@@ -196,6 +196,7 @@ class CodeLocation(Construct):
             "LAKE_ROOT": buckets.lake_root(),
             "LANDING_ROOT": buckets.landing_root(),
             "FEEDS_ROOT": buckets.feeds_root(),
+            "PARTNER_FEEDS_ROOT": buckets.partner_feeds_root(),
             "AWS_REGION": stack.region,
             "DAGSTER_HOME": DAGSTER_HOME,
             "DAGSTER_PG_HOST": database.instance.db_instance_endpoint_address,

@@ -12,7 +12,7 @@ from constructs import Construct
 
 from infra.compute import CodeLocation, InstanceDatabase, Network, Triggers
 from infra.config import DeployConfig
-from infra.storage import LakeBuckets, SupplierAccess
+from infra.storage import LakeBuckets, PartnerAccess, SupplierAccess
 
 
 def output_name(supplier_id: str) -> str:
@@ -55,6 +55,7 @@ class SupplyloopStack(cdk.Stack):
         )
         self.buckets = LakeBuckets(self, "Buckets", config=config, key=self.key)
         self.suppliers = SupplierAccess(self, "Suppliers", buckets=self.buckets, suppliers=config.suppliers)
+        self.partners = PartnerAccess(self, "Partners", buckets=self.buckets)
         self.network = Network(self, "Network", config=config, key=self.key)
         self.database = InstanceDatabase(self, "Instance", config=config, network=self.network, key=self.key)
         self.code = CodeLocation(
@@ -76,6 +77,11 @@ class SupplyloopStack(cdk.Stack):
             "LandingRoot": (self.buckets.landing_root(), "Where sources deliver: landing/<source>/..."),
             "LakeRoot": (self.buckets.lake_root(), "LAKE_ROOT of the runs"),
             "FeedsRoot": (self.buckets.feeds_root(), "Published feeds: feeds/<supplier_id>/..."),
+            "PartnerFeedsRoot": (self.buckets.partner_feeds_root(), "Published partner feeds: <partner_id>/..."),
+            "PartnerReaderRole": (
+                self.partners.role.role_arn,
+                "Every partner assumes this role with the session tag partner_id to read partner_feeds/<partner_id>/",
+            ),
             "ImageRepository": (self.code.repository.repository_uri, "Push the code location's image here"),
             "Cluster": (self.code.cluster.cluster_name, "ECS cluster of the runs"),
             "TaskDefinitionFamily": (self.code.family, "Every run's task definition"),

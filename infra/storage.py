@@ -1,4 +1,5 @@
-"""The lake's buckets on S3 (landing, lake, feeds) and each supplier's read-only view of its feeds.
+"""The lake's buckets on S3 (landing, lake, feeds), each supplier's read-only view of its feeds,
+and one role through which every channel partner reads only its own.
 
 Every bucket: encrypted with the platform's key, versioned, public access blocked, TLS only,
 access logged, with a lifecycle. Keys keep the lake's public layout:
@@ -6,6 +7,7 @@ access logged, with a lifecycle. Keys keep the lake's public layout:
     s3://<landing>/landing/<source>/...       files as delivered (LANDING_ROOT)
     s3://<lake>/lake/{bronze,quarantine,marts}/...   the lakehouse (LAKE_ROOT)
     s3://<feeds>/feeds/<supplier_id>/...      published supplier feeds (FEEDS_ROOT)
+    s3://<feeds>/partner_feeds/<partner_id>/...   published channel-partner feeds (PARTNER_FEEDS_ROOT)
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from infra.suppress import accept
 LANDING_PREFIX = "landing"
 LAKE_PREFIX = "lake"
 FEEDS_PREFIX = "feeds"
+PARTNER_FEEDS_PREFIX = "partner_feeds"
+PARTNER_TAG = "partner_id"  # the session tag naming the partner a session reads for
+PARTNER_PREFIX = f"{PARTNER_FEEDS_PREFIX}/${{aws:PrincipalTag/{PARTNER_TAG}}}/"
 
 
 class LakeBuckets(Construct):
@@ -132,6 +137,9 @@ class LakeBuckets(Construct):
     def feeds_root(self) -> str:
         return f"s3://{self.feeds.bucket_name}/{FEEDS_PREFIX}"
 
+    def partner_feeds_root(self) -> str:
+        return f"s3://{self.feeds.bucket_name}/{PARTNER_FEEDS_PREFIX}"
+
 
 class SupplierAccess(Construct):
     """One IAM role per supplier that can list and read only ``feeds/<supplier_id>/``."""
@@ -184,3 +192,63 @@ class SupplierAccess(Construct):
             )
         )
         return role
+
+
+class PartnerAccess(Construct):
+    """One IAM role for every channel partner, each session reading only ``partner_feeds/<its id>/``.
+
+    Tens of thousands of partners cannot each have a role (an account holds a few thousand), so
+    access is by attribute: the session carries the partner's id as the principal tag
+    ``partner_id`` and the policy scopes S3 to ``partner_feeds/${aws:PrincipalTag/partner_id}/``.
+    The tag comes from whatever vouches for the partner: a broker in the platform's account that
+    assumes the role with the session tag (``sts:TagSession``), or a Cognito identity pool that
+    maps a signed-in partner's attribute to the principal tag. Without the tag nothing is allowed.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, buckets: LakeBuckets) -> None:
+        super().__init__(scope, construct_id)
+        tagged = {"Null": {f"aws:PrincipalTag/{PARTNER_TAG}": "false"}}
+        self.role = iam.Role(
+            self,
+            "Reader",
+            # one trust statement for sts:AssumeRole and sts:TagSession: the session must carry
+            # the partner_id tag, and no other tag
+            assumed_by=iam.AccountRootPrincipal()
+            .with_session_tags()
+            .with_conditions(
+                {
+                    "StringLike": {f"aws:RequestTag/{PARTNER_TAG}": "?*"},
+                    "ForAllValues:StringEquals": {"aws:TagKeys": [PARTNER_TAG]},
+                }
+            ),
+            description="Every channel partner: read its own feed under s3://<feeds>/partner_feeds/<partner_id>/",
+            max_session_duration=cdk.Duration.hours(1),
+        )
+        cdk.Tags.of(self.role).add("supplyloop:readers", "partners")
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadOwnPartnerFeed",
+                actions=["s3:GetObject"],
+                resources=[buckets.feeds.arn_for_objects(f"{PARTNER_PREFIX}*")],
+                conditions=tagged,
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListOwnPartnerFeed",
+                actions=["s3:ListBucket"],
+                resources=[buckets.feeds.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [PARTNER_PREFIX, f"{PARTNER_PREFIX}*"]}, **tagged},
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DecryptPartnerFeedsThroughS3",
+                actions=["kms:Decrypt"],
+                resources=[buckets.key.key_arn],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"s3.{cdk.Stack.of(self).region}.amazonaws.com"},
+                    **tagged,
+                },
+            )
+        )

@@ -322,20 +322,23 @@ def _checks_not_passed(events, width: int = 220) -> list[str]:
     return lines
 
 
-def materialize_all(store: LakeStore, instance=None, days: list[date] | None = None) -> list:
+def materialize_all(store: LakeStore, instance=None, days: list[date] | None = None, partners: bool = True) -> list:
     """Every asset of the code location on this lake: master snapshots, then all landed days
     (or only ``days``) in one run, the marts, then each supplier's feed in its own run (so one bad feed fails
-    alone). Returns the Dagster results, one per run, recorded in ``instance``.
+    alone), then every channel partner's feed in one run (unless ``partners`` is False). Returns the
+    Dagster results, one per run, recorded in ``instance``.
 
     Each run records this process in its tags, and before each run the runs of this instance
     whose process is gone are marked failed and their concurrency slots freed; a wait for a
     slot is bounded and reported; SIGTERM and SIGINT stop it at every step (:class:`Stopped`).
     """
     with _stoppable() as wakeup:
-        return _materialize_all(store, instance, wakeup, days)
+        return _materialize_all(store, instance, wakeup, days, partners)
 
 
-def _materialize_all(store: LakeStore, instance, wakeup: int | None, days: list[date] | None = None) -> list:
+def _materialize_all(
+    store: LakeStore, instance, wakeup: int | None, days: list[date] | None = None, partners: bool = True
+) -> list:
     import uuid
 
     import dagster as dg
@@ -347,7 +350,8 @@ def _materialize_all(store: LakeStore, instance, wakeup: int | None, days: list[
     instance = instance or dg.DagsterInstance.get()
     on_lake = definitions_on(store)  # before any import of the code location: it loads on this lake
     from orchestration.defs.feeds.assets import FEED_KEY
-    from orchestration.defs.feeds.jobs import feeds_job
+    from orchestration.defs.feeds.jobs import feeds_job, partner_feeds_job
+    from orchestration.defs.feeds.partner_assets import PARTNER_FEEDS_KEY
     from orchestration.defs.ingest.schedules import ingest_job
     from orchestration.defs.transform.jobs import MARTS_GROUPS, marts_job
 
@@ -407,6 +411,9 @@ def _materialize_all(store: LakeStore, instance, wakeup: int | None, days: list[
         return results
     feed = dg.AssetSelection.assets(FEED_KEY)
     results += _materialize_feeds(store, instance, lambda label, name: run(label, feeds_job, feed, partition_key=name))
+    if partners:
+        selection = dg.AssetSelection.assets(PARTNER_FEEDS_KEY)
+        results.append(run("channel-partner feeds (every partner, one run)", partner_feeds_job, selection))
     return results
 
 
@@ -445,6 +452,15 @@ def _feeds_summary(store: LakeStore) -> None:
     print("feeds:      " + feeds.uri("<supplier_id>", LATEST) + "   (then <version>/manifest.json)")
 
 
+def _partner_feeds_summary(store: LakeStore) -> None:
+    """One line for the partner feeds, from the newest run's stored gate result."""
+    from orchestration.lib.partner_feeds import partner_feeds_line
+
+    line = partner_feeds_line(store)
+    if line:
+        print("\n" + line)
+
+
 def _summary(store: LakeStore) -> None:
     from orchestration.lib.coverage import summary_lines as coverage_lines
     from orchestration.lib.report import entity_counts, format_summary, mart_counts
@@ -459,6 +475,7 @@ def _summary(store: LakeStore) -> None:
     if partial:
         print("\n" + "\n".join(partial))
     _feeds_summary(store)
+    _partner_feeds_summary(store)
     print(f"\nlake: {store.uri()}")
     print("bronze:     " + store.uri("bronze/<entity>/[day=YYYY-MM-DD/]part-0.parquet"))
     print("quarantine: " + store.uri("quarantine/<entity>/day=YYYY-MM-DD/part-0.parquet"))

@@ -29,6 +29,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -88,12 +89,17 @@ class PublishRefused(RuntimeError):
 
 def validate_supplier_id(value: object) -> str:
     """The id itself when it can name a feed folder; otherwise a clear error saying what to fix."""
+    return validate_feed_id(value, "supplier", InvalidSupplierId)
+
+
+def validate_feed_id(value: object, owner: str, error: type[ValueError]) -> str:
+    """``value`` when it can name the feed folder of an ``owner`` (supplier, partner), else ``error``."""
     if isinstance(value, str) and SUPPLIER_ID.fullmatch(value):
         return value
     shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else f"{value[:40]!r}... ({len(value)} chars)"
-    raise InvalidSupplierId(
-        f"supplier id {shown} cannot name a feed folder: use 1 to 64 letters, digits, '_' or '-', "
-        "starting with a letter or digit; correct it in the suppliers master data"
+    raise error(
+        f"{owner} id {shown} cannot name a feed folder: use 1 to 64 letters, digits, '_' or '-', "
+        f"starting with a letter or digit; correct it in the {owner}s master data"
     )
 
 
@@ -410,7 +416,7 @@ def stage_feed(store: LakeStore, supplier_id: str, rows: pa.Table, scorecard: pa
         sizes={name: len(data) for name, data in contents.items()},
         folder=feeds.path(STAGING, supplier_id, version),
     )
-    _sweep(feeds.store, feeds.path(STAGING, supplier_id), keep=version, unpublished_only=False)
+    sweep(feeds.store, feeds.path(STAGING, supplier_id), keep=version, unpublished_only=False)
     for name, data in contents.items():
         feeds.store.write_bytes(staged.path(name), data)
     return staged
@@ -521,27 +527,53 @@ def publish_feed(
     files = feeds.store
     _check_gate(files, staged, result)
     sid, version = staged.supplier_id, staged.version
-    folder = feeds.path(sid, version)
+    manifest, folder, changed = publish_version(
+        feeds, sid, version, staged.files, staged.path, lambda: build_manifest(store, staged, result, held_back)
+    )
+    sweep(files, feeds.path(sid), keep=version, unpublished_only=True)
+    return PublishedFeed(
+        sid, version, manifest["rows"], folder, f"{folder}/{MANIFEST}", files.uri(folder), manifest, changed
+    )
+
+
+def publish_version(
+    feeds: FeedStore,
+    owner_id: str,
+    version: str,
+    files: dict[str, str],
+    staged_path: Callable[[str], str],
+    build: Callable[[], dict],
+    owner: str = "supplier_id",
+) -> tuple[dict, str, bool]:
+    """Publish staged ``files`` (name -> sha256, at ``staged_path(name)``) as ``<owner_id>/<version>/``:
+    copy each and check it, write the manifest ``build()`` makes, then switch ``latest.json``.
+
+    A version published before is kept as it is (its files must be these). A crash at any
+    point leaves the previous version published and whole. Returns the manifest, the version
+    folder and whether ``latest.json`` moved.
+    """
+    store = feeds.store
+    folder = feeds.path(owner_id, version)
     manifest_path = f"{folder}/{MANIFEST}"
-    if files.exists(manifest_path):  # this very content was published before: keep that publication
-        manifest = json.loads(files.read_bytes(manifest_path))
-        if {n: f["sha256"] for n, f in manifest["files"].items()} != staged.files:
-            raise PublishRefused(f"{files.uri(folder)} holds other files than staged for {sid} {version}")
+    if store.exists(manifest_path):  # this very content was published before: keep that publication
+        manifest = json.loads(store.read_bytes(manifest_path))
+        if {n: f["sha256"] for n, f in manifest["files"].items()} != files:
+            raise PublishRefused(f"{store.uri(folder)} holds other files than staged for {owner_id} {version}")
     else:
         try:
-            for name, digest in staged.files.items():
-                files.write_bytes(f"{folder}/{name}", files.read_bytes(staged.path(name)))
-                if files.sha256(f"{folder}/{name}") != digest:
-                    raise PublishRefused(f"{name} of {sid} {version} changed while it was copied; nothing published")
-            manifest = build_manifest(store, staged, result, held_back)
-            _write_manifest(files, manifest_path, manifest)
+            for name, digest in files.items():
+                store.write_bytes(f"{folder}/{name}", store.read_bytes(staged_path(name)))
+                if store.sha256(f"{folder}/{name}") != digest:
+                    raise PublishRefused(
+                        f"{name} of {owner_id} {version} changed while it was copied; nothing published"
+                    )
+            manifest = build()
+            write_manifest(store, manifest_path, manifest)
         except BaseException:
-            if not files.exists(manifest_path):
-                files.delete_dir(folder)  # best effort: a crash that skips this leaves an orphan the next run sweeps
+            if not store.exists(manifest_path):
+                store.delete_dir(folder)  # best effort: a crash that skips this leaves an orphan the next run sweeps
             raise
-    changed = _point_latest(feeds, sid, version, manifest_path)
-    _sweep(files, feeds.path(sid), keep=version, unpublished_only=True)
-    return PublishedFeed(sid, version, manifest["rows"], folder, manifest_path, files.uri(folder), manifest, changed)
+    return manifest, folder, point_latest(feeds, owner_id, version, manifest_path, owner=owner)
 
 
 def _check_gate(files: LakeStore, staged: StagedFeed, result: GateResult) -> None:
@@ -672,11 +704,13 @@ def _day_range(rows: pa.Table, column: str) -> tuple[str | None, str | None]:
     return (low.isoformat() if low else None), (high.isoformat() if high else None)
 
 
-def _write_manifest(store: LakeStore, path: str, manifest: dict) -> None:
+def write_manifest(store: LakeStore, path: str, manifest: dict) -> None:
     store.write_bytes(path, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
 
 
-def _point_latest(feeds: FeedStore, supplier_id: str, version: str, manifest_path: str) -> bool:
+def point_latest(
+    feeds: FeedStore, supplier_id: str, version: str, manifest_path: str, owner: str = "supplier_id"
+) -> bool:
     """Switch ``latest.json`` to ``version``; False when it already pointed there."""
     store = feeds.store
     pointer = feeds.path(supplier_id, LATEST)
@@ -684,7 +718,7 @@ def _point_latest(feeds: FeedStore, supplier_id: str, version: str, manifest_pat
         return False
     manifest = store.read_bytes(manifest_path)
     latest = {
-        "supplier_id": supplier_id,
+        owner: supplier_id,
         "version": version,
         "manifest": f"{version}/{MANIFEST}",
         "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
@@ -695,7 +729,7 @@ def _point_latest(feeds: FeedStore, supplier_id: str, version: str, manifest_pat
     return True
 
 
-def _sweep(store: LakeStore, parent: str, keep: str, unpublished_only: bool) -> None:
+def sweep(store: LakeStore, parent: str, keep: str, unpublished_only: bool) -> None:
     """Remove the folders under ``parent`` that runs left behind: all of them but ``keep`` (or,
     with ``unpublished_only``, those without a manifest), once their files are old. One listing."""
     cutoff = datetime.now(UTC) - STALE
@@ -781,11 +815,14 @@ def read_feed(store: LakeStore, supplier_id: str) -> pa.Table | None:
 
 def verify_feed(store: LakeStore, supplier_id: str) -> list[str]:
     """Problems with the published feed: a file missing or not matching its manifest checksum."""
-    manifest = latest_manifest(store, supplier_id)
+    return verify_published(feed_store(store), supplier_id, latest_manifest(store, supplier_id))
+
+
+def verify_published(feeds: FeedStore, owner_id: str, manifest: dict | None) -> list[str]:
+    """Problems with the version ``manifest`` describes: a file missing or not matching its checksum."""
     if manifest is None:
-        return [f"{supplier_id} has no published feed"]
-    feeds = feed_store(store)
-    folder = feeds.path(supplier_id, manifest["version"])
+        return [f"{owner_id} has no published feed"]
+    folder = feeds.path(owner_id, manifest["version"])
     problems = []
     for name, entry in manifest["files"].items():
         if not feeds.store.exists(f"{folder}/{name}"):

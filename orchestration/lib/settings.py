@@ -18,6 +18,7 @@ from orchestration.lib.paths import DEFAULT_LAKE_DIR, SOURCES_FILE
 
 LAKE_ROOT_ENV = "LAKE_ROOT"
 FEEDS_ROOT_ENV = "FEEDS_ROOT"
+PARTNER_FEEDS_ROOT_ENV = "PARTNER_FEEDS_ROOT"
 LANDING_ROOT_ENV = "LANDING_ROOT"
 SOURCES_ENV = "SUPPLYLOOP_SOURCES"
 INPUT_GATE_ENV = "SUPPLYLOOP_INPUT_GATE"
@@ -89,6 +90,13 @@ def feeds_root() -> str | None:
     ``s3://bucket/prefix``, e.g. a bucket each supplier may read its own prefix of); None means
     ``<lake>/feeds``."""
     return os.environ.get(FEEDS_ROOT_ENV) or None
+
+
+def partner_feeds_root() -> str | None:
+    """Where channel-partner feeds are published when not under the lake: ``$PARTNER_FEEDS_ROOT``
+    (a folder or ``s3://bucket/prefix``, e.g. the bucket partners read through one shared role,
+    each its own prefix); None means ``<lake>/partner_feeds``."""
+    return os.environ.get(PARTNER_FEEDS_ROOT_ENV) or None
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ def test_a_crash_between_write_and_publish_shows_no_partial_feed_and_the_next_ru
     def crash(*args):
         raise RuntimeError("simulated crash: the files are copied, the manifest is not written")
 
-    monkeypatch.setattr(feeds, "_write_manifest", crash)
+    monkeypatch.setattr(feeds, "write_manifest", crash)
     crashed = run_feeds(lake, instance)
     assert not any(r.success for r in crashed.values())
     assert "simulated crash" in failure_message(crashed["SUP001"])

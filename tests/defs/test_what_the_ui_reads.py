@@ -83,13 +83,24 @@ def test_the_scorecard_shows_each_suppliers_deliveries_and_the_on_time_check_run
 def test_every_run_has_a_job_name_and_the_range_run_names_its_days(demo):
     _, truth, instance = demo
     runs = instance.get_runs()
-    assert {r.job_name for r in runs} == {"daily_ingest", "marts", "supplier_feeds"}
+    assert {r.job_name for r in runs} == {"daily_ingest", "marts", "supplier_feeds", "partner_feeds"}
     (facts,) = [r for r in runs if "days" in r.tags]
     start, end = date.fromisoformat(truth["start"]), date.fromisoformat(truth["end"])
     assert facts.tags["days"] == f"{start} .. {end} ({(end - start).days + 1} days)"
     assert facts.job_name == "daily_ingest"
     feeds = sorted(r.tags["dagster/partition"] for r in runs if r.job_name == "supplier_feeds")
     assert feeds == ["SUP001", "SUP002", "SUP003"]
+
+
+def test_the_partner_feeds_show_what_was_published_held_and_the_gate_that_decided(demo):
+    store, _, instance = demo
+    metadata = _metadata(instance, "feeds", "partner_feeds")
+    partners = store.read_table("bronze/partners", columns=["partner_id"]).num_rows
+    assert metadata["partners"] == metadata["published"] + metadata["unchanged"] + metadata["held"] == partners
+    assert metadata["gate_result"].startswith(store.uri("gates/partner_feed/"))
+    assert "| partner_id |" in metadata["preview"]
+    key = dg.AssetCheckKey(dg.AssetKey(["feeds", "partner_feeds"]), "partner_feed_gate")
+    assert instance.get_latest_asset_check_evaluation_record(key) is not None
 
 
 def test_every_ingestion_judges_freshness_on_the_newest_day_with_rows(demo):

@@ -45,10 +45,10 @@ def _cli(lake: Path, home: Path, *args: str, timeout: float = 300) -> harness.Ru
     return done
 
 
-def feed_digests(lake: Path, versions: dict[str, str]) -> dict[str, str]:
+def feed_digests(lake: Path, versions: dict[str, str], folder: str = "feeds") -> dict[str, str]:
     found = {}
     for supplier, version in versions.items():
-        found.update(harness.digests(lake, (f"feeds/{supplier}/{version}",)))
+        found.update(harness.digests(lake, (f"{folder}/{supplier}/{version}",)))
     return {k: v for k, v in found.items() if not k.endswith("manifest.json")}  # it says when it was published
 
 
@@ -115,6 +115,30 @@ def feeds_base(reference, tmp_path_factory) -> StageBase:
     seconds, measured = _measure("feeds", lake, root / "measured")
     assert harness.published_feeds(measured) == reference.feeds
     return StageBase(lake, seconds, feed_digests(measured, reference.feeds), before, measured)
+
+
+@pytest.fixture(scope="session")
+def partner_feeds_base(reference, tmp_path_factory) -> StageBase:
+    """The reference lake whose partners' published feeds are one version older: published from a
+    benchmarks mart with one more unit ordered by every partner."""
+    root = tmp_path_factory.mktemp("faults-partner-feeds")
+    lake = harness.copy_lake(reference.lake, root / "lake")
+    newest = harness.published_feeds(lake, "partner_feeds")
+    shutil.rmtree(lake / "partner_feeds")
+    mart = lake / "marts" / "partner_benchmarks" / "part-0.parquet"
+    current = mart.read_bytes()
+    table = pq.read_table(mart)
+    column = "units_ordered"
+    table = table.set_column(table.schema.get_field_index(column), column, pc.add(table[column], 1))
+    pq.write_table(table, mart)
+    older = harness.run(harness.stage_command("partner_feeds", lake), harness.environment(), timeout=300)
+    assert older.returncode == 0, older.output[-3000:]
+    mart.write_bytes(current)
+    before = harness.published_feeds(lake, "partner_feeds")
+    assert set(before) == set(newest) and not set(before.values()) & set(newest.values())
+    seconds, measured = _measure("partner_feeds", lake, root / "measured")
+    assert harness.published_feeds(measured, "partner_feeds") == newest
+    return StageBase(lake, seconds, feed_digests(measured, newest, "partner_feeds"), before, measured)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -67,7 +67,11 @@ def cli_command(lake: Path, *args: str) -> list[str]:
 
 
 def environment(dagster_home: Path | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("LAKE_ROOT", "LANDING_ROOT", "FEEDS_ROOT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LAKE_ROOT", "LANDING_ROOT", "FEEDS_ROOT", "PARTNER_FEEDS_ROOT")
+    }
     env.update(extra)
     env["PYTHONPATH"] = str(PROJECT_ROOT)
     if dagster_home is not None:
@@ -261,30 +265,33 @@ def _quarantined(store: LakeStore, source, day: str | None) -> int:
     return sum(pq.read_metadata(store.fs_path(f.path)).num_rows for f in files)
 
 
-def published_feeds(lake: Path) -> dict[str, str]:
-    """Each supplier's published version, from its ``latest.json``."""
-    feeds = lake / "feeds"
+def published_feeds(lake: Path, folder: str = "feeds") -> dict[str, str]:
+    """Each supplier's (or, with ``partner_feeds``, partner's) published version, from its ``latest.json``."""
+    feeds = lake / folder
     found = {}
     for pointer in sorted(feeds.glob(f"*/{LATEST}")):
         found[pointer.parent.name] = json.loads(pointer.read_text())["version"]
     return found
 
 
-def feed_problems(lake: Path, allowed: dict[str, set[str]]) -> list[str]:
+def feed_problems(lake: Path, allowed: dict[str, set[str]], folder: str = "feeds") -> list[str]:
     """Every ``latest.json`` reads, points at a whole version whose files match the manifest's
     checksums, and that version is one of ``allowed`` (the last good one, or the new one)."""
+    from orchestration.lib.partner_feeds import verify_partner_feed
+
     store = LakeStore(str(lake))
+    verify = verify_partner_feed if folder == "partner_feeds" else verify_feed
     problems = []
     for supplier, versions in allowed.items():
         try:
-            problems += verify_feed(store, supplier)
-            version = json.loads((lake / "feeds" / supplier / LATEST).read_text())["version"]
+            problems += verify(store, supplier)
+            version = json.loads((lake / folder / supplier / LATEST).read_text())["version"]
         except Exception as err:  # noqa: BLE001 - an unreadable pointer is the finding
             problems.append(f"the feed of {supplier} does not read: {err}")
             continue
         if version not in versions:
             problems.append(f"{supplier}'s latest.json points at {version}, not one of {sorted(versions)}")
-    for manifest in (lake / "feeds").glob(f"*/*/{MANIFEST}"):
+    for manifest in (lake / folder).glob(f"*/*/{MANIFEST}"):
         if manifest.parent.parent.name.startswith("_"):
             continue
         entries = json.loads(manifest.read_text())["files"]

@@ -2,6 +2,7 @@
 
     python -m tests.faults.stage ingest <lake>   every master snapshot, then every landed day
     python -m tests.faults.stage feeds <lake>    each supplier's feed: staged, gated, published
+    python -m tests.faults.stage partner_feeds <lake>   every partner's feed: staged, gated at once, published
 
 Each stage calls the same library functions as its Dagster asset. ``ready`` is printed on
 stdout once the imports are done, so a killer's clock measures the work alone.
@@ -51,12 +52,21 @@ def feeds(store: LakeStore) -> None:
             discard_staged(store, staged)
 
 
-STAGES = {"ingest": ingest, "feeds": feeds}
+def partner_feeds(store: LakeStore) -> None:
+    """What the partner feeds asset does: every partner at once."""
+    from orchestration.lib.partner_feeds import publish_partner_feeds
+
+    run = publish_partner_feeds(store, docs=False)
+    if run.held or run.gate is None:
+        raise SystemExit(f"partner feeds not all published: {run.summary()}")
+
+
+STAGES = {"ingest": ingest, "feeds": feeds, "partner_feeds": partner_feeds}
 
 
 if __name__ == "__main__":
     stage, root = sys.argv[1], sys.argv[2]
-    if stage == "feeds":
+    if stage in ("feeds", "partner_feeds"):
         import great_expectations  # noqa: F401 - its 3 s import is not the stage's work
 
     print("ready", flush=True)

@@ -72,3 +72,27 @@ def test_a_feed_publication_killed_at_any_point_keeps_each_last_good_feed_and_th
     check.violations += _differences(feed_digests(lake, reference.feeds), feeds_base.digests)
     report = check.done()
     assert not report, report
+
+
+@pytest.mark.parametrize("seed", harness.seeds(2))
+def test_a_partner_feeds_publication_killed_at_any_point_keeps_each_last_good_feed_and_the_next_run_converges(
+    seed, partner_feeds_base, tmp_path
+):
+    rng = random.Random(f"partner-feeds-{seed}")
+    base = partner_feeds_base
+    lake = harness.copy_lake(base.lake, tmp_path / "lake")
+    newest = harness.published_feeds(base.finished, "partner_feeds")
+    env = harness.environment()
+    killed = harness.run(
+        harness.stage_command("partner_feeds", lake), env, timeout=120, kill_after=rng.uniform(0, base.work_seconds)
+    )
+    check = harness.Check("kill: partner feed publishing (lib)", seed)
+    check.expect(killed.killed or killed.returncode == 0, f"publishing failed before the kill:\n    {_tail(killed)}")
+    either = {p: {v, newest[p]} for p, v in base.before.items()}
+    check.violations += harness.feed_problems(lake, either, "partner_feeds")
+    again = harness.run(harness.stage_command("partner_feeds", lake), env, timeout=NEXT_RUN)
+    check.expect(again.returncode == 0, f"the next publication did not complete by itself:\n    {_tail(again)}")
+    check.violations += harness.feed_problems(lake, {p: {v} for p, v in newest.items()}, "partner_feeds")
+    check.violations += _differences(feed_digests(lake, newest, "partner_feeds"), base.digests)
+    report = check.done()
+    assert not report, report

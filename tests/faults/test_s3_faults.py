@@ -1,6 +1,6 @@
 """S3 faults mid-write, through a TCP proxy in front of moto: a cut, a stall, a reset.
 
-Ingestion and feed publishing run against ``s3://`` through the proxy (``AWS_ENDPOINT_URL_S3``
+Ingestion, feed publishing and partner feed publishing run against ``s3://`` through the proxy (``AWS_ENDPOINT_URL_S3``
 names it, as a deployment names its endpoint). The proxy breaks one write, drawn from the
 seed among the stage's writes. Then: the stage failed with an error naming what it was
 writing, or it retried and finished; no partial object is visible (every Parquet object of
@@ -25,6 +25,7 @@ import pytest
 from orchestration.lib.feeds import LATEST, MANIFEST, verify_feed
 from orchestration.lib.ingest import ingest_days, ingest_snapshot, landing_index
 from orchestration.lib.lake import LakeStore
+from orchestration.lib.partner_feeds import verify_partner_feed
 from orchestration.lib.sources import load_sources
 from tests.faults import harness, stage
 from tests.faults.proxy import FaultProxy
@@ -88,7 +89,7 @@ def _visible_problems(objects: dict[str, bytes]) -> list[str]:
         except Exception as err:  # noqa: BLE001 - a visible object that does not read is the finding
             problems.append(f"{key} is visible and does not read: {err}")
     for key, body in objects.items():
-        if key.startswith("feeds/") and key.endswith(MANIFEST) and "/_" not in key:
+        if key.startswith(("feeds/", "partner_feeds/")) and key.endswith(MANIFEST) and "/_" not in key:
             folder = key.rsplit("/", 1)[0]
             for name, entry in json.loads(body)["files"].items():
                 data = objects.get(f"{folder}/{name}")
@@ -220,7 +221,7 @@ def test_an_s3_fault_mid_publication_keeps_each_last_good_feed_and_a_rerun_conve
     _upload(client, name, feeds_base.lake, FEED_INPUTS)
     store = LakeStore(f"s3://{name}/lake")
     proxy.arm("cut", at=10**9)
-    writes = _count_writes(proxy, client, feeds_base)
+    writes = _count_writes(proxy, client, feeds_base.lake, FEED_INPUTS, stage.feeds)
     check = harness.Check(f"s3 {fault}: feed publishing", seed)
     _, error = _break_one_write(proxy, fault, seed, writes, lambda: stage.feeds(store))
     check.expect(proxy.fired == 1, f"the {fault} never happened ({proxy.writes} writes seen)")
@@ -241,16 +242,50 @@ def test_an_s3_fault_mid_publication_keeps_each_last_good_feed_and_a_rerun_conve
     assert not report, report
 
 
-_FEED_WRITES: list[int] = []
+_WRITES: dict[str, int] = {}
 
 
-def _count_writes(proxy: FaultProxy, client, feeds_base) -> int:
-    """Writes of an uninterrupted publication, counted once on a bucket of its own."""
-    if not _FEED_WRITES:
+def _count_writes(proxy: FaultProxy, client, lake: Path, inputs: list[str], publish) -> int:
+    """Writes of an uninterrupted ``publish(store)`` of ``lake``'s ``inputs``, counted once on a bucket of its own."""
+    key = publish.__name__
+    if key not in _WRITES:
         other = f"faults-{uuid.uuid4().hex[:10]}"
         client.create_bucket(Bucket=other)
-        _upload(client, other, feeds_base.lake, FEED_INPUTS)
+        _upload(client, other, lake, inputs)
         proxy.arm("cut", at=10**9)
-        stage.feeds(LakeStore(f"s3://{other}/lake"))
-        _FEED_WRITES.append(proxy.writes)
-    return _FEED_WRITES[0]
+        publish(LakeStore(f"s3://{other}/lake"))
+        _WRITES[key] = proxy.writes
+    return _WRITES[key]
+
+
+PARTNER_INPUTS = [*(f"marts/partner_{s}" for s in ("benchmarks", "assortment_gaps", "allocations")), "partner_feeds"]
+
+
+@pytest.mark.parametrize("fault,seed", _cases(1, 5))
+def test_an_s3_fault_mid_partner_publication_keeps_each_last_good_feed_and_a_rerun_converges(
+    fault, seed, proxy, bucket, partner_feeds_base
+):
+    name, client = bucket
+    _upload(client, name, partner_feeds_base.lake, PARTNER_INPUTS)
+    store = LakeStore(f"s3://{name}/lake")
+    newest = harness.published_feeds(partner_feeds_base.finished, "partner_feeds")
+    proxy.arm("cut", at=10**9)
+    writes = _count_writes(proxy, client, partner_feeds_base.lake, PARTNER_INPUTS, stage.partner_feeds)
+    check = harness.Check(f"s3 {fault}: partner feed publishing", seed)
+    _, error = _break_one_write(proxy, fault, seed, writes, lambda: stage.partner_feeds(store))
+    check.expect(proxy.fired == 1, f"the {fault} never happened ({proxy.writes} writes seen)")
+    if error is not None:
+        check.expect("lake/" in str(error) or "partner" in str(error), f"the failure does not say what: {error}")
+    check.violations += _visible_problems(_objects(client, name))
+    for partner, before in partner_feeds_base.before.items():
+        version = json.loads(store.read_bytes(f"partner_feeds/{partner}/{LATEST}"))["version"]
+        check.expect(version in (before, newest[partner]), f"{partner}'s latest.json points at {version}")
+        check.violations += verify_partner_feed(store, partner)
+    stage.partner_feeds(store)  # the next run, on a healthy connection
+    check.violations += _visible_problems(_objects(client, name))
+    for partner, version in newest.items():
+        check.violations += verify_partner_feed(store, partner)
+        got = json.loads(store.read_bytes(f"partner_feeds/{partner}/{LATEST}"))["version"]
+        check.expect(got == version, f"{partner} published {got}, an uninterrupted run {version}")
+    report = check.done()
+    assert not report, report

@@ -296,3 +296,41 @@ def test_every_task_reads_the_platforms_sources_file_from_the_lake_bucket(synthe
     for definition in (synthesized.stack.code.wake, synthesized.stack.code.runs):
         env = {e["Name"]: e["Value"] for e in _container(synthesized, definition)["Environment"]}
         assert env["SUPPLYLOOP_SOURCES"] == {"Fn::Join": ["", ["s3://", {"Ref": lake}, f"/{SOURCES_KEY}"]]}
+
+
+def test_every_partner_reads_only_its_own_prefix_through_one_role_by_its_session_tag(synthesized):
+    """Attribute-based access: one role, scoped by the principal tag partner_id, for any number of partners."""
+    role = synthesized.stack.partners.role
+    roles = [r for r in synthesized.resources("AWS::IAM::Role").values() if "partner" in json.dumps(r).lower()]
+    assert len(roles) == 1  # not a role per partner
+    feeds = _logical_id(synthesized, synthesized.stack.buckets.feeds)
+    statements = {s["Sid"]: s for s in _role_statements(synthesized, role)}
+    assert set(statements) == {"ReadOwnPartnerFeed", "ListOwnPartnerFeed", "DecryptPartnerFeedsThroughS3"}
+    own = "partner_feeds/${aws:PrincipalTag/partner_id}/"
+    tagged = {"Null": {"aws:PrincipalTag/partner_id": "false"}}
+    read = statements["ReadOwnPartnerFeed"]
+    assert read["Action"] == "s3:GetObject" and read["Condition"] == tagged
+    assert read["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [feeds, "Arn"]}, f"/{own}*"]]}
+    listing = statements["ListOwnPartnerFeed"]
+    assert listing["Action"] == "s3:ListBucket" and listing["Resource"] == {"Fn::GetAtt": [feeds, "Arn"]}
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [own, f"{own}*"]}, **tagged}
+    decrypt = statements["DecryptPartnerFeedsThroughS3"]
+    assert decrypt["Action"] == "kms:Decrypt" and "kms:ViaService" in decrypt["Condition"]["StringEquals"]
+
+
+def test_a_partner_session_must_carry_its_partner_id_tag_and_no_other(synthesized):
+    trust = synthesized.template["Resources"][_logical_id(synthesized, synthesized.stack.partners.role)]["Properties"][
+        "AssumeRolePolicyDocument"
+    ]["Statement"]
+    (statement,) = trust
+    assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    assert statement["Condition"] == {
+        "StringLike": {"aws:RequestTag/partner_id": "?*"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["partner_id"]},
+    }
+
+
+def test_the_runs_publish_partner_feeds_into_the_feeds_bucket(synthesized):
+    outputs = synthesized.template["Outputs"]
+    assert "PartnerFeedsRoot" in outputs and "PartnerReaderRole" in outputs
+    assert "partner_feeds" in json.dumps(outputs["PartnerFeedsRoot"]["Value"])

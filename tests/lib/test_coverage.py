@@ -27,8 +27,12 @@ MARTS = {
     "lots",
     "stock_lot_allocations",
     "lot_recipients",
+    "partner_benchmarks",
+    "partner_assortment_gaps",
+    "partner_allocations",
 }
 LOT_MARTS = {"lots", "stock_lot_allocations", "lot_recipients"}
+PARTNER_MARTS = {"partner_benchmarks", "partner_assortment_gaps", "partner_allocations"}
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +62,15 @@ def test_with_every_source_nothing_is_skipped_and_the_build_is_as_before(project
         # sales and master data only
         (
             ("order_lines", "products", "suppliers", "partners", "warehouses"),
-            {"daily_supply", "factory_oee", "inventory_flow_breaks", "inventory_position"} | LOT_MARTS,
+            {"daily_supply", "factory_oee", "inventory_flow_breaks", "inventory_position", "partner_allocations"}
+            | LOT_MARTS,
         ),
         # the least a supplier feed needs
         (
             ("order_lines", "products"),
             {"daily_supply", "factory_oee", "inventory_flow_breaks", "inventory_position", "partner_performance"}
-            | LOT_MARTS,
+            | LOT_MARTS
+            | PARTNER_MARTS,
         ),
         # no MES at all, everything else
         (
@@ -80,7 +86,8 @@ def test_with_every_source_nothing_is_skipped_and_the_build_is_as_before(project
         (
             _delivering("order_lines", "live_sessions"),
             {"daily_demand", "demand_forecast", "forecast_backtest", "partner_performance"}
-            | {"supplier_replenishment", "supply_demand_balance", "lot_recipients"},
+            | {"supplier_replenishment", "supply_demand_balance", "lot_recipients"}
+            | PARTNER_MARTS,
         ),
     ],
 )

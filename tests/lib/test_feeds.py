@@ -220,7 +220,7 @@ def test_a_crash_while_publishing_leaves_the_previous_feed_whole_and_the_next_ru
     def crash(*args):
         raise RuntimeError("simulated crash between the files and the manifest")
 
-    monkeypatch.setattr(feeds, "_write_manifest", crash)
+    monkeypatch.setattr(feeds, "write_manifest", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         publish(lake, "SUP001")
     assert snapshot(lake, "feeds/SUP001") == before  # no partial version, the pointer unmoved

@@ -16,9 +16,11 @@ import pyarrow.compute as pc
 import pytest
 
 from orchestration.cli import _summary, materialize_all
+from orchestration.lib import partner_feeds
 from orchestration.lib.demo import generate
 from orchestration.lib.feeds import latest_manifest, published_suppliers, supplier_ids
 from orchestration.lib.lake import LakeStore
+from orchestration.lib.partner_feeds import published_partners
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +89,7 @@ def test_sales_and_master_data_alone_build_every_mart_they_can_and_publish_every
     store, results = sales_and_master
     assert all(r.success for r in results)
     built = {"daily_demand", "demand_forecast", "forecast_backtest", "partner_performance"}
-    built |= {"supplier_replenishment", "supply_demand_balance"}
+    built |= {"supplier_replenishment", "supply_demand_balance", "partner_benchmarks", "partner_assortment_gaps"}
     built |= {"supplier_scorecard"}  # empty: no delivered source names the factory that sent it
     assert set(store.list_dirs("marts")) == built
     assert store.read_table("marts/supplier_scorecard").num_rows == 0
@@ -98,6 +100,9 @@ def test_sales_and_master_data_alone_build_every_mart_they_can_and_publish_every
     assert tables == built
     suppliers, _ = supplier_ids(store)
     assert suppliers and published_suppliers(store) == suppliers
+    partners = sorted(store.read_table("bronze/partners", columns=["partner_id"]).column(0).to_pylist())
+    assert published_partners(store) == partners  # without the allocations, which need stock
+    assert set(partner_feeds.latest_manifest(store, partners[0])["rows"]) == {"benchmarks", "assortment_gaps"}
 
 
 def test_the_marts_that_need_a_missing_source_are_skipped_with_their_reason(sales_and_master, capsys):
@@ -112,6 +117,7 @@ def test_the_marts_that_need_a_missing_source_are_skipped_with_their_reason(sale
         "lots": "lots needs production_output, which this platform does not deliver",
         "stock_lot_allocations": "stock_lot_allocations needs stock_movements, which this platform does not deliver",
         "lot_recipients": "lot_recipients needs stock_movements, which this platform does not deliver",
+        "partner_allocations": "partner_allocations needs stock_snapshots, which this platform does not deliver",
     }
     _summary(store)
     printed = capsys.readouterr().out

@@ -11,3 +11,9 @@ feeds_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(FEED_KEY),
     partitions_def=suppliers,
 )
+
+partner_feeds_job = dg.define_asset_job(
+    name="partner_feeds",
+    description="Every channel partner's weekly feed: gated at once, published under partner_feeds/<partner_id>/.",
+    selection=dg.AssetSelection.assets(["feeds", "partner_feeds"]),
+)
