@@ -32,7 +32,11 @@ def tiny_run(tmp_path_factory):
     home = root / "dagster"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("LAKE_ROOT", "LANDING_ROOT", "FEEDS_ROOT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LAKE_ROOT", "LANDING_ROOT", "FEEDS_ROOT", "PARTNER_FEEDS_ROOT")
+    }
     env.update(DAGSTER_HOME=str(home), PYTHONPATH=str(PROJECT_ROOT))
     done = subprocess.run(
         [sys.executable, "-m", "orchestration.cli", "--lake", str(root / "lake"), "run", "--preset", "tiny"],

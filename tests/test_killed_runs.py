@@ -48,7 +48,11 @@ class Cli:
     """`supplyloop run` in its own process, its stderr collected as it comes."""
 
     def __init__(self, lake: Path | None, home: Path, command: list[str] | None = None, **env: str):
-        environment = {k: v for k, v in os.environ.items() if k not in ("LAKE_ROOT", "LANDING_ROOT", "FEEDS_ROOT")}
+        environment = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("LAKE_ROOT", "LANDING_ROOT", "FEEDS_ROOT", "PARTNER_FEEDS_ROOT")
+        }
         environment.update(env, DAGSTER_HOME=str(home), PYTHONPATH=str(PROJECT_ROOT))
         command = command or [sys.executable, "-m", "orchestration.cli"]
         arguments = ["--lake", str(lake), "run", "--preset", "tiny"] if lake else []

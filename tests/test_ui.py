@@ -60,7 +60,11 @@ def ran(tmp_path_factory):
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n")
     docs_port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("SUPPLYLOOP_FIRST_DAY", "LANDING_ROOT", "FEEDS_ROOT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SUPPLYLOOP_FIRST_DAY", "LANDING_ROOT", "FEEDS_ROOT", "PARTNER_FEEDS_ROOT")
+    }
     env.update(
         DAGSTER_HOME=str(home),
         LAKE_ROOT=str(root / "lake"),
