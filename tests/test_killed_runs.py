@@ -127,7 +127,7 @@ def test_a_run_killed_while_dbt_builds_does_not_wedge_the_next_run(demo_lake, in
     lake = _copy(demo_lake, tmp_path / "lake")
     killed = Cli(lake, instance_home)
     killed.wait_for(MARTS, timeout=240)
-    time.sleep(3)  # dbt is building, and the run holds the warehouse pool's one slot
+    killed.wait_for("[1/", timeout=240)  # dbt built a first model: the run holds the warehouse pool's one slot
     killed.process.send_signal(signal.SIGKILL)
     killed.finish(30)
     dead = killed.process.pid
