@@ -20,6 +20,7 @@ GOOD = {
     "region": "east",
     "live_session_id": "",
     "status": "paid",
+    "warehouse_id": "",  # optional: a file without the column reads it as empty
 }
 REFS = {("partners", "partner_id"): pa.array(["P1"]), ("products", "sku"): pa.array(["SKU0001"])}
 
