@@ -32,6 +32,7 @@ def test_gbk_csv_with_chinese_headers_lands_with_canonical_names(lake):
         "produced_at": "2026/11/11 08:00:00",
         "qty_good": "120",
         "qty_scrap": "3",
+        "lot_id": None,  # optional, not delivered: read as empty
         "_source_row": 1,
     }
     assert raw.renamed["良品数量"] == "qty_good"
