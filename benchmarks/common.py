@@ -12,17 +12,17 @@ BENCH_LAKE = PROJECT / ".bench" / "lake"
 MARKER = "_demo/bench-marker"  # which preset the cached bench lake holds
 
 
-def ensure_demo(lake: str, preset: str = "large", order_lines: int | None = None):
+def ensure_demo(lake: str, preset: str = "large", order_lines: int | None = None, suppliers: int | None = None):
     """The benchmark lake with the preset's landing files, generated once and cached."""
     from orchestration.lib.lake import LakeStore
 
     store = LakeStore(lake)
-    marker = f"{preset}:{order_lines}"
+    marker = f"{preset}:{order_lines}" + (f":{suppliers}" if suppliers else "")
     if not store.exists(MARKER) or store.read_bytes(MARKER).decode() != marker:
         from orchestration.lib.demo import generate
 
         print(f"generating the {preset} preset into {lake} (once; cached) ...", file=sys.stderr)
-        generate(store, preset=preset, order_lines=order_lines, progress=True)
+        generate(store, preset=preset, order_lines=order_lines, progress=True, suppliers=suppliers)
         store.write_bytes(MARKER, marker.encode())
     return store
 

@@ -1,4 +1,11 @@
-"""The gate of each supplier's replenishment feed (the mart ``supplier_replenishment``, one supplier's rows).
+"""The gate of the suppliers' replenishment feeds (the mart ``supplier_replenishment``, each
+supplier's rows), run once over every supplier's staged rows.
+
+Two batches are validated, each once for all suppliers: ``rows`` (every supplier's rows, each
+with the supplier whose folder holds it and the limits that supplier's last feed sets, as
+columns) and ``suppliers`` (a row per supplier with its row count and the band it must be in).
+A row-level failure names the suppliers it belongs to, which are held; the others publish.
+A failure no row can be blamed for (the schema) holds every supplier.
 
 What must hold before a supplier receives its feed:
 
@@ -72,6 +79,14 @@ PLAUSIBLE = ("forecast_demand", "safety_stock", "suggested_qty")
 PLAUSIBLE_MULTIPLE = 10
 ROW_COUNT_BAND = (0.5, 2.0)
 ROW_COUNT_SLACK = 10
+# the batches of the gate, validated once for every supplier (``build_suites``)
+ROWS, SUPPLIERS = "rows", "suppliers"
+# the supplier whose staged folder a row is in: the gate holds suppliers by this column, so a
+# stray row holds the feed it would have leaked into
+FILE_SUPPLIER = "file_supplier_id"
+QUANTITY_CEILING, RECENT_CEILING, OLDEST_DAY = "quantity_ceiling", "recent_demand_ceiling", "previous_as_of_day"
+GATE_COLUMNS = (FILE_SUPPLIER, QUANTITY_CEILING, RECENT_CEILING, OLDEST_DAY)
+SUPPLIER_COLUMNS = (FILE_SUPPLIER, "rows", "min_rows", "max_rows")
 
 
 @dataclass(frozen=True)
@@ -134,19 +149,79 @@ def pandas_types(schema: pa.Schema = SCHEMA) -> dict[str, str]:
     return {f.name: "date" if pa.types.is_date(f.type) else str(empty[f.name].dtype) for f in schema}
 
 
-def build_suite(ctx: FeedContext) -> gx.ExpectationSuite:
-    """The suite for one supplier's feed on one day."""
+def gate_rows(rows: pa.Table, ctx: FeedContext, file_supplier: str) -> pa.Table:
+    """The supplier's rows as the gate sees them: its feed's columns, then the supplier whose
+    folder held them and the limits its last feed sets, as columns (:data:`GATE_COLUMNS`), so
+    that one validation over every supplier's rows checks each against its own limits."""
+    n = rows.num_rows
+    return (
+        rows.append_column(FILE_SUPPLIER, pa.array([file_supplier] * n, pa.string()))
+        .append_column(QUANTITY_CEILING, pa.array([ctx.quantity_ceiling] * n, pa.float64()))
+        .append_column(RECENT_CEILING, pa.array([ctx.recent_demand_ceiling] * n, pa.float64()))
+        .append_column(OLDEST_DAY, pa.array([ctx.previous_as_of_day] * n, pa.date32()))
+    )
+
+
+def supplier_row(ctx: FeedContext, file_supplier: str, rows: int) -> dict:
+    """The supplier's row of the per-supplier batch: its row count and the band it must be in."""
+    low, high = row_count_bounds(ctx.previous_rows)
+    return {FILE_SUPPLIER: file_supplier, "rows": rows, "min_rows": low, "max_rows": high}
+
+
+SUPPLIERS_SCHEMA = pa.schema(
+    [(FILE_SUPPLIER, pa.string()), ("rows", pa.int64()), ("min_rows", pa.int64()), ("max_rows", pa.int64())]
+)
+
+
+def batches(feeds: list[tuple[str, pa.Table, dict | None]], as_of_day: date) -> dict[str, tuple]:
+    """The gate over every supplier's feed, ready to validate: ``{batch: (suite, pandas frame)}``
+    from ``(supplier, its rows as staged, the manifest of its last published feed)``."""
+    gated, counts = [], []
+    for supplier, rows, previous in feeds:
+        ctx = context_for(supplier, as_of_day, rows, previous)
+        gated.append(gate_rows(rows, ctx, supplier))
+        counts.append(supplier_row(ctx, supplier, rows.num_rows))
+    if not gated:
+        gated.append(gate_rows(SCHEMA.empty_table(), FeedContext("", as_of_day), ""))
+    frames = {
+        ROWS: pa.concat_tables(gated, promote_options="permissive").to_pandas(),
+        SUPPLIERS: pa.Table.from_pylist(counts, schema=SUPPLIERS_SCHEMA).to_pandas(),
+    }
+    suites = build_suites(as_of_day)
+    return {name: (suites[name], frames[name]) for name in suites}
+
+
+def build_suites(as_of_day: date) -> dict[str, gx.ExpectationSuite]:
+    """The gate of every supplier's feed for ``as_of_day``: one suite over all suppliers' rows
+    (:func:`gate_rows`), one over a row per supplier (:func:`supplier_row`). A failing row
+    holds the supplier whose folder it is in; a schema failure holds every supplier."""
     import great_expectations as gx
 
     E = gx.expectations
 
-    low, high = row_count_bounds(ctx.previous_rows)
-    expectations = [
-        E.ExpectTableColumnsToMatchOrderedList(column_list=SCHEMA.names, **error("schema")),
+    def at_most(ceiling: str, column: str) -> object:
+        return E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=ceiling,
+            column_B=column,
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            **error(
+                "plausibility",
+                f"{column} above {PLAUSIBLE_MULTIPLE}x the supplier's largest recent 28-day demand: "
+                "check the mart's inputs for a unit or decimal error before the supplier plans on it",
+            ),
+        )
+
+    rows = [
+        E.ExpectTableColumnsToMatchOrderedList(column_list=[*SCHEMA.names, *GATE_COLUMNS], **error("schema")),
         *(E.ExpectColumnValuesToBeOfType(column=c, type_=t, **error("schema")) for c, t in pandas_types().items()),
         *(E.ExpectColumnValuesToNotBeNull(column=c, **error("keys")) for c in KEY),
-        E.ExpectCompoundColumnsToBeUnique(column_list=list(KEY), **error("keys")),
-        E.ExpectColumnValuesToBeInSet(column="supplier_id", value_set=[ctx.supplier_id], **error("scoping")),
+        E.ExpectCompoundColumnsToBeUnique(column_list=[FILE_SUPPLIER, *KEY], **error("keys")),
+        E.ExpectColumnPairValuesToBeEqual(
+            column_A="supplier_id",
+            column_B=FILE_SUPPLIER,
+            **error("scoping", "a row of another supplier is in this supplier's feed: it must never leave"),
+        ),
         E.ExpectColumnValuesToBeInSet(column="priority", value_set=list(PRIORITIES), **error("accepted values")),
         E.ExpectColumnValuesToBeBetween(column="min_order_qty", min_value=1, **error("accepted values")),
         *(E.ExpectColumnValuesToBeBetween(column=c, min_value=0, **error("quantities")) for c in NOT_NEGATIVE),
@@ -157,26 +232,39 @@ def build_suite(ctx: FeedContext) -> gx.ExpectationSuite:
             ignore_row_if="either_value_is_missing",
             **error("consistency"),
         ),
-        E.ExpectTableRowCountToBeBetween(min_value=low, max_value=high, **error("row count")),
         E.ExpectColumnValuesToBeBetween(
-            column="as_of_day", min_value=ctx.as_of_day, max_value=ctx.as_of_day, **error("freshness")
+            column="as_of_day", min_value=as_of_day, max_value=as_of_day, **error("freshness")
         ),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="as_of_day",
+            column_B=OLDEST_DAY,
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            **error("freshness", "the feed is older than the supplier's last published feed"),
+        ),
+        *(at_most(QUANTITY_CEILING, c) for c in PLAUSIBLE),
+        at_most(RECENT_CEILING, "recent_demand_28d"),
         E.ExpectColumnValuesToNotBeNull(column="product_name", **warning("completeness")),
         E.ExpectColumnValuesToBeBetween(column="available", min_value=0, **warning("stock")),
     ]
-    if ctx.quantity_ceiling is not None:
-        expectations += [
-            E.ExpectColumnValuesToBeBetween(column=c, max_value=ctx.quantity_ceiling, **error("plausibility"))
-            for c in PLAUSIBLE
-        ]
-    if ctx.recent_demand_ceiling is not None:
-        expectations.append(
-            E.ExpectColumnValuesToBeBetween(
-                column="recent_demand_28d", max_value=ctx.recent_demand_ceiling, **error("plausibility")
-            )
-        )
-    if ctx.previous_as_of_day is not None:
-        expectations.append(
-            E.ExpectColumnMinToBeBetween(column="as_of_day", min_value=ctx.previous_as_of_day, **error("freshness"))
-        )
-    return gx.ExpectationSuite(name=NAME, expectations=expectations)
+    suppliers = [
+        E.ExpectTableColumnsToMatchOrderedList(column_list=list(SUPPLIER_COLUMNS), **error("schema")),
+        E.ExpectColumnValuesToBeUnique(column=FILE_SUPPLIER, **error("keys")),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="rows",
+            column_B="min_rows",
+            or_equal=True,
+            **error("row count", "the feed has fewer rows than half its last feed's, or none at all"),
+        ),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="max_rows",
+            column_B="rows",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            **error("row count", "the feed has more rows than twice its last feed's (plus slack)"),
+        ),
+    ]
+    return {
+        ROWS: gx.ExpectationSuite(name=f"{NAME}.{ROWS}", expectations=rows),
+        SUPPLIERS: gx.ExpectationSuite(name=f"{NAME}.{SUPPLIERS}", expectations=suppliers),
+    }

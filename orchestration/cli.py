@@ -34,17 +34,31 @@ from orchestration.lib.trace import usage_lines as trace_usage
 
 
 def _demo(
-    store: LakeStore, preset: str, seed: int, faults: bool, order_lines: int | None, variant: str = "baseline"
+    store: LakeStore,
+    preset: str,
+    seed: int,
+    faults: bool,
+    order_lines: int | None,
+    variant: str = "baseline",
+    suppliers: int | None = None,
 ) -> None:
     from orchestration.lib.demo import generate
 
     started = time.perf_counter()
     result = generate(
-        store, preset=preset, seed=seed, faults=faults, order_lines=order_lines, progress=True, variant=variant
+        store,
+        preset=preset,
+        seed=seed,
+        faults=faults,
+        order_lines=order_lines,
+        progress=True,
+        variant=variant,
+        suppliers=suppliers,
     )
     clean = result.truth["clean"]
     print(
-        f"demo: {len(result.files)} files, {clean['order_lines']['rows']:,} order lines "
+        f"demo: {len(result.files)} files, {result.truth['suppliers']:,} suppliers, "
+        f"{clean['order_lines']['rows']:,} order lines "
         f"({result.truth['start']} .. {result.truth['end']}) in {time.perf_counter() - started:.1f}s "
         f"-> {store.uri('landing')}",
         file=sys.stderr,
@@ -57,6 +71,7 @@ def _demo(
         )
 
 
+FEEDS_SHOWN = 20  # suppliers' feeds listed one per line in a run's summary
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -324,8 +339,8 @@ def _checks_not_passed(events, width: int = 220) -> list[str]:
 
 def materialize_all(store: LakeStore, instance=None, days: list[date] | None = None, partners: bool = True) -> list:
     """Every asset of the code location on this lake: master snapshots, then all landed days
-    (or only ``days``) in one run, the marts, then each supplier's feed in its own run (so one bad feed fails
-    alone), then every channel partner's feed in one run (unless ``partners`` is False). Returns the
+    (or only ``days``) in one run, the marts, then every supplier's feed in one run (a held supplier
+    fails alone), then every channel partner's feed in one run (unless ``partners`` is False). Returns the
     Dagster results, one per run, recorded in ``instance``.
 
     Each run records this process in its tags, and before each run the runs of this instance
@@ -357,9 +372,7 @@ def _materialize_all(
 
     process = slots.process_tags()
 
-    def run(
-        label: str, job, selection, tags: dict | None = None, partition_key: str | None = None, pools=()
-    ) -> dg.ExecuteInProcessResult:
+    def run(label: str, job, selection, tags: dict | None = None, pools=()) -> dg.ExecuteInProcessResult:
         """One run of a named job of the code location (so the runs list names it), on ``selection``."""
         started = time.perf_counter()
         print(f"materializing {label} ...", file=sys.stderr, flush=True)
@@ -374,7 +387,6 @@ def _materialize_all(
                 asset_selection=list(selection.resolve(on_lake.resolve_asset_graph())),
                 instance=instance,
                 tags={**process, ATTEMPT_TAG: attempt, CONSOLE_TAG: CONSOLE_COMPACT, **(tags or {})},
-                partition_key=partition_key,
                 raise_on_error=False,
                 run_config=QUIET,
             )
@@ -410,19 +422,11 @@ def _materialize_all(
         )
         return results
     feed = dg.AssetSelection.assets(FEED_KEY)
-    results += _materialize_feeds(store, instance, lambda label, name: run(label, feeds_job, feed, partition_key=name))
+    results.append(run("supplier feeds (every supplier, one run)", feeds_job, feed))
     if partners:
         selection = dg.AssetSelection.assets(PARTNER_FEEDS_KEY)
         results.append(run("channel-partner feeds (every partner, one run)", partner_feeds_job, selection))
     return results
-
-
-def _materialize_feeds(store: LakeStore, instance, run) -> list:
-    """One run per supplier (a partition each), so a supplier whose gate fails does not stop the others."""
-    from orchestration.defs.feeds.partitions import register_suppliers
-
-    names = register_suppliers(instance, store)
-    return [run(f"feed of supplier {name}", name) for name in names]
 
 
 def _feeds_summary(store: LakeStore) -> None:
@@ -441,11 +445,13 @@ def _feeds_summary(store: LakeStore) -> None:
     feeds = feed_store(store)
     print(f"\n{'supplier feed':<16}{'rows':>8}  {'as of':<12}{'gate':<22}manifest")
     manifests = {}
-    for name in names:
+    for name in names[:FEEDS_SHOWN]:
         manifest = manifests[name] = latest_manifest(store, name)
         where = feeds.uri(name, manifest["version"], MANIFEST)
         outcome = manifest["validation"]["outcome"]
         print(f"{name:<16}{manifest['rows']:>8,}  {manifest['as_of_day'] or '':<12}{outcome:<22}{where}")
+    if len(names) > FEEDS_SHOWN:
+        print(f"... and {len(names) - FEEDS_SHOWN:,} more suppliers' feeds ({len(names):,} in all)")
     note = held_back_note(manifests)
     if note:
         print(f"! {note}")
@@ -501,6 +507,11 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--seed", type=int, default=7)
         p.add_argument("--faults", action="store_true", help="inject bad deliveries (see docs/sources.md)")
         p.add_argument("--order-lines", type=int, help="scale the order-line volume to about this many")
+        p.add_argument(
+            "--suppliers",
+            type=int,
+            help="this many suppliers, with factories, SKUs and partners in proportion (default: the preset's)",
+        )
     sub.choices["run"].add_argument(
         "--demo",
         action="store_true",
@@ -582,7 +593,7 @@ def _command(args: argparse.Namespace) -> int:
         return _trace(store, args)
     if args.command == "demo":
         _may_write_demo(store, explicit=True)
-        _demo(store, args.preset, args.seed, args.faults, args.order_lines, args.variant)
+        _demo(store, args.preset, args.seed, args.faults, args.order_lines, args.variant, args.suppliers)
         return 0
     if args.command == "run":
         if args.fresh:
@@ -592,7 +603,7 @@ def _command(args: argparse.Namespace) -> int:
             print(f"--fresh: emptied landing/, bronze/ and quarantine/ of {store.uri()}", file=sys.stderr)
         if args.demo or not store.list_files(LANDING, recursive=True):
             _may_write_demo(store, explicit=args.demo)
-            _demo(store, args.preset, args.seed, args.faults, args.order_lines)
+            _demo(store, args.preset, args.seed, args.faults, args.order_lines, suppliers=args.suppliers)
         _check_deliveries(store)
         results = materialize_all(store)
         _summary(store)

@@ -195,7 +195,7 @@ def test_the_ui_shows_days_checks_marts_named_runs_and_data_docs(ui, browser, tm
     expect(link).to_be_visible(timeout=60_000)
     page.goto(link.get_attribute("href"))
     expect(page.get_by_role("heading", name="Quality gates")).to_be_visible()
-    for text in ("supplier_replenishment", "order_lines", "SUP001"):
+    for text in ("supplier_replenishment", "order_lines", "2026-11-14"):
         expect(page.get_by_text(text, exact=True).first).to_be_visible()
     shot("data-docs-index")
     page.get_by_role("link", name="result").first.click()

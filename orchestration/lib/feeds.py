@@ -41,7 +41,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from expectations import order_lines, supplier_replenishment
-from expectations.gate import GateResult, latest_result, load_result, run_gate
+from expectations.gate import GateResult, KeyedGateResult, latest_result, load_result, run_gate, run_keyed_gate
 from orchestration.lib.coverage import feed_coverage
 from orchestration.lib.lake import PARQUET_OPTIONS, LakeStore
 from orchestration.lib.paths import PROJECT_ROOT
@@ -64,6 +64,7 @@ MANIFEST = "manifest.json"
 LATEST = "latest.json"
 BOM = b"\xef\xbb\xbf"
 SUPPLIER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # whole id: fullmatch (a "$" lets "x\n" through)
+WORKERS = 8  # files written and read at once (object stores answer slowly, in parallel)
 STALE = timedelta(hours=1)  # staging or half-published folders older than this are left-overs
 CODE_VERSION_ENV = "SUPPLYLOOP_CODE_VERSION"
 QUANTITIES = (
@@ -399,9 +400,12 @@ def scorecard_rows(store: LakeStore, supplier_id: str) -> pa.Table | None:
     return table.sort_by([o for o in order if o[0] in table.column_names]).replace_schema_metadata(None)
 
 
-def stage_feed(store: LakeStore, supplier_id: str, rows: pa.Table, scorecard: pa.Table | None = None) -> StagedFeed:
+def stage_feed(
+    store: LakeStore, supplier_id: str, rows: pa.Table, scorecard: pa.Table | None = None, sweep_earlier: bool = True
+) -> StagedFeed:
     """Write the feed's Parquet and CSV (and the supplier's scorecard, when there is one) into
-    ``feeds/_staging/<supplier>/<version>/``."""
+    ``feeds/_staging/<supplier>/<version>/``; ``sweep_earlier`` first removes the supplier's
+    stale staged folders (a run staging every supplier sweeps the whole staging area once)."""
     validate_supplier_id(supplier_id)
     feeds = feed_store(store)
     contents = {PARQUET_FILE: parquet_bytes(rows), CSV_FILE: csv_bytes(rows)}
@@ -416,7 +420,8 @@ def stage_feed(store: LakeStore, supplier_id: str, rows: pa.Table, scorecard: pa
         sizes={name: len(data) for name, data in contents.items()},
         folder=feeds.path(STAGING, supplier_id, version),
     )
-    sweep(feeds.store, feeds.path(STAGING, supplier_id), keep=version, unpublished_only=False)
+    if sweep_earlier:
+        sweep(feeds.store, feeds.path(STAGING, supplier_id), keep=version, unpublished_only=False)
     for name, data in contents.items():
         feeds.store.write_bytes(staged.path(name), data)
     return staged
@@ -432,20 +437,31 @@ def discard_staged(store: LakeStore, staged: StagedFeed) -> None:
 
 
 # -- audit ------------------------------------------------------------------------------
-def gate_feed(store: LakeStore, staged: StagedFeed, as_of_day: date, docs: bool = True) -> GateResult:
-    """Validate the staged feed as stored, against the supplier's last published feed."""
-    rows = read_staged(store, staged)
-    context = supplier_replenishment.context_for(
-        staged.supplier_id, as_of_day, rows, latest_manifest(store, staged.supplier_id)
-    )
-    return run_gate(
+def gate_feeds(store: LakeStore, staged: list[StagedFeed], as_of_day: date, docs: bool = True) -> KeyedGateResult:
+    """Validate every staged feed as stored, each against its supplier's last published feed, in
+    one validation per batch (``expectations.supplier_replenishment``); one stored result, an
+    outcome per supplier."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(feed: StagedFeed) -> tuple[str, pa.Table, dict | None]:
+        return feed.supplier_id, read_staged(store, feed), latest_manifest(store, feed.supplier_id)
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        read_back = list(pool.map(read, staged))
+    return run_keyed_gate(
         store,
-        supplier_replenishment.build_suite(context),
-        rows.to_pandas(),
-        partition=staged.supplier_id,
-        subject={"version": staged.version, "files": staged.files, "rows": staged.rows},
+        FEED,
+        supplier_replenishment.batches(read_back, as_of_day),
+        key=supplier_replenishment.FILE_SUPPLIER,
+        partition=as_of_day.isoformat(),
+        subject={"staged": {f.supplier_id: {"version": f.version, "files": f.files, "rows": f.rows} for f in staged}},
         docs=docs,
     )
+
+
+def gate_feed(store: LakeStore, staged: StagedFeed, as_of_day: date, docs: bool = True) -> KeyedGateResult:
+    """One supplier's staged feed through the same gate (:func:`gate_feeds`)."""
+    return gate_feeds(store, [staged], as_of_day, docs=docs)
 
 
 def gate_order_lines(store: LakeStore, docs: bool = True, mode: str | None = None) -> GateResult | None:
@@ -511,24 +527,34 @@ class PublishedFeed:
 
 
 def publish_feed(
-    store: LakeStore, staged: StagedFeed, gate_result: str, held_back: tuple[MissingDay, ...] = ()
+    store: LakeStore,
+    staged: StagedFeed,
+    gate: KeyedGateResult,
+    held_back: tuple[MissingDay, ...] = (),
+    stored: GateResult | None = None,
+    coverage: dict | None = None,
 ) -> PublishedFeed:
-    """Publish a staged feed, but only if its stored gate result says it passed, for these bytes.
+    """Publish a staged feed, but only if the stored gate result passed it, for these bytes.
 
-    ``gate_result`` is the lake path of the gate's JSON result; it is read back here rather
-    than trusted from the caller. The files are copied into the version folder, then the
-    manifest is written, then ``latest.json``: a crash at any point leaves the previous
-    feed published and whole; the next run completes the publication. ``held_back`` are newer
-    days of order lines the feed is published without (:attr:`InputDays.held_back`); its
-    manifest names them and why.
+    The gate's result is read back from the lake (``stored``: a run publishing many suppliers
+    reads it once) rather than trusted from the caller. The files are copied into the version
+    folder, then the manifest is written, then ``latest.json``: a crash at any point leaves the
+    previous feed published and whole; the next run completes the publication. ``held_back``
+    are newer days of order lines the feed is published without (:attr:`InputDays.held_back`);
+    its manifest names them and why. ``coverage``: :func:`feed_coverage` of the lake, once per run.
     """
-    result = load_result(store, gate_result)
+    stored = stored or load_result(store, gate.result.path)
     feeds = feed_store(store)
     files = feeds.store
-    _check_gate(files, staged, result)
+    _check_gate(files, staged, stored)
     sid, version = staged.supplier_id, staged.version
     manifest, folder, changed = publish_version(
-        feeds, sid, version, staged.files, staged.path, lambda: build_manifest(store, staged, result, held_back)
+        feeds,
+        sid,
+        version,
+        staged.files,
+        staged.path,
+        lambda: build_manifest(store, staged, gate, stored, held_back, coverage),
     )
     sweep(files, feeds.path(sid), keep=version, unpublished_only=True)
     return PublishedFeed(
@@ -577,20 +603,26 @@ def publish_version(
 
 
 def _check_gate(files: LakeStore, staged: StagedFeed, result: GateResult) -> None:
-    where = f"gate result {result.uri}"
-    if result.suite != FEED or result.partition != staged.supplier_id:
-        raise PublishRefused(f"{where} is for {result.suite}/{result.partition}, not {FEED}/{staged.supplier_id}")
-    if not result.success:
-        raise PublishRefused(f"{where} did not pass, so the feed of {staged.supplier_id} is not published")
-    if result.subject.get("version") != staged.version or result.subject.get("files") != staged.files:
-        raise PublishRefused(f"{where} validated other files than the staged feed {staged.version}")
+    where, sid = f"gate result {result.uri}", staged.supplier_id
+    if result.suite != FEED:
+        raise PublishRefused(f"{where} is for {result.suite}, not {FEED}; the feed of {sid} is not published")
+    if (result.subject.get("outcomes") or {}).get(sid, {}).get("outcome") != "passed":
+        raise PublishRefused(f"{where} did not pass the feed of {sid}, so it is not published")
+    vouched = (result.subject.get("staged") or {}).get(sid) or {}
+    if vouched.get("version") != staged.version or vouched.get("files") != staged.files:
+        raise PublishRefused(f"{where} validated other files than the staged feed {sid} {staged.version}")
     for name, digest in staged.files.items():
         if files.sha256(staged.path(name)) != digest:
-            raise PublishRefused(f"staged {name} of {staged.supplier_id} changed after its gate passed")
+            raise PublishRefused(f"staged {name} of {sid} changed after its gate passed")
 
 
 def build_manifest(
-    store: LakeStore, staged: StagedFeed, result: GateResult, held_back: tuple[MissingDay, ...] = ()
+    store: LakeStore,
+    staged: StagedFeed,
+    gate: KeyedGateResult,
+    result: GateResult,
+    held_back: tuple[MissingDay, ...] = (),
+    coverage: dict | None = None,
 ) -> dict:
     """What a published feed is: its files and checksums, its time range, what let it through."""
     rows = read_staged(store, staged)
@@ -620,7 +652,8 @@ def build_manifest(
             for c in QUANTITIES
             if c in rows.column_names
         },
-        **feed_coverage(store),  # the sources this platform does not deliver, and what they leave at zero
+        # the sources this platform does not deliver, and what they leave at zero
+        **(coverage if coverage is not None else feed_coverage(store)),
         **(
             {"scorecard": scorecard_summary(feeds_table(store, staged, SCORECARD_FILE))}
             if SCORECARD_FILE in staged.files
@@ -631,14 +664,21 @@ def build_manifest(
         "validation": {
             "suite": result.suite,
             "result_id": result.result_id,
-            "outcome": result.outcome,
-            "success": result.success,
+            "outcome": _own_outcome(gate, staged.supplier_id),
+            "success": True,
             "result": result.path,
             "result_uri": result.uri,
             "docs": result.docs,
-            "warnings": [f.describe() for f in result.warnings],
+            "warnings": [
+                f"{w['gate']}: {w['expectation']}({w['column']})" for w in gate.warned.get(staged.supplier_id, [])
+            ],
         },
     }
+
+
+def _own_outcome(gate: KeyedGateResult, supplier_id: str) -> str:
+    outcome = gate.outcome(supplier_id)["outcome"]
+    return "failed" if outcome == "held" else outcome
 
 
 def feeds_table(store: LakeStore, staged: StagedFeed, name: str) -> pa.Table:
@@ -745,6 +785,35 @@ def sweep(store: LakeStore, parent: str, keep: str, unpublished_only: bool) -> N
             store.delete_dir(f"{parent}/{name}")
 
 
+# -- many owners in one run ---------------------------------------------------------------
+def split_by(table: pa.Table, key: str) -> dict[str, pa.Table]:
+    """A table sorted by ``key`` as one slice per value (zero-copy), in one pass."""
+    ids = table.column(key).to_pylist()
+    parts: dict[str, pa.Table] = {}
+    start = 0
+    for i in range(1, len(ids) + 1):
+        if i == len(ids) or ids[i] != ids[start]:
+            parts[ids[start]] = table.slice(start, i - start)
+            start = i
+    return parts
+
+
+def each(work: Callable, items: list, what: str, say: Callable[[str], None], lines: int = 10) -> list:
+    """``work`` on every item, :data:`WORKERS` at once, in order; a progress line (``what``, e.g.
+    "supplier feeds: staged") every tenth or so."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from orchestration.lib.progress import count
+
+    step, done = max(1, -(-len(items) // lines)), []
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for i, result in enumerate(pool.map(work, items), 1):
+            done.append(result)
+            if i % step == 0 and i < len(items):
+                say(f"  {what} {count(i)}/{count(len(items))}")
+    return done
+
+
 # -- outcomes ---------------------------------------------------------------------------
 OUTCOMES_DIR = "bronze/_feed_outcomes"
 OUTCOME_SCHEMA = pa.schema(
@@ -761,6 +830,63 @@ OUTCOME_SCHEMA = pa.schema(
 )
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one supplier's feed for a day: published or held, and why."""
+
+    supplier_id: str
+    outcome: str  # published | unchanged | held
+    reason: str | None = None
+    version: str | None = None
+    gate_result: str | None = None
+
+
+def outcomes_path(as_of_day: date) -> str:
+    return f"{OUTCOMES_DIR}/day={as_of_day.isoformat()}/{FEED}.parquet"
+
+
+def record_outcomes(store: LakeStore, as_of_day: date | None, outcomes: list[Outcome]) -> str | None:
+    """Keep what became of each supplier's feed for ``as_of_day`` (the supplier scorecard shows
+    it) in one file for the day, ``bronze/_feed_outcomes/day=<as_of_day>/supplier_replenishment.parquet``:
+    each supplier's last word that day. A supplier whose word is unchanged keeps its row (and
+    when it was first said); the file is rewritten only when some word is new, under a lake lock,
+    so runs for some suppliers and runs for all never lose each other's words. Nothing is kept
+    without a day (no order lines yet) or for an id that cannot name a feed."""
+    from orchestration.lib.locks import lake_lock
+
+    fresh = {o.supplier_id: o for o in outcomes if SUPPLIER_ID.fullmatch(o.supplier_id or "")}
+    if as_of_day is None or not fresh:
+        return None
+    path = outcomes_path(as_of_day)
+    with lake_lock(store, "feed_outcomes", "the feeds' outcomes", wait=600, say=lambda _line: None):
+        kept = {r["supplier_id"]: r for r in store.read_table(path).to_pylist()} if store.exists(path) else {}
+        now, changed = datetime.now(UTC), False
+        for sid, o in fresh.items():
+            word = "published" if o.outcome == "unchanged" else o.outcome  # what the day's feed is
+            before = kept.get(sid)
+            if before is not None and (before["outcome"], before["reason"], before["version"]) == (
+                word,
+                o.reason,
+                o.version,
+            ):
+                continue  # the same word again: the record, and when it was first said, stay
+            kept[sid] = {
+                "feed": FEED,
+                "supplier_id": sid,
+                "as_of_day": as_of_day,
+                "outcome": word,
+                "reason": o.reason,
+                "version": o.version,
+                "gate_result": o.gate_result,
+                "decided_at": now,
+            }
+            changed = True
+        if changed:
+            rows = [kept[sid] for sid in sorted(kept)]
+            store.write_parquet(path, pa.Table.from_pylist(rows, schema=OUTCOME_SCHEMA))
+    return path
+
+
 def record_outcome(
     store: LakeStore,
     supplier_id: str,
@@ -770,30 +896,8 @@ def record_outcome(
     version: str | None = None,
     gate_result: str | None = None,
 ) -> str | None:
-    """Keep what became of a supplier's feed for ``as_of_day`` (the supplier scorecard shows it):
-    ``bronze/_feed_outcomes/day=<as_of_day>/<supplier_id>.parquet``, the day's last word, written
-    only when it says something new (a run that publishes the same version again leaves it).
-    Nothing is kept without a day (no order lines yet) or for an id that cannot name a file."""
-    if as_of_day is None or not SUPPLIER_ID.fullmatch(supplier_id or ""):
-        return None
-    outcome = "published" if outcome == "unchanged" else outcome  # what the day's feed is, not what this run did
-    path = f"{OUTCOMES_DIR}/day={as_of_day.isoformat()}/{supplier_id}.parquet"
-    if store.exists(path):
-        (kept,) = store.read_table(path).to_pylist()
-        if (kept["outcome"], kept["reason"], kept["version"]) == (outcome, reason, version):
-            return path  # the same word again: the record, and when it was first said, stay
-    row = {
-        "feed": FEED,
-        "supplier_id": supplier_id,
-        "as_of_day": as_of_day,
-        "outcome": outcome,
-        "reason": reason,
-        "version": version,
-        "gate_result": gate_result,
-        "decided_at": datetime.now(UTC),
-    }
-    store.write_parquet(path, pa.Table.from_pylist([row], schema=OUTCOME_SCHEMA))
-    return path
+    """One supplier's word for the day (:func:`record_outcomes`)."""
+    return record_outcomes(store, as_of_day, [Outcome(supplier_id, outcome, reason, version, gate_result)])
 
 
 # -- read -------------------------------------------------------------------------------

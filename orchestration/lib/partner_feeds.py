@@ -44,12 +44,15 @@ from orchestration.lib.alerts import alert
 from orchestration.lib.feeds import (
     LATEST,
     STAGING,
+    WORKERS,
     FeedStore,
     PublishRefused,
     code_version,
     csv_bytes,
+    each,
     parquet_bytes,
     publish_version,
+    split_by,
     sweep,
     validate_feed_id,
     verify_published,
@@ -63,7 +66,6 @@ FEED = partner_feed.NAME
 KEY = partner_feed.KEY
 PARTNER_FEEDS_DIR = "partner_feeds"
 HELD = "held.json"
-WORKERS = 8  # files written and read at once (object stores answer slowly, in parallel)
 
 
 class InvalidPartnerId(ValueError):
@@ -118,18 +120,6 @@ def read_sections(store: LakeStore) -> dict[str, pa.Table]:
     return sections
 
 
-def split_by_partner(table: pa.Table) -> dict[str, pa.Table]:
-    """A table sorted by partner_id as one slice per partner (zero-copy), in one pass."""
-    ids = table.column(partner_feed.KEY).to_pylist()
-    parts: dict[str, pa.Table] = {}
-    start = 0
-    for i in range(1, len(ids) + 1):
-        if i == len(ids) or ids[i] != ids[start]:
-            parts[ids[start]] = table.slice(start, i - start)
-            start = i
-    return parts
-
-
 @dataclass(frozen=True)
 class PartnerRows:
     """Every partner's rows per section, the partners that can have a feed, and those that cannot."""
@@ -146,7 +136,7 @@ class PartnerRows:
 
 def partner_rows(sections: dict[str, pa.Table]) -> PartnerRows:
     """Split the marts by partner; ids that cannot name a folder are set aside, never used as paths."""
-    split = {s: split_by_partner(t) for s, t in sections.items()}
+    split = {s: split_by(t, partner_feed.KEY) for s, t in sections.items()}
     ids = {p for parts in split.values() for p in parts}
     benchmarks = sections[partner_feed.BENCHMARKS]
     week = pc.max(benchmarks.column("week_end_day")).as_py() if benchmarks.num_rows else None
@@ -386,8 +376,11 @@ def publish_partner_feeds(
     sweep(feeds.store, feeds.path(STAGING), keep=run, unpublished_only=False)  # earlier runs' left-overs
     total = len(rows.partners)
     say(f"partner feeds: staging {count(total)} partners' feeds for the week to {rows.week_end_day}")
-    staged = _each(
-        lambda p: stage_partner_feed(feeds, run, p, rows.rows_of(p), rows.week_end_day), rows.partners, "staged", say
+    staged = each(
+        lambda p: stage_partner_feed(feeds, run, p, rows.rows_of(p), rows.week_end_day),
+        rows.partners,
+        "partner feeds: staged",
+        say,
     )
     outcome.seconds["stage"] = time.perf_counter() - clock
     try:
@@ -401,7 +394,9 @@ def publish_partner_feeds(
         for feed in staged:
             if not gate.passed(feed.partner_id):
                 outcome.held[feed.partner_id] = hold_partner_feed(store, feed, gate)
-        for published in _each(lambda f: publish_partner_feed(store, f, gate, stored), passing, "published", say):
+        for published in each(
+            lambda f: publish_partner_feed(store, f, gate, stored), passing, "partner feeds: published", say
+        ):
             (outcome.published if published.changed else outcome.unchanged).append(published.partner_id)
         outcome.seconds["publish"] = time.perf_counter() - clock
     finally:
@@ -416,17 +411,6 @@ def publish_partner_feeds(
         )
     say(outcome.summary())
     return outcome
-
-
-def _each(work: Callable, items: list, verb: str, say: Callable[[str], None], lines: int = 10) -> list:
-    """``work`` on every item, :data:`WORKERS` at once, in order; a progress line every tenth or so."""
-    step, done = max(1, -(-len(items) // lines)), []
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        for i, result in enumerate(pool.map(work, items), 1):
-            done.append(result)
-            if i % step == 0 and i < len(items):
-                say(f"  partner feeds: {count(i)}/{count(len(items))} {verb}")
-    return done
 
 
 # -- read ----------------------------------------------------------------------------------

@@ -88,8 +88,20 @@ def test_every_run_has_a_job_name_and_the_range_run_names_its_days(demo):
     start, end = date.fromisoformat(truth["start"]), date.fromisoformat(truth["end"])
     assert facts.tags["days"] == f"{start} .. {end} ({(end - start).days + 1} days)"
     assert facts.job_name == "daily_ingest"
-    feeds = sorted(r.tags["dagster/partition"] for r in runs if r.job_name == "supplier_feeds")
-    assert feeds == ["SUP001", "SUP002", "SUP003"]
+    (feeds,) = [r for r in runs if r.job_name == "supplier_feeds"]  # one run for every supplier
+    assert "dagster/partition" not in feeds.tags
+
+
+def test_the_supplier_feeds_show_each_suppliers_outcome_and_the_gate_that_decided(demo):
+    store, _, instance = demo
+    metadata = _metadata(instance, "feeds", "supplier_replenishment")
+    suppliers = store.read_table("bronze/suppliers").column("supplier_id").to_pylist()
+    assert metadata["suppliers"] == metadata["published"] + metadata["unchanged"] + metadata["held"] == len(suppliers)
+    assert metadata["gate_result"].startswith(store.uri("gates/supplier_replenishment/"))
+    assert all(f"| {s} | published |" in metadata["outcomes"] for s in suppliers)
+    assert store.exists(metadata["outcomes_file"].removeprefix(store.uri("")).lstrip("/"))
+    key = dg.AssetCheckKey(dg.AssetKey(["feeds", "supplier_replenishment"]), "supplier_replenishment_gate")
+    assert instance.get_latest_asset_check_evaluation_record(key) is not None
 
 
 def test_the_partner_feeds_show_what_was_published_held_and_the_gate_that_decided(demo):

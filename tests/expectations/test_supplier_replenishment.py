@@ -6,13 +6,29 @@ import pyarrow as pa
 import pytest
 
 from expectations import order_lines, supplier_replenishment
-from expectations.gate import GateError, latest_result, load_result, run_gate
+from expectations.gate import GateError, KeyedGateResult, latest_result, load_result, run_gate, run_keyed_gate
 from tests.replenishment import DAY, mart_rows
 
 
+def keyed_gate(
+    lake, feeds: dict[str, tuple[pa.Table, dict | None]], docs: bool = False, partition: str = DAY.isoformat()
+) -> KeyedGateResult:
+    """The suppliers' gate over ``{supplier: (rows in its folder, its last manifest)}``, as the feeds run it."""
+    return run_keyed_gate(
+        lake,
+        supplier_replenishment.NAME,
+        supplier_replenishment.batches([(s, rows, previous) for s, (rows, previous) in feeds.items()], DAY),
+        key=supplier_replenishment.FILE_SUPPLIER,
+        partition=partition,
+        docs=docs,
+    )
+
+
 def gate(lake, rows: pa.Table, previous: dict | None = None, supplier: str = "SUP001", docs: bool = False):
-    context = supplier_replenishment.context_for(supplier, DAY, rows, previous)
-    return run_gate(lake, supplier_replenishment.build_suite(context), rows.to_pandas(), supplier, docs=docs)
+    """One supplier's feed through the gate: the stored result, with the section before each gate's name."""
+    keyed = keyed_gate(lake, {supplier: (rows, previous)}, docs=docs)
+    assert keyed.passed(supplier) == keyed.result.success
+    return keyed.result
 
 
 def test_a_clean_feed_passes_every_expectation(lake):
@@ -34,8 +50,8 @@ BAD_FEEDS = [
         "another supplier's row",
         dict(supplier_id=["SUP001", "SUP002", "SUP001"]),
         "scoping",
-        "expect_column_values_to_be_in_set",
-        "supplier_id",
+        "expect_column_pair_values_to_be_equal",
+        "supplier_id, file_supplier_id",
         1,
     ),
     (
@@ -51,7 +67,7 @@ BAD_FEEDS = [
         dict(sku=["SKU0001", "SKU0001", "SKU0002"]),
         "keys",
         "expect_compound_columns_to_be_unique",
-        "supplier_id, sku, as_of_day",
+        "file_supplier_id, supplier_id, sku, as_of_day",
         2,
     ),
     ("missing sku", dict(sku=["SKU0001", None, "SKU0003"]), "keys", "expect_column_values_to_not_be_null", "sku", 1),
@@ -67,8 +83,8 @@ BAD_FEEDS = [
         "implausible quantity",
         dict(suggested_qty=[200, 10_000_000, 200]),
         "plausibility",
-        "expect_column_values_to_be_between",
-        "suggested_qty",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "quantity_ceiling, suggested_qty",
         1,
     ),
     (
@@ -88,11 +104,15 @@ BAD_FEEDS = [
 def test_a_bad_feed_fails_with_the_expectation_column_and_count(
     lake, case, columns, gate_name, expectation, column, count
 ):
-    result = gate(lake, mart_rows(**columns))
+    keyed = keyed_gate(lake, {"SUP001": (mart_rows(**columns), None), "SUP009": (mart_rows("SUP009"), None)})
+    result = keyed.result
     assert not result.success
     failed = [(f.gate, f.expectation, f.column, f.unexpected_count) for f in result.errors]
-    assert (gate_name, expectation, column, count) in failed, result.summary()
-    assert expectation in result.summary() and "SUP001" in result.summary()
+    assert (f"rows: {gate_name}", expectation, column, count) in failed, result.summary()
+    assert expectation in result.summary()
+    assert not keyed.passed("SUP001") and keyed.passed("SUP009")  # the other supplier's feed is not held back
+    (held,) = [f for f in keyed.outcome("SUP001")["failed"] if f["gate"] == f"rows: {gate_name}"]
+    assert held["rows"] and all(r["file_supplier_id"] == "SUP001" for r in held["rows"])
 
 
 def test_the_schema_holds_the_columns_in_order_with_their_types(lake):
@@ -101,16 +121,19 @@ def test_the_schema_holds_the_columns_in_order_with_their_types(lake):
     for rows, column in ((missing, None), (retyped, "as_of_day")):
         result = gate(lake, rows)
         assert not result.success
-        assert any(f.gate == "schema" and (column is None or f.column == column) for f in result.errors), (
+        assert any(f.gate == "rows: schema" and (column is None or f.column == column) for f in result.errors), (
             result.summary()
         )
 
 
 def test_the_row_count_must_stay_in_line_with_the_previous_feed(lake):
     previous = {"rows": 40, "as_of_day": DAY.isoformat()}
-    result = gate(lake, mart_rows(skus=3), previous)
-    (failure,) = [f for f in result.errors if f.gate == "row count"]
-    assert failure.observed == 3
+    keyed = keyed_gate(lake, {"SUP001": (mart_rows(skus=3), previous), "SUP002": (mart_rows("SUP002", 30), previous)})
+    (failure,) = [f for f in keyed.result.errors if f.gate == "suppliers: row count"]
+    assert failure.unexpected_count == 1
+    (held,) = keyed.outcome("SUP001")["failed"]
+    assert held["rows"] == [{"file_supplier_id": "SUP001", "rows": "3", "min_rows": "20"}]  # as GX reports them
+    assert keyed.passed("SUP002")
     assert gate(lake, mart_rows(skus=25), previous).success
     assert not gate(lake, mart_rows(skus=0)).success  # an empty feed is never published
 
@@ -118,45 +141,50 @@ def test_the_row_count_must_stay_in_line_with_the_previous_feed(lake):
 def test_a_feed_older_than_the_last_published_one_fails_freshness(lake):
     previous = {"rows": 3, "as_of_day": (DAY + timedelta(days=1)).isoformat()}
     result = gate(lake, mart_rows(), previous)
-    assert [f.expectation for f in result.errors if f.gate == "freshness"] == ["expect_column_min_to_be_between"]
+    assert [(f.expectation, f.column) for f in result.errors if f.gate == "rows: freshness"] == [
+        ("expect_column_pair_values_a_to_be_greater_than_b", "as_of_day, previous_as_of_day")
+    ]
 
 
 def test_recent_demand_beyond_a_multiple_of_the_last_feed_is_implausible(lake):
     previous = {"rows": 3, "as_of_day": DAY.isoformat(), "quantities": {"recent_demand_28d": {"max": 100}}}
     result = gate(lake, mart_rows(recent_demand_28d=[280, 280, 5000]), previous)
-    assert [(f.gate, f.column, f.unexpected_count) for f in result.errors] == [("plausibility", "recent_demand_28d", 1)]
+    assert [(f.gate, f.column, f.unexpected_count) for f in result.errors] == [
+        ("rows: plausibility", "recent_demand_ceiling, recent_demand_28d", 1)
+    ]
 
 
 def test_warnings_are_reported_but_do_not_block(lake):
     result = gate(lake, mart_rows(product_name=["cup", None, "lid"], available=[100, -5, 100]))
     assert result.success and result.outcome == "passed with warnings"
-    assert {(f.gate, f.column) for f in result.warnings} == {("completeness", "product_name"), ("stock", "available")}
+    assert {(f.gate, f.column) for f in result.warnings} == {
+        ("rows: completeness", "product_name"),
+        ("rows: stock", "available"),
+    }
     assert not result.errors
 
 
-def test_the_result_is_kept_as_json_with_its_subject_and_a_data_docs_page(lake):
-    rows = mart_rows(suggested_qty=[200, -100, 200])
-    context = supplier_replenishment.context_for("SUP001", DAY, rows)
-    subject = {"version": "v1", "files": {"replenishment.parquet": "abc"}}
-    result = run_gate(lake, supplier_replenishment.build_suite(context), rows.to_pandas(), "SUP001", subject=subject)
-    assert result.path == f"gates/supplier_replenishment/SUP001/{result.result_id}.json"
-    assert load_result(lake, result.path) == result
-    assert latest_result(lake, "supplier_replenishment", "SUP001") == result
-    assert result.docs.startswith(lake.uri("gates/docs/validations/supplier_replenishment/")) and result.docs.endswith(
-        ".html"
+def test_the_result_is_kept_as_json_with_each_suppliers_outcome_and_a_data_docs_page(lake):
+    keyed = keyed_gate(
+        lake, {"SUP001": (mart_rows(suggested_qty=[200, -100, 200]), None), "SUP002": (mart_rows("SUP002"), None)}
     )
-    assert "suggested_qty" in open(result.docs, encoding="utf-8").read()
+    result = keyed.result
+    assert result.path == f"gates/supplier_replenishment/{DAY.isoformat()}/{result.result_id}.json"
+    assert load_result(lake, result.path) == result
+    assert latest_result(lake, "supplier_replenishment", DAY.isoformat()) == result
+    assert result.subject["outcomes"] == {
+        "SUP001": {"outcome": "held", "failed": 1},
+        "SUP002": {"outcome": "passed", "failed": 0},
+    }
+    docs = keyed_gate(lake, {"SUP001": (mart_rows(), None)}, docs=True).result.docs
+    assert docs.startswith(lake.uri("gates/docs/validations/supplier_replenishment")) and docs.endswith(".html")
+    assert "suggested_qty" in open(docs, encoding="utf-8").read()
 
 
 @pytest.mark.parametrize("partition", ["../x", "a/b", "", "x" * 200, "SUP1\n"])
 def test_a_gate_refuses_a_partition_that_cannot_name_a_folder(lake, partition):
     with pytest.raises(GateError, match="cannot name a folder"):
-        run_gate(
-            lake,
-            supplier_replenishment.build_suite(supplier_replenishment.FeedContext("x", DAY)),
-            mart_rows().to_pandas(),
-            partition,
-        )
+        keyed_gate(lake, {"SUP001": (mart_rows(), None)}, partition=partition)
 
 
 def order_lines_window(days: list[str], per_day: int = 20, **columns) -> pa.Table:
@@ -207,12 +235,10 @@ def test_a_thin_last_day_of_order_lines_is_only_a_warning(lake):
 def test_each_gate_adds_its_data_docs_page_and_keeps_the_earlier_ones(lake):
     from expectations import data_docs
 
-    rows = mart_rows()
-    suite = supplier_replenishment.build_suite(supplier_replenishment.context_for("SUP001", DAY, rows))
-    first = run_gate(lake, suite, rows.to_pandas(), "SUP001")
+    first = keyed_gate(lake, {"SUP001": (mart_rows(), None)}, docs=True).result
     compiled = dict(data_docs.TEMPLATES.code)
     assert compiled
-    second = run_gate(lake, suite, rows.to_pandas(), "SUP002")
+    second = keyed_gate(lake, {"SUP002": (mart_rows("SUP002"), None)}, docs=True).result
     assert data_docs.TEMPLATES.code == compiled  # the second gate compiled no template again
     pages = [open(r.docs, encoding="utf-8").read() for r in (first, second)]
     assert first.docs != second.docs

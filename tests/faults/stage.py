@@ -1,7 +1,7 @@
 """One stage of the loop, run in its own process so that a test can kill it.
 
     python -m tests.faults.stage ingest <lake>   every master snapshot, then every landed day
-    python -m tests.faults.stage feeds <lake>    each supplier's feed: staged, gated, published
+    python -m tests.faults.stage feeds <lake>    every supplier's feed: staged, gated at once, published
     python -m tests.faults.stage partner_feeds <lake>   every partner's feed: staged, gated at once, published
 
 Each stage calls the same library functions as its Dagster asset. ``ready`` is printed on
@@ -12,15 +12,6 @@ from __future__ import annotations
 
 import sys
 
-from orchestration.lib.feeds import (
-    discard_staged,
-    feed_rows,
-    gate_feed,
-    input_days,
-    publish_feed,
-    scorecard_rows,
-    stage_feed,
-)
 from orchestration.lib.ingest import ingest_days, ingest_snapshot, landing_index
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.sources import load_sources
@@ -37,19 +28,12 @@ def ingest(store: LakeStore) -> None:
 
 
 def feeds(store: LakeStore) -> None:
-    """What the feed asset does for every supplier of master data (the CLI's order)."""
-    from orchestration.defs.feeds.partitions import suppliers_with_feeds
+    """What the supplier feeds asset does: every supplier of master data at once."""
+    from orchestration.lib.supplier_feeds import publish_supplier_feeds
 
-    days = input_days(store)
-    for supplier in suppliers_with_feeds(store):
-        staged = stage_feed(store, supplier, feed_rows(store, supplier), scorecard_rows(store, supplier))
-        try:
-            gate = gate_feed(store, staged, days.as_of_day, docs=False)
-            if not gate.success:
-                raise SystemExit(f"the gate of {supplier} did not pass: {gate.summary()}")
-            publish_feed(store, staged, gate.path, days.held_back)
-        finally:
-            discard_staged(store, staged)
+    run = publish_supplier_feeds(store, docs=False)
+    if run.held or run.gate is None:
+        raise SystemExit(f"supplier feeds not all published: {run.summary()}")
 
 
 def partner_feeds(store: LakeStore) -> None:

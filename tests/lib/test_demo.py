@@ -481,3 +481,19 @@ def test_each_lot_is_one_line_and_day_of_output_received_whole_the_next_morning(
                 assert row["movement_type"] == "receipt", row
                 received[row["lot_id"]] += int(row["qty"])
     assert made and received == made
+
+
+def test_the_suppliers_knob_grows_the_business_in_proportion_and_keeps_the_days_and_volume():
+    from orchestration.lib.demo.presets import preset_named
+    from orchestration.lib.demo.world import build_world
+
+    tiny = preset_named("tiny")
+    grown = tiny.with_suppliers(300)
+    assert (grown.suppliers, grown.factories, grown.skus, grown.partners) == (300, 400, 1500, 4000)
+    assert (grown.days, grown.order_lines) == (tiny.days, tiny.order_lines)
+    assert tiny.with_suppliers(None) == tiny and tiny.with_suppliers(1).skus == tiny.skus  # never below the preset
+    with pytest.raises(ValueError, match="at least 1"):
+        tiny.with_suppliers(0)
+    world = build_world(grown, seed=7)
+    assert len(set(world.supplier_ids)) == 300 and set(world.factory_supplier) == set(range(300))  # each has a factory
+    assert len(set(world.sku_supplier)) == 300  # and SKUs of its own

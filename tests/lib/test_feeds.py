@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from expectations.gate import FailedExpectation, store_result
+from expectations.gate import FailedExpectation, KeyedGateResult, store_result
 from orchestration.lib import feeds
 from orchestration.lib.feeds import (
     BOM,
@@ -35,17 +35,23 @@ from orchestration.lib.lake import LakeStore
 from tests.replenishment import DAY, mart_table, write_feed_lake, write_lake_with_a_broken_newest_day, write_mart
 
 
-def passed_gate(store: LakeStore, staged, supplier: str | None = None, failed=(), files=None) -> str:
-    """A stored gate result for ``staged``, standing in for a Great Expectations run (see tests/expectations)."""
+def passed_gate(store: LakeStore, staged, supplier: str | None = None, failed=(), files=None) -> KeyedGateResult:
+    """A stored gate result for ``staged``, standing in for a Great Expectations run (the real
+    gate is run in tests/expectations and by :func:`publish_supplier_feeds` below)."""
+    owner = supplier or staged.supplier_id
     result = store_result(
         store,
         FEED,
-        supplier or staged.supplier_id,
+        DAY.isoformat(),
         failed=list(failed),
         evaluated=1,
-        subject={"version": staged.version, "files": files or staged.files, "rows": staged.rows},
+        subject={
+            "staged": {owner: {"version": staged.version, "files": files or staged.files, "rows": staged.rows}},
+            "outcomes": {owner: {"outcome": "held" if failed else "passed", "failed": len(failed)}},
+        },
     )
-    return result.path
+    held = {owner: [{"gate": f.gate, "expectation": f.expectation, "column": f.column, "rows": []} for f in failed]}
+    return KeyedGateResult(result, (owner,), held if failed else {}, {})
 
 
 def publish(store: LakeStore, supplier: str):
@@ -286,7 +292,7 @@ def test_feeds_can_be_published_under_a_root_of_their_own(lake, tmp_path, monkey
     published = publish(lake, "SUP001")
     assert published.uri == f"{root}/SUP001/{published.version}"
     assert (root / "SUP001" / "latest.json").exists() and not list((root / "_staging").rglob("*.*"))
-    assert not lake.exists("feeds") and lake.list_files("gates/supplier_replenishment/SUP001")
+    assert not lake.exists("feeds") and lake.list_files(f"gates/supplier_replenishment/{DAY.isoformat()}")
     assert feeds.published_suppliers(lake) == ["SUP001"] and verify_feed(lake, "SUP001") == []
     assert read_feed(lake, "SUP001").num_rows == 2
     assert lake.exists(latest_manifest(lake, "SUP001")["validation"]["result"])
@@ -418,14 +424,57 @@ def test_a_gap_inside_the_window_is_named_whatever_the_mode(lake):
 def test_a_feeds_outcome_is_kept_per_day_and_rewritten_only_when_it_says_something_new(lake):
     from datetime import date
 
-    from orchestration.lib.feeds import record_outcome
+    from orchestration.lib.feeds import Outcome, record_outcome, record_outcomes
 
     day = date(2026, 11, 14)
     path = record_outcome(lake, "SUP001", day, "published", version="v1", gate_result="gates/a.json")
+    assert path == "bronze/_feed_outcomes/day=2026-11-14/supplier_replenishment.parquet"
     first = lake.read_bytes(path)
     assert record_outcome(lake, "SUP001", day, "unchanged", version="v1", gate_result="gates/b.json") == path
     assert lake.read_bytes(path) == first  # the same feed again: the record stays, bytes and all
+    record_outcomes(
+        lake, day, [Outcome("SUP002", "published", version="v2"), Outcome("SUP001", "unchanged", version="v1")]
+    )
     record_outcome(lake, "SUP001", day, "held", reason="2 expectation(s) failed", gate_result="gates/c.json")
-    (row,) = lake.read_table(path).to_pylist()
-    assert (row["outcome"], row["reason"], row["as_of_day"]) == ("held", "2 expectation(s) failed", day)
+    rows = {r["supplier_id"]: r for r in lake.read_table(path).to_pylist()}  # one file for the day: every supplier
+    assert (rows["SUP001"]["outcome"], rows["SUP001"]["reason"], rows["SUP001"]["as_of_day"]) == (
+        "held",
+        "2 expectation(s) failed",
+        day,
+    )
+    assert (rows["SUP002"]["outcome"], rows["SUP002"]["version"]) == ("published", "v2")
     assert record_outcome(lake, "../x", day, "held") is None and record_outcome(lake, "SUP001", None, "held") is None
+
+
+def test_one_run_gates_every_supplier_at_once_and_a_held_supplier_holds_back_nobody(lake, monkeypatch):
+    """The run the feeds asset makes, with the real gate: a supplier with a bad row is held
+    with its own alert and outcome, keeps its previous feed, and the others publish."""
+    from orchestration.lib import supplier_feeds
+    from orchestration.lib.supplier_feeds import publish_supplier_feeds
+
+    alerts = []
+    monkeypatch.setattr(supplier_feeds, "alert", lambda message, **fields: alerts.append((message, fields)))
+    mart = write_feed_lake(lake, {"SUP001": 2, "SUP002": 3, "SUP003": 1})
+    first = publish_supplier_feeds(lake, docs=False)
+    assert sorted(first.published) == ["SUP001", "SUP002", "SUP003"] and not first.held and not alerts
+    kept = latest_manifest(lake, "SUP002")["version"]
+    bad = mart.set_column(
+        mart.schema.get_field_index("suggested_qty"),
+        "suggested_qty",
+        pa.array([-5 if s == "SUP002" else 7 for s in mart.column("supplier_id").to_pylist()], pa.int64()),
+    )
+    write_mart(lake, bad)
+    second = publish_supplier_feeds(lake, docs=False)
+    assert sorted(second.published) == ["SUP001", "SUP003"] and list(second.held) == ["SUP002"]
+    assert "quantities" in second.held["SUP002"]
+    assert latest_manifest(lake, "SUP002")["version"] == kept  # the previous feed stays
+    ((message, fields),) = alerts
+    assert fields["supplier_id"] == "SUP002" and f"its previous feed {kept} stays published" in message
+    outcomes = {r["supplier_id"]: r["outcome"] for r in lake.read_table(supplier_feeds.outcomes_path(DAY)).to_pylist()}
+    assert outcomes == {"SUP001": "published", "SUP002": "held", "SUP003": "published"}
+    for supplier in ("SUP001", "SUP003"):
+        manifest = latest_manifest(lake, supplier)
+        assert manifest["validation"]["result"] == second.gate.result.path and verify_feed(lake, supplier) == []
+    assert not lake.list_files("feeds/_staging", recursive=True)
+    only = publish_supplier_feeds(lake, only=["SUP003"], docs=False)  # one supplier, on demand
+    assert only.unchanged == ["SUP003"] and only.suppliers == 1

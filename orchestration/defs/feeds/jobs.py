@@ -1,15 +1,13 @@
-"""The supplier feeds as a named job, one run per supplier: its runs show as `supplier_feeds`."""
+"""The feeds as named jobs, each one run for all: its runs show as `supplier_feeds` and `partner_feeds`."""
 
 import dagster as dg
 
 from orchestration.defs.feeds.assets import FEED_KEY
-from orchestration.defs.feeds.partitions import suppliers
 
 feeds_job = dg.define_asset_job(
     name="supplier_feeds",
-    description="One supplier's replenishment feed: gated, then published under feeds/<supplier_id>/.",
+    description="Every supplier's replenishment feed: gated at once, published under feeds/<supplier_id>/.",
     selection=dg.AssetSelection.assets(FEED_KEY),
-    partitions_def=suppliers,
 )
 
 partner_feeds_job = dg.define_asset_job(

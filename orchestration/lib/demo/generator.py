@@ -75,17 +75,19 @@ def generate(
     order_lines: int | None = None,
     progress: bool = False,
     variant: str = "baseline",
+    suppliers: int | None = None,
 ) -> DemoResult:
     """Write a demo business's landing files, one day at a time, and its truth file.
 
     The same preset, seed and options always give byte-identical files. With ``faults``
     the landing zone also gets one of each kind of bad delivery, on top of the clean data.
     ``variant`` bends the demand away from the forecast's shape (:mod:`.variants`); the
-    baseline is the world as it always was.
+    baseline is the world as it always was. ``suppliers`` resizes the preset's business to
+    that many suppliers (:meth:`Preset.with_suppliers`).
     Files of the same names are replaced; files of an earlier run with other options are
     not removed, so start from an empty landing zone when the options change.
     """
-    spec = preset_named(preset).with_order_lines(order_lines)
+    spec = preset_named(preset).with_order_lines(order_lines).with_suppliers(suppliers)
     world = build_world(spec, seed, variant)
     sources = canonical_sources()
     delivery = FaultyDelivery(spec.days, seed) if faults else CleanDelivery()
@@ -113,6 +115,7 @@ def generate(
         "start": spec.start.isoformat(),
         "end": spec.end.isoformat(),
         "order_lines_target": spec.order_lines,
+        "suppliers": spec.suppliers,
         "clean": tally.sources,
         "faults": [f.as_dict() for f in delivery.faults],
         "dynamics": {

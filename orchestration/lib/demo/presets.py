@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -32,6 +33,26 @@ class Preset:
         if order_lines < 1:
             raise ValueError(f"order_lines must be at least 1, got {order_lines}")
         return replace(self, order_lines=int(order_lines))
+
+    def with_suppliers(self, suppliers: int | None) -> Preset:
+        """The same kind of business with ``suppliers`` suppliers: factories, SKUs and partners
+        grow in proportion (never below the preset's), the days and order-line total stay."""
+        if suppliers is None:
+            return self
+        if suppliers < 1:
+            raise ValueError(f"suppliers must be at least 1, got {suppliers}")
+        scale = suppliers / self.suppliers
+
+        def grown(count: int) -> int:
+            return max(count, math.ceil(count * scale))
+
+        return replace(
+            self,
+            suppliers=int(suppliers),
+            factories=max(int(suppliers), grown(self.factories)),
+            skus=grown(self.skus),
+            partners=grown(self.partners),
+        )
 
 
 PRESETS: dict[str, Preset] = {
