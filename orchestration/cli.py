@@ -503,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("demo", "run"):
         p = sub.add_parser(name)
-        p.add_argument("--preset", default="small", help="tiny | small | large (default: small)")
+        p.add_argument("--preset", default="small", help="tiny | small | large | xl (default: small)")
         p.add_argument("--seed", type=int, default=7)
         p.add_argument("--faults", action="store_true", help="inject bad deliveries (see docs/sources.md)")
         p.add_argument("--order-lines", type=int, help="scale the order-line volume to about this many")

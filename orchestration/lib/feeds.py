@@ -787,15 +787,14 @@ def sweep(store: LakeStore, parent: str, keep: str, unpublished_only: bool) -> N
 
 # -- many owners in one run ---------------------------------------------------------------
 def split_by(table: pa.Table, key: str) -> dict[str, pa.Table]:
-    """A table sorted by ``key`` as one slice per value (zero-copy), in one pass."""
-    ids = table.column(key).to_pylist()
-    parts: dict[str, pa.Table] = {}
-    start = 0
-    for i in range(1, len(ids) + 1):
-        if i == len(ids) or ids[i] != ids[start]:
-            parts[ids[start]] = table.slice(start, i - start)
-            start = i
-    return parts
+    """A table sorted by ``key`` as one slice per value (zero-copy), found in one vectorized pass."""
+    import numpy as np
+
+    ids = table.column(key).to_numpy(zero_copy_only=False)
+    if not len(ids):
+        return {}
+    starts = np.concatenate([[0], np.flatnonzero(ids[1:] != ids[:-1]) + 1, [len(ids)]])
+    return {ids[a]: table.slice(a, b - a) for a, b in zip(starts[:-1], starts[1:], strict=True)}
 
 
 def each(work: Callable, items: list, what: str, say: Callable[[str], None], lines: int = 10) -> list:

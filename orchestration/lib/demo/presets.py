@@ -1,4 +1,5 @@
-"""The sizes of demo world on offer: tiny for tests, small for `make run`, large for benchmarks."""
+"""The sizes of demo world on offer: tiny for tests, small for `make run`, large for benchmarks,
+xl (the large business over three years, ten times its order lines) for the long benchmark."""
 
 from __future__ import annotations
 
@@ -89,6 +90,17 @@ PRESETS: dict[str, Preset] = {
         partners=5_000,
         warehouses=8,
         order_lines=10_000_000,
+    ),
+    "xl": Preset(
+        name="xl",
+        start=date(2023, 11, 22),
+        end=date(2026, 11, 21),
+        suppliers=30,
+        factories=45,
+        skus=800,
+        partners=5_000,
+        warehouses=8,
+        order_lines=100_000_000,
     ),
 }
 
