@@ -1,21 +1,99 @@
-"""The normal cadence: every night, master data and yesterday's facts; each morning, whether they came."""
+"""The normal cadence: every night, master data and yesterday's facts; each morning, whether they came.
+
+The unit of an ingestion run is one source and one day (or one master-data snapshot): the
+nightly schedule and the ``landing_files`` sensor request a run per unit, so sources and days
+ingest side by side, each run a Fargate task of its own in the cloud. Each run carries its
+source (``supplyloop/source``) and day (``dagster/partition``) as tags, which the cloud's run
+launcher copies onto its task, and by which the cloud instance caps how many ingestion runs
+go at once (``tag_concurrency_limits`` in infra/dagster.yaml).
+"""
+
+from collections.abc import Iterable, Iterator
 
 import dagster as dg
 
+from orchestration.defs.ingest.assets import bronze_key
 from orchestration.defs.ingest.checks import data_fresh_key
 from orchestration.defs.ingest.partitions import daily_partitions
-from orchestration.lib.sources import daily_sources
+from orchestration.defs.resources import Lake
+from orchestration.lib.landing import SNAPSHOT, bronze_stamps, changes, look
+from orchestration.lib.sources import Source, daily_sources, load_sources
+
+SOURCE_TAG = "supplyloop/source"
+TRIGGER_TAG = "trigger"
 
 ingest_job = dg.define_asset_job(
     name="daily_ingest",
-    description="Master-data snapshots and one business day of every daily source, landing -> bronze.",
+    description=(
+        "Master-data snapshots and business days of the daily sources, landing -> bronze; the schedule and the "
+        "landing sensor start one run per source and day."
+    ),
     selection=dg.AssetSelection.groups("master", "factory", "inventory", "sales"),
     partitions_def=daily_partitions,
 )
 
-daily_ingest_schedule = dg.build_schedule_from_partitioned_job(
-    ingest_job, hour_of_day=2, minute_of_hour=0, name="daily_ingest_schedule"
+
+def snapshot_units(names: Iterable[str], sources: dict[str, Source]) -> list[tuple[str, ...]]:
+    """Master-data snapshots to ingest, as runs: one per source, except that a snapshot goes in
+    the run of the master data it refers to when both are to be ingested (products and
+    factories name suppliers), so that it is checked against the new snapshot, not the old."""
+    names = sorted(set(names))
+    group = {name: {name} for name in names}
+    for name in names:
+        for entity in sources[name].references & set(names):
+            merged = group[name] | group[entity]
+            for member in merged:
+                group[member] = merged
+    return sorted({tuple(sorted(g)) for g in group.values()})
+
+
+def unit_request(names: tuple[str, ...], partition: str, version: str, trigger: str, sources: dict[str, Source]):
+    """The run of one unit: a source's day, or master-data snapshots (``partition`` "snapshot").
+
+    The run key names the sources, the partition and the version of their deliveries, so each
+    version of a unit runs once however often it is asked for."""
+    return dg.RunRequest(
+        run_key=f"{'+'.join(names)}:{partition}:{version}",
+        partition_key=None if partition == SNAPSHOT else partition,
+        asset_selection=[bronze_key(sources[name]) for name in names],
+        tags={SOURCE_TAG: "+".join(names), TRIGGER_TAG: trigger},
+    )
+
+
+def nightly_requests(lake: Lake, day: str) -> Iterator[dg.RunRequest]:
+    """Yesterday's runs: one per daily source, delivered or not (a day without files is ingested
+    empty, and its deliveries checked: a missing delivery is alerted), and one per master-data
+    snapshot not ingested since it was delivered."""
+    sources = load_sources()
+    store = lake.store()
+    state = look(store, list(sources.values()))
+    masters = [s for s in sources.values() if not s.is_daily]
+    # a snapshot counts as delivered since its last run when bronze was not written after it
+    pending = [c for c in changes({}, state, bronze_stamps(store, masters)) if c.partition == SNAPSHOT]
+    for change in pending:
+        for names in snapshot_units(change.sources, sources):
+            version = "+".join(state.versions[name][SNAPSHOT] for name in names)
+            yield unit_request(names, SNAPSHOT, version, "daily_ingest_schedule", sources)
+    for source in daily_sources():
+        version = state.versions.get(source.name, {}).get(day, "none")
+        yield unit_request((source.name,), day, version, "daily_ingest_schedule", sources)
+
+
+@dg.schedule(
+    name="daily_ingest_schedule",
+    cron_schedule=daily_partitions.get_cron_schedule(minute_of_hour=0, hour_of_day=2),
+    execution_timezone=daily_partitions.timezone,
+    job=ingest_job,
+    description="At 02:00, a run per daily source for yesterday, and one per master-data snapshot delivered since its last run.",
 )
+def daily_ingest_schedule(context: dg.ScheduleEvaluationContext, lake: Lake):
+    with dg.partition_loading_context(effective_dt=context.scheduled_execution_time):
+        day = daily_partitions.get_last_partition_key()
+    if day is None:
+        yield dg.SkipReason("the daily partitions offer no day yet")
+        return
+    yield from nightly_requests(lake, day)
+
 
 freshness_job = dg.define_asset_job(
     name="data_freshness",

@@ -1,12 +1,11 @@
-"""Watch the landing zone: a run for every day whose files are new or replaced."""
+"""Watch the landing zone: a run for every source and day whose files are new or replaced."""
 
 import json
 
 import dagster as dg
 
-from orchestration.defs.ingest.assets import bronze_key
 from orchestration.defs.ingest.partitions import daily_partitions
-from orchestration.defs.ingest.schedules import ingest_job
+from orchestration.defs.ingest.schedules import ingest_job, snapshot_units, unit_request
 from orchestration.defs.resources import Lake
 from orchestration.lib.landing import SNAPSHOT, bronze_stamps, changes, look
 from orchestration.lib.sources import load_sources
@@ -14,7 +13,9 @@ from orchestration.lib.sources import load_sources
 
 @dg.sensor(
     name="landing_files",
-    description="Requests a bronze run for each day (or master snapshot) whose landing files are new or changed.",
+    description=(
+        "Requests a bronze run for each source and day (or master snapshot) whose landing files are new or changed."
+    ),
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
     job=ingest_job,
@@ -41,13 +42,13 @@ def landing_files(context: dg.SensorEvaluationContext, lake: Lake):
                 current.versions[name][outside.partition] = previous[name][outside.partition]
         found.remove(outside)
     for change in found:
-        keys = [bronze_key(sources[name]) for name in change.sources]
-        yield dg.RunRequest(
-            run_key=change.run_key,
-            partition_key=None if change.partition == SNAPSHOT else change.partition,
-            asset_selection=keys,
-            tags={"trigger": "landing_files"},
+        # a run per source of the day; master snapshots with the master data they refer to
+        units = (
+            snapshot_units(change.sources, sources) if change.partition == SNAPSHOT else [(s,) for s in change.sources]
         )
+        for names in units:
+            version = "+".join(current.versions[name][change.partition] for name in names)
+            yield unit_request(names, change.partition, version, "landing_files", sources)
     context.update_cursor(json.dumps(current.versions, sort_keys=True))
     if not found:
         days = ", ".join(c.partition for c in waiting)
