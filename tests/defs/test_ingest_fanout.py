@@ -7,8 +7,9 @@ import dagster as dg
 import pytest
 import yaml
 
+from orchestration.cli import definitions_on
 from orchestration.definitions import defs
-from orchestration.defs.ingest.schedules import SOURCE_TAG, daily_ingest_schedule, snapshot_units
+from orchestration.defs.ingest.schedules import SOURCE_TAG, daily_ingest_schedule, run_units
 from orchestration.defs.ingest.sensors import landing_files
 from orchestration.defs.resources import Lake
 from orchestration.lib.paths import PROJECT_ROOT
@@ -94,8 +95,8 @@ def test_master_snapshots_run_one_per_source_and_with_the_master_data_they_refer
         ({"products", "factories"}, [("factories",), ("products",)]),
     ],
 )
-def test_snapshot_units_join_a_snapshot_to_the_changed_master_data_it_refers_to(changed, units):
-    assert snapshot_units(changed, load_sources()) == units
+def test_run_units_join_a_snapshot_to_the_changed_master_data_it_refers_to(changed, units):
+    assert run_units(changed, load_sources()) == units
 
 
 def _nightly(lake, at: datetime) -> list:
@@ -117,10 +118,41 @@ def test_the_nightly_schedule_requests_yesterday_once_per_daily_source_delivered
 
 def test_the_nightly_schedule_ingests_a_master_snapshot_only_when_one_came_since_its_last_run(delivered):
     at = datetime(2026, 11, 12, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    assert all(r.partition_key for r in _nightly(delivered, at))  # the master data in bronze is current
+    assert all(len(r.asset_selection) == 1 for r in _nightly(delivered, at))  # the master data in bronze is current
     delivered.write_bytes("landing/partners/partners_2026-11-11.csv", b"partner_id,partner_type,region\n")
-    snapshots = [r for r in _nightly(delivered, at) if r.partition_key is None]
-    assert _units(snapshots) == [("partners", None)]
+    requests = _nightly(delivered, at)
+    (joined,) = [r for r in requests if len(r.asset_selection) > 1]
+    # the daily sources that name partners go in the run of the new snapshot: it is ingested first
+    assert (joined.tags[SOURCE_TAG], joined.partition_key) == ("live_sessions+order_lines+partners", "2026-11-11")
+    assert {k.path[-1] for k in joined.asset_selection} == {"live_sessions", "order_lines", "partners"}
+    alone = {s.name for s in daily_sources()} - {"live_sessions", "order_lines"}
+    assert _units([r for r in requests if r is not joined]) == sorted((name, "2026-11-11") for name in alone)
+
+
+def test_a_new_partner_and_its_first_orders_delivered_the_same_night_ingest_in_order(delivered):
+    """The nightly run that joins a new snapshot and the facts naming it, materialized for real."""
+    delivered.write_bytes(
+        "landing/partners/partners_2026-11-11.csv",
+        b"partner_id,partner_type,region\nP00001,store,east\nP00009,store,west\n",
+    )
+    _deliver(delivered, "order_lines", "2026-11-11", "O9,1,2026-11-11 10:00:00,P00009,SKU0001,2,9.9,0,west,,paid\n")
+    at = datetime(2026, 11, 12, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    (joined,) = [r for r in _nightly(delivered, at) if "order_lines" in r.tags[SOURCE_TAG]]
+    result = (
+        definitions_on(delivered)
+        .resolve_job_def("daily_ingest")
+        .execute_in_process(
+            asset_selection=list(joined.asset_selection),
+            partition_key=joined.partition_key,
+            tags=joined.tags,
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+    )
+    assert result.success
+    rows = delivered.read_table("bronze/order_lines/day=2026-11-11")
+    assert rows.column("partner_id").to_pylist() == ["P00009"]
+    assert not delivered.exists("quarantine/order_lines/day=2026-11-11/part-0.parquet")
 
 
 def test_the_nightly_schedule_keeps_its_name_time_and_job():

@@ -33,10 +33,11 @@ ingest_job = dg.define_asset_job(
 )
 
 
-def snapshot_units(names: Iterable[str], sources: dict[str, Source]) -> list[tuple[str, ...]]:
-    """Master-data snapshots to ingest, as runs: one per source, except that a snapshot goes in
-    the run of the master data it refers to when both are to be ingested (products and
-    factories name suppliers), so that it is checked against the new snapshot, not the old."""
+def run_units(names: Iterable[str], sources: dict[str, Source]) -> list[tuple[str, ...]]:
+    """Sources to ingest, as runs: one per source, except that a source goes in the run of the
+    master data it refers to when that is to be ingested too (products and factories name
+    suppliers, order lines name products), so that its rows are checked against the new
+    snapshot, not the old: in one run Dagster ingests the master data first."""
     names = sorted(set(names))
     group = {name: {name} for name in names}
     for name in names:
@@ -63,20 +64,21 @@ def unit_request(names: tuple[str, ...], partition: str, version: str, trigger: 
 def nightly_requests(lake: Lake, day: str) -> Iterator[dg.RunRequest]:
     """Yesterday's runs: one per daily source, delivered or not (a day without files is ingested
     empty, and its deliveries checked: a missing delivery is alerted), and one per master-data
-    snapshot not ingested since it was delivered."""
+    snapshot delivered since it was last ingested, which the daily sources that refer to it join."""
     sources = load_sources()
     store = lake.store()
     state = look(store, list(sources.values()))
     masters = [s for s in sources.values() if not s.is_daily]
     # a snapshot counts as delivered since its last run when bronze was not written after it
-    pending = [c for c in changes({}, state, bronze_stamps(store, masters)) if c.partition == SNAPSHOT]
-    for change in pending:
-        for names in snapshot_units(change.sources, sources):
-            version = "+".join(state.versions[name][SNAPSHOT] for name in names)
-            yield unit_request(names, SNAPSHOT, version, "daily_ingest_schedule", sources)
-    for source in daily_sources():
-        version = state.versions.get(source.name, {}).get(day, "none")
-        yield unit_request((source.name,), day, version, "daily_ingest_schedule", sources)
+    pending = [
+        name for c in changes({}, state, bronze_stamps(store, masters)) if c.partition == SNAPSHOT for name in c.sources
+    ]
+    for names in run_units([*pending, *(s.name for s in daily_sources())], sources):
+        partition = day if any(sources[name].is_daily for name in names) else SNAPSHOT
+        version = "+".join(
+            state.versions.get(name, {}).get(day if sources[name].is_daily else SNAPSHOT, "none") for name in names
+        )
+        yield unit_request(names, partition, version, "daily_ingest_schedule", sources)
 
 
 @dg.schedule(
@@ -84,7 +86,10 @@ def nightly_requests(lake: Lake, day: str) -> Iterator[dg.RunRequest]:
     cron_schedule=daily_partitions.get_cron_schedule(minute_of_hour=0, hour_of_day=2),
     execution_timezone=daily_partitions.timezone,
     job=ingest_job,
-    description="At 02:00, a run per daily source for yesterday, and one per master-data snapshot delivered since its last run.",
+    description=(
+        "At 02:00, a run per daily source for yesterday, and one per master-data snapshot delivered since its last "
+        "run (with the daily sources that refer to it)."
+    ),
 )
 def daily_ingest_schedule(context: dg.ScheduleEvaluationContext, lake: Lake):
     with dg.partition_loading_context(effective_dt=context.scheduled_execution_time):

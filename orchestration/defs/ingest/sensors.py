@@ -5,7 +5,7 @@ import json
 import dagster as dg
 
 from orchestration.defs.ingest.partitions import daily_partitions
-from orchestration.defs.ingest.schedules import ingest_job, snapshot_units, unit_request
+from orchestration.defs.ingest.schedules import ingest_job, run_units, unit_request
 from orchestration.defs.resources import Lake
 from orchestration.lib.landing import SNAPSHOT, bronze_stamps, changes, look
 from orchestration.lib.sources import load_sources
@@ -43,10 +43,7 @@ def landing_files(context: dg.SensorEvaluationContext, lake: Lake):
         found.remove(outside)
     for change in found:
         # a run per source of the day; master snapshots with the master data they refer to
-        units = (
-            snapshot_units(change.sources, sources) if change.partition == SNAPSHOT else [(s,) for s in change.sources]
-        )
-        for names in units:
+        for names in run_units(change.sources, sources):
             version = "+".join(current.versions[name][change.partition] for name in names)
             yield unit_request(names, change.partition, version, "landing_files", sources)
     context.update_cursor(json.dumps(current.versions, sort_keys=True))
