@@ -81,6 +81,8 @@ def test_the_cloud_instance_keeps_runs_in_postgres_and_launches_each_run_as_an_e
             assert isinstance(instance.compute_log_manager, S3ComputeLogManager)
             concurrency = instance.get_concurrency_config()
             assert concurrency.run_queue_config.max_concurrent_runs == 8
+            # ingestion runs (one per source and day, each tagged with its source): 6 at once
+            assert concurrency.run_queue_config.tag_concurrency_limits == [{"key": "supplyloop/source", "limit": 6}]
             assert concurrency.pool_config.default_pool_limit == 1
 
 
