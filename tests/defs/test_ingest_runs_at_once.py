@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import pyarrow.parquet as pq
 import pytest
 
 from orchestration.definitions import defs
 from orchestration.defs.resources import Lake
+from orchestration.lib.arrivals import ledger_path
 from orchestration.lib.demo import generate
+from orchestration.lib.ingest import bronze_path, quarantine_path
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.paths import PROJECT_ROOT
+from orchestration.lib.sources import load_sources
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +31,7 @@ GATE = "order_lines_gate"
 # every process waits at the barrier until all are loaded, so that their ingestions overlap
 ONE_UNIT = """
 import sys, time
+from datetime import date
 from pathlib import Path
 from tests.defs.test_ingest_runs_at_once import materialize_unit
 
@@ -104,37 +107,57 @@ def _at_once(store: LakeStore, barrier: Path) -> list[tuple[int, str]]:
 
 
 def _one_after_another(store: LakeStore) -> None:
+    """The same runs again, one by one, on what the lake held before them (same files, same
+    arrival times): each unit's bronze, quarantine and ledger removed first."""
+    sources = load_sources()
+    for source, day in UNITS:
+        when = date.fromisoformat(day)
+        for path in (bronze_path(sources[source], when), ledger_path(sources[source], when)):
+            store.delete(path)
+        store.delete_dir(quarantine_path(sources[source], when).rsplit("/", 1)[0])
     for source, day in UNITS:
         assert materialize_unit(store.root, source, day).success, (source, day)
 
 
-def _written(root: Path) -> dict[str, object]:
-    """Every Parquet file the units wrote, as its rows and footer; and any other file left there."""
+def _written(store: LakeStore) -> dict[str, object]:
+    """Every Parquet file the units' sources hold, as its rows and footer; any other file there
+    (a temporary left behind, say) as its bytes."""
     found = {}
     for top in WRITTEN:
-        for path in sorted((root / top).rglob("*")):
-            if path.is_file():
-                rel = str(path.relative_to(root))
-                found[rel] = pq.read_table(path) if path.suffix == ".parquet" else path.read_bytes()
+        for f in store.list_files(top, recursive=True, hidden=True):
+            found[f.path] = store.read_table(f.path) if f.name.endswith(".parquet") else store.read_bytes(f.path)
     return found
 
 
-def test_sources_and_days_ingested_at_once_in_separate_processes_equal_the_same_runs_one_by_one(tmp_path):
-    together = LakeStore(str(tmp_path / "together"))
-    generate(together, preset="tiny", seed=3, faults=True)
-    _master_data(together)
-    apart = tmp_path / "apart"
-    shutil.copytree(tmp_path / "together", apart)  # with the landing files' times: their arrival
-    alone = LakeStore(str(apart))
+@pytest.mark.parametrize(
+    "where",
+    [
+        "local",
+        pytest.param(
+            "s3",
+            marks=pytest.mark.skipif(
+                os.environ.get("SUPPLYLOOP_FAULTS", "").lower() != "full",
+                reason="the long tier, SUPPLYLOOP_FAULTS=full",
+            ),
+        ),
+    ],
+)
+def test_sources_and_days_ingested_at_once_in_separate_processes_equal_the_same_runs_one_by_one(
+    where, request, tmp_path
+):
+    store = request.getfixturevalue("lake" if where == "local" else "s3_lake")
+    generate(store, preset="tiny", seed=3, faults=True)
+    _master_data(store)
 
-    outcomes = _at_once(together, tmp_path / "barrier")
+    outcomes = _at_once(store, tmp_path / "barrier")
     for code, text in outcomes:
         assert code == 0, text[-3000:]
     windows = [[float(t) for t in re.findall(r"ran from ([\d.]+) to ([\d.]+)", text)[-1]] for _, text in outcomes]
     assert max(start for start, _ in windows) < min(end for _, end in windows)  # all four ran at once
-    _one_after_another(alone)
+    concurrent = _written(store)
+    _one_after_another(store)
+    sequential = _written(store)
 
-    concurrent, sequential = _written(tmp_path / "together"), _written(apart)
     assert sorted(concurrent) == sorted(sequential)
     for rel, value in sequential.items():
         assert (
