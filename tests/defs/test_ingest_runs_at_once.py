@@ -22,6 +22,7 @@ from orchestration.lib.ingest import bronze_path, quarantine_path
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.paths import PROJECT_ROOT
 from orchestration.lib.sources import load_sources
+from tests.faults.harness import FULL_ENV, full_tier
 
 pytestmark = pytest.mark.slow
 
@@ -131,16 +132,7 @@ def _written(store: LakeStore) -> dict[str, object]:
 
 @pytest.mark.parametrize(
     "where",
-    [
-        "local",
-        pytest.param(
-            "s3",
-            marks=pytest.mark.skipif(
-                os.environ.get("SUPPLYLOOP_FAULTS", "").lower() != "full",
-                reason="the long tier, SUPPLYLOOP_FAULTS=full",
-            ),
-        ),
-    ],
+    ["local", pytest.param("s3", marks=pytest.mark.skipif(not full_tier(), reason=f"the long tier, {FULL_ENV}=full"))],
 )
 def test_sources_and_days_ingested_at_once_in_separate_processes_equal_the_same_runs_one_by_one(
     where, request, tmp_path
