@@ -367,7 +367,18 @@ def docs_index_uri(store: LakeStore) -> str:
 def write_docs_index(store: LakeStore) -> str:
     """Data Docs' front page (``gates/docs/index.html``): per gate, the latest result of each of its
     :data:`INDEX_PARTITIONS` newest partitions, linking its page (listings, and a read of those
-    results only). Returns where it is."""
+    results only). Returns where it is.
+
+    Runs at once (ingestion fans out by source and day, each order-lines day with its gate)
+    take turns under a lake lock, each listing the results after the one before it wrote its
+    page: otherwise the later write could leave out the other's newest result."""
+    from orchestration.lib.locks import lake_lock
+
+    with lake_lock(store, "gates-docs-index", "the gates' Data Docs index", wait=600, say=lambda _line: None):
+        return _write_docs_index(store)
+
+
+def _write_docs_index(store: LakeStore) -> str:
     from concurrent.futures import ThreadPoolExecutor
 
     from expectations import data_docs

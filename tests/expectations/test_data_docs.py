@@ -7,16 +7,19 @@ import pytest
 
 from expectations import supplier_replenishment
 from expectations.data_docs import VENDOR, offline_html
-from expectations.gate import DOCS_INDEX, run_gate
+from expectations.gate import DOCS_INDEX, run_keyed_gate
 from tests.replenishment import DAY, mart_rows
 
 LOADS = re.compile(r'<script[^>]*\bsrc="([^"]+)"|<link[^>]*\bhref="([^"]+)"|url\(\'([^\']+)\'\)')
 
 
 def _gate(lake, supplier: str, **columns):
+    """The suppliers' gate over one supplier's rows, its result filed under the supplier's name."""
     rows = mart_rows(supplier, **columns)
-    suite = supplier_replenishment.build_suite(supplier_replenishment.context_for(supplier, DAY, rows))
-    return run_gate(lake, suite, rows.to_pandas(), supplier)
+    batches = supplier_replenishment.batches([(supplier, rows, None)], DAY)
+    return run_keyed_gate(
+        lake, supplier_replenishment.NAME, batches, supplier_replenishment.FILE_SUPPLIER, supplier
+    ).result
 
 
 def _loads(page: str) -> list[str]:
@@ -84,7 +87,7 @@ def test_the_ui_links_the_index_and_the_page_where_make_ui_serves_them(lake, mon
     links = {name: value.value for name, value in docs_links(lake, result.docs).items()}
     assert links["data_docs_index"] == "http://127.0.0.1:3001/index.html"
     page = links["data_docs_page"]
-    assert page.startswith("http://127.0.0.1:3001/validations/supplier_replenishment/SUP001-")
+    assert page.startswith("http://127.0.0.1:3001/validations/supplier_replenishment/rows/SUP001-rows-")
     assert Path(lake.fs_path("gates/docs/" + page.removeprefix("http://127.0.0.1:3001/"))).is_file()
     monkeypatch.setenv("SUPPLYLOOP_DOCS_URL", "https://docs.example/gates")
     assert docs_links(lake, result.docs)["data_docs_index"].value == "https://docs.example/gates/index.html"
@@ -97,3 +100,33 @@ def test_an_s3_lake_gets_links_only_where_its_docs_are_served(s3_lake, monkeypat
     monkeypatch.setenv("SUPPLYLOOP_DOCS_URL", "https://docs.example/")
     links = docs_links(s3_lake, s3_lake.uri("gates/docs/validations/a.html"))
     assert links["data_docs_page"].value == "https://docs.example/validations/a.html"
+
+
+def test_runs_at_once_write_the_docs_index_in_turn_so_none_leaves_out_anothers_result(lake):
+    """Ingestion runs of several days at once each rewrite the index: a writer waits for the
+    one before it (a lake lock), then lists what that one stored."""
+    import threading
+    import time
+
+    from expectations.gate import store_result, write_docs_index
+    from orchestration.lib.locks import lake_lock
+
+    held, released = threading.Event(), []
+
+    def other_run():
+        with lake_lock(lake, "gates-docs-index", "the index", say=lambda _line: None):
+            held.set()
+            time.sleep(1.5)
+            store_result(lake, "order_lines", "2026-11-02", failed=[], evaluated=1)  # stored while it holds the turn
+            released.append(time.monotonic())
+
+    store_result(lake, "order_lines", "2026-11-01", failed=[], evaluated=1)
+    thread = threading.Thread(target=other_run)
+    thread.start()
+    held.wait(10)
+    write_docs_index(lake)
+    done = time.monotonic()
+    thread.join()
+    assert released and done >= released[0]  # it waited its turn
+    page = lake.read_bytes("gates/docs/index.html").decode()
+    assert "2026-11-01" in page and "2026-11-02" in page  # and listed after the other stored its result
