@@ -1,13 +1,30 @@
 """The warehouse: the DuckDB file dbt builds, published for BI tools, and the marts as Parquet.
 
 dbt builds into a private *build* file (staging views, intermediate tables, marts and the
-build's record); BI tools read the *published* file at ``<lake>/warehouse.duckdb``, which
-holds the schema ``marts`` alone, each table and column with its description as a comment.
-Publishing replaces that file in one step (a rename locally, one upload on S3), so a reader
-that has the old file open keeps reading it and a new reader gets the new one: a build never
-breaks a reader, and readers never block a build. Each mart is also written to
-``<lake>/marts/<mart>/`` as Parquet for any engine (a daily mart as a file a month, the
-others as ``part-0.parquet``; see :meth:`Warehouse.publish_marts`).
+build's record). Each mart is published as Parquet, and BI tools read the *published* file
+at ``<lake>/warehouse.duckdb``: a small catalog, the schema ``marts`` alone, a view per mart
+over its Parquet files, each view and column with its description as a comment.
+
+A new day must not copy the history (at a year, the marts are about 150 MB), so publishing
+writes what changed and little else:
+
+- ``warehouse/<mart>/<part>-<sha>.parquet``: every file a catalog reads, named by its
+  content and never overwritten. A daily mart is a file a day (the part is the day), any
+  other mart one file (``all``). A file already stored is not written again, so an
+  incremental build stores the days it changed and the marts whose content changed; the
+  same rows give the same bytes (transforms/macros/export_mart.sql), hence the same name.
+- ``warehouse/manifest.json``: the files of each mart, and the files retired, since when.
+- ``warehouse.duckdb``: the catalog, written anew from the manifest and replaced in one step
+  (a rename locally, one upload on S3), last: a reader sees the previous marts or the new
+  ones, never half of each; a reader that has the old catalog open keeps reading the old
+  files, which stay a day (:data:`RETIRED_KEPT_S`) after a catalog last read them; then they
+  are removed, so the lake does not grow with every build.
+- ``marts/<mart>/<day>.parquet`` (daily marts) and ``marts/<mart>/part-0.parquet`` (the
+  others): the current files at fixed names for any engine and the feeds, each replaced on
+  its own (a hard link locally, a server-side copy on S3: no byte is sent twice).
+
+On S3 the catalog's views read ``s3://`` paths: a reader needs DuckDB's httpfs and the lake's
+credentials (:func:`s3_secret_sql`, README "BI tools").
 
 What a build read (bronze partitions and the models' fingerprint) is recorded inside the
 build file itself (``_supplyloop.build_record``), so the record always describes the data
@@ -18,16 +35,18 @@ builds incrementally from it instead of rebuilding every day.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.landing import SNAPSHOT
@@ -36,6 +55,16 @@ from orchestration.lib.paths import PROJECT_ROOT
 from orchestration.lib.rules import ident
 
 PUBLISHED = "warehouse.duckdb"
+# the Parquet files the published catalog reads, each named by its content and never
+# overwritten, and the manifest that lists each mart's files (and those retired, since when)
+OBJECTS = "warehouse"
+MANIFEST = f"{OBJECTS}/manifest.json"
+ALL, NULL_DAY = "all", "null"  # the part of a mart that is not by day; a day column's NULL
+# how long a file a newer catalog no longer reads stays, for readers of an older catalog
+RETIRED_KEPT_S = 24 * 3600
+# an incremental build exports its window's days onward, from this many days before the
+# window: the most any daily mart rebuilds before it (clear_build_window's days_before)
+EXPORT_DAYS_BEFORE = 7
 # the whole build (what BI tools do not see: staging, intermediate, the build's record)
 BUILD = ".build/warehouse.duckdb"
 MARTS_SCHEMA = "marts"
@@ -285,9 +314,10 @@ class Warehouse:
     def record(self, bronze: dict[str, dict[str, float]], models: str) -> None:
         """Remember in the build what bronze it read, and with which models, for the next plan.
 
-        Called after a successful build and before publishing, so the published file carries
-        the record of exactly its own contents. On S3 dbt's parse cache goes to the lake too,
-        for the next machine (see :meth:`prepare`).
+        Called once the build is published: a build killed before leaves the last record,
+        so the next one rebuilds (and publishes) the same days again. On S3 the build, record
+        included, and dbt's parse cache go to the lake too, for the next machine (see
+        :meth:`prepare`); a local lake builds in the lake's own build file.
         """
         record = json.dumps({"models": models, "bronze": bronze}, sort_keys=True)
         with duckdb.connect(str(self.build_path)) as con:
@@ -298,57 +328,166 @@ class Warehouse:
         cache = self.dbt_target_path / PARSE_CACHE_FILE
         if self.store.is_s3 and cache.exists():
             self.store.write_bytes(PARSE_CACHE, cache.read_bytes())
+        if not self._build_is_in_the_lake:
+            self._upload(self.build_path, BUILD)
 
     @property
     def export_dir(self) -> Path:
         """Where dbt writes the marts' Parquet during a build (transforms/macros/export_mart.sql)."""
         return self.build_path.with_name("export")
 
-    def export_env(self) -> dict[str, str]:
-        """An empty export folder for the next build, as the environment dbt reads it from."""
+    def export_env(self, plan: BuildPlan | None = None) -> dict[str, str]:
+        """An empty export folder for the next build, as the environment dbt reads it from, and
+        for an incremental ``plan`` the first day whose Parquet dbt writes again."""
         self.discard_export()
         self.export_dir.mkdir(parents=True)
-        return {"SUPPLYLOOP_EXPORT_DIR": str(self.export_dir)}
+        env = {"SUPPLYLOOP_EXPORT_DIR": str(self.export_dir)}
+        if plan is not None and not plan.full:
+            first = plan.days[0] - timedelta(days=EXPORT_DAYS_BEFORE) if plan.days else date.max
+            env["SUPPLYLOOP_EXPORT_FROM_DAY"] = first.isoformat()
+        return env
 
     def publish_marts(
         self, partitioned: dict[str, str], plan: BuildPlan, dropped: list[str] | tuple[str, ...] = ()
     ) -> dict[str, int]:
-        """Move each mart's Parquet, which dbt wrote as it built the mart, into the lake; returns
-        its rows.
+        """Put the marts' Parquet, which dbt wrote as it built each mart, into the lake; returns
+        each mart's rows.
 
-        Marts in ``partitioned`` ({mart: day column}) go to ``marts/<mart>/month=YYYY-MM/``
-        (a month of a daily mart is a good Parquet file: hundreds of thousands of rows, where a
-        day would be thousands), and an incremental build has written only the months of its
-        window; the others are one file, ``marts/<mart>/part-0.parquet``. Every file is moved
-        into the lake on its own, so a reader sees a month's old file or its new one, never a
-        half-written one.
+        Each file is first stored once under ``warehouse/<mart>/``, named by its content
+        (:data:`OBJECTS`): the files the published catalog reads, never overwritten. A
+        mart's current files are also at a fixed name for any engine: ``marts/<mart>/<day>.parquet``
+        for a daily mart in ``partitioned`` ({mart: day column}), ``marts/<mart>/part-0.parquet``
+        for the others (a copy made in the store: a hard link on a local disk, a server-side
+        copy on S3). A file whose content is already stored is not written again, so an
+        incremental build, which exports the days of its window, writes about those days.
+        The plan is what exported them; publishing checks every mart against the build anyway
+        (rows by day), and writes again from the build whatever the export lacks.
 
         ``dropped``: marts this build skipped (a source they need is not delivered); whatever an
         earlier build published of them is removed, so no reader takes it for current.
         """
-        rows = {}
         try:
-            with duckdb.connect(str(self.build_path), read_only=True) as con:
-                for name in mart_names(con):
-                    rows[name] = con.execute(f'SELECT count(*) FROM {MARTS_SCHEMA}."{name}"').fetchone()[0]
-            for name in rows:
-                if name not in partitioned:
-                    self.store.put_file(self._exported(f"{name}.parquet"), f"marts/{name}/part-0.parquet")
-                    continue
-                written = set()
-                for path in sorted((self.export_dir / name).glob("month=*/*.parquet")):
-                    written.add(f"marts/{name}/{path.parent.name}/part-0.parquet")
-                    self.store.put_file(path, f"marts/{name}/{path.parent.name}/part-0.parquet")
-                if plan.full:  # months (or an older layout's files) the build no longer has
-                    for stale in self.store.list_files(f"marts/{name}", "*.parquet", recursive=True):
-                        if stale.path not in written:
-                            self.store.delete(stale.path)
-            for name in dropped:
-                if name not in rows:
-                    self.store.delete_dir(f"marts/{name}")
+            return self._sync(partitioned, dropped, exported=True)
         finally:
             self.discard_export()
+
+    def _sync(self, partitioned: dict[str, str], dropped, exported: bool) -> dict[str, int]:
+        """Bring the manifest (:data:`MANIFEST`) and ``marts/`` to the build's marts, from what
+        dbt ``exported`` and, for what it did not, from the build itself."""
+        manifest = self._manifest()
+        before = dict(manifest["marts"])
+        rows, marts = {}, {}
+        with duckdb.connect(str(self.build_path), read_only=True) as con:
+            for name in mart_names(con):
+                table = f"{ident(MARTS_SCHEMA)}.{ident(name)}"
+                day_column = partitioned.get(name) or (before.get(name) or {}).get("day_column")
+                counts = _part_rows(con, table, day_column)
+                rows[name] = sum(counts.values())
+                previous = before.get(name) or {}
+                parts = dict(previous.get("parts", {})) if previous.get("day_column") == day_column else {}
+                stored = {f.path for f in self.store.list_files(f"{OBJECTS}/{name}", "*.parquet")}
+                for key, path in (self._exported_parts(name, day_column) if exported else {}).items():
+                    parts[key] = self._store_object(name, key, path, stored)
+                for key in [k for k in parts if k not in counts]:
+                    del parts[key]  # a day the build no longer has
+                for key, count in counts.items():
+                    if key not in parts or parts[key]["rows"] != count:
+                        path = self._export_part(con, table, day_column, key)
+                        parts[key] = self._store_object(name, key, path, stored)
+                marts[name] = {"day_column": day_column, "parts": dict(sorted(parts.items()))}
+                self._place(name, marts[name], previous)
+        for name in dropped:
+            if name not in rows:
+                self.store.delete_dir(f"marts/{name}")
+        manifest["marts"] = marts
+        self._write_manifest(manifest, before)
         return rows
+
+    def _exported_parts(self, name: str, day_column: str | None) -> dict[str, Path]:
+        """The files dbt's post-hook wrote for a mart: {day or ``all``: file}."""
+        if not day_column:
+            return {ALL: self._exported(f"{name}.parquet")}
+        return {
+            path.parent.name.split("=", 1)[1].lower(): path
+            for path in sorted((self.export_dir / name).glob("day=*/*.parquet"))
+        }
+
+    def _export_part(self, con: duckdb.DuckDBPyConnection, table: str, day_column: str | None, key: str) -> Path:
+        """A part of a mart written from the build, as export_mart() writes it: sorted by every
+        column, so the same rows give the same bytes."""
+        self.export_dir.mkdir(parents=True, exist_ok=True)
+        path = self.export_dir / f"rebuilt-{uuid.uuid4().hex[:8]}.parquet"
+        if not day_column or key == ALL:
+            where = "true"
+        elif key == NULL_DAY:
+            where = f"{ident(day_column)} IS NULL"
+        else:
+            where = f"{ident(day_column)} = DATE {sql_string(key)}"
+        con.execute(
+            f"COPY (SELECT * FROM {table} WHERE {where} ORDER BY ALL) "
+            f"TO {sql_string(str(path))} (FORMAT parquet, COMPRESSION zstd)"
+        )
+        return path
+
+    def _store_object(self, name: str, key: str, path: Path, stored: set[str]) -> dict:
+        """Store a part under its content's name unless it is there already (in ``stored``); its
+        manifest entry."""
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(8 << 20):
+                digest.update(chunk)
+        rel = f"{OBJECTS}/{name}/{key}-{digest.hexdigest()[:20]}.parquet"
+        rows = pq.read_metadata(path).num_rows
+        if rel in stored:
+            path.unlink()
+        else:
+            self.store.put_file(path, rel)
+            stored.add(rel)
+        return {"path": rel, "rows": rows}
+
+    def _place(self, name: str, mart: dict, previous: dict) -> None:
+        """The mart's current parts at their fixed names in ``marts/<mart>/``; nothing else there."""
+        was = {key: part["path"] for key, part in previous.get("parts", {}).items()}
+        there = {f.path for f in self.store.list_files(f"marts/{name}", recursive=True)}
+        wanted = set()
+        for key, part in mart["parts"].items():
+            rel = f"marts/{name}/{key}.parquet" if mart["day_column"] else f"marts/{name}/part-0.parquet"
+            wanted.add(rel)
+            if was.get(key) != part["path"] or rel not in there:
+                self._copy(part["path"], rel)
+        for stale in sorted(there - wanted):  # days gone, an older layout's files
+            self.store.delete(stale)
+
+    def _copy(self, src: str, dst: str) -> None:
+        """``src`` at ``dst`` too, all at once: no byte crosses the network or is written twice."""
+        if self.store.is_s3:
+            self.store.fs.copy_file(self.store.fs_path(src), self.store.fs_path(dst))  # CopyObject
+            return
+        final = Path(self.store.fs_path(dst))
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:12]}")
+        try:
+            os.link(self.store.fs_path(src), tmp)
+        except OSError:  # a file system without hard links
+            shutil.copyfile(self.store.fs_path(src), tmp)
+        tmp.replace(final)
+
+    def _manifest(self) -> dict:
+        """The marts' parts as last published, and the parts retired since (``{path: when}``)."""
+        if not self.store.exists(MANIFEST):
+            return {"marts": {}, "retired": {}}
+        return json.loads(self.store.read_bytes(MANIFEST))
+
+    def _write_manifest(self, manifest: dict, before: dict) -> None:
+        now = time.time()
+        current = {part["path"] for mart in manifest["marts"].values() for part in mart["parts"].values()}
+        retired = {path: when for path, when in manifest.get("retired", {}).items() if path not in current}
+        for mart in before.values():
+            for part in mart["parts"].values():
+                if part["path"] not in current:
+                    retired.setdefault(part["path"], now)
+        manifest["retired"] = dict(sorted(retired.items()))
+        self.store.write_bytes(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
 
     def discard_export(self) -> None:
         """Drop what a build exported (after publishing it, or after a failed build)."""
@@ -363,50 +502,124 @@ class Warehouse:
             )
         return path
 
-    def publish(self) -> str:
-        """Replace the published warehouse with the build's marts in one step; returns its URI.
+    def publish(self, keep_for: float = RETIRED_KEPT_S) -> str:
+        """Replace the published warehouse with a catalog of the marts in one step; returns its URI.
 
-        The published file holds the schema ``marts`` alone, so BI tools list nothing else; the
-        rest of the build (staging, intermediate, the record) stays in the build file, which
-        on S3 is then kept in the lake for the next machine (see :meth:`prepare`).
+        The published file holds the schema ``marts`` alone, a view per mart over the Parquet
+        files the manifest lists (each with the build's table and column descriptions), so
+        BI tools list nothing else and a new day publishes a small file, not the history. The
+        files it reads are never overwritten, so a reader holding the previous catalog keeps
+        reading the previous marts; files no catalog has read for ``keep_for`` seconds are
+        removed (:meth:`collect`).
         """
-        marts = self.build_path.with_name(f"published-{uuid.uuid4().hex[:8]}.duckdb")
+        manifest = self._manifest()
+        with duckdb.connect(str(self.build_path), read_only=True) as con:
+            built = mart_names(con)
+        if sorted(manifest["marts"]) != built:  # marts no export brought (a build by hand)
+            self._sync({}, (), exported=False)
+            manifest = self._manifest()
+        catalog = self.build_path.with_name(f"published-{uuid.uuid4().hex[:8]}.duckdb")
         try:
-            copy_marts(self.build_path, marts)
-            self.store.put_file(marts, PUBLISHED)  # a rename on a local lake
+            write_catalog(
+                self.build_path,
+                catalog,
+                {name: self._uris(mart) for name, mart in manifest["marts"].items()},
+                self._secret(),
+            )
+            self.store.put_file(catalog, PUBLISHED)  # a rename on a local lake
         finally:
-            marts.unlink(missing_ok=True)
-        if not self._build_is_in_the_lake:
-            self._upload(self.build_path, BUILD)
+            catalog.unlink(missing_ok=True)
+        self.collect(keep_for)
         return self.published_uri
+
+    def _uris(self, mart: dict) -> list[str]:
+        return [self.store.uri(part["path"]) for part in mart["parts"].values()]
+
+    def _secret(self) -> str | None:
+        """On S3: the statement that lets DuckDB read the lake (httpfs, credentials)."""
+        if not self.store.is_s3:
+            return None
+        return s3_secret_sql(self.store.endpoint)
+
+    def collect(self, keep_for: float = RETIRED_KEPT_S) -> list[str]:
+        """Remove the Parquet files no catalog has read for ``keep_for`` seconds: the parts a
+        later build replaced, and what a killed build stored without publishing it. Returns
+        their paths."""
+        manifest = self._manifest()
+        current = {part["path"] for mart in manifest["marts"].values() for part in mart["parts"].values()}
+        cutoff = time.time() - keep_for
+        removed = []
+        for f in self.store.list_files(OBJECTS, "*.parquet", recursive=True):
+            if f.path in current:
+                continue
+            since = manifest["retired"].get(f.path, f.mtime.timestamp() if f.mtime else 0)
+            if since < cutoff:
+                self.store.delete(f.path)
+                removed.append(f.path)
+        if removed:
+            manifest["retired"] = {p: t for p, t in manifest["retired"].items() if p not in removed}
+            self.store.write_bytes(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        return sorted(removed)
 
     def _upload(self, path: Path, rel: str) -> None:
         with open(path, "rb") as src, self.store.atomic_output(rel) as out:
             shutil.copyfileobj(src, out, length=8 << 20)
 
 
-def copy_marts(build: Path, target: Path) -> None:
-    """A new DuckDB file at ``target`` with the marts of ``build``: each table as the build
-    declares it (types, NOT NULL), its rows, and its table and column comments."""
+def _part_rows(con: duckdb.DuckDBPyConnection, table: str, day_column: str | None) -> dict[str, int]:
+    """A mart's rows by part: by day (``YYYY-MM-DD``, or ``null``) for a daily mart, else all."""
+    if not day_column:
+        return {ALL: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]}
+    day = f"coalesce(strftime({ident(day_column)}, '%Y-%m-%d'), {sql_string(NULL_DAY)})"
+    rows = dict(con.execute(f"SELECT {day} AS day, count(*) FROM {table} GROUP BY ALL ORDER BY day").fetchall())
+    return rows or {ALL: 0}  # no day at all: one empty file still tells the mart's columns
+
+
+def s3_secret_sql(endpoint) -> str:
+    """``LOAD httpfs`` and an S3 secret from the standard AWS chain, for DuckDB to read the lake."""
+    credentials = _s3_credentials()
+    options = {
+        "KEY_ID": credentials["DBT_S3_KEY_ID"],
+        "SECRET": credentials["DBT_S3_SECRET"],
+        "SESSION_TOKEN": credentials["DBT_S3_SESSION_TOKEN"],
+        "REGION": endpoint.region or "us-east-1",
+    }
+    if endpoint.host:
+        options.update(
+            ENDPOINT=endpoint.host, URL_STYLE="path", USE_SSL="true" if endpoint.scheme == "https" else "false"
+        )
+    spelled = ", ".join(f"{key} {sql_string(value)}" for key, value in options.items())
+    return f"LOAD httpfs; CREATE OR REPLACE SECRET (TYPE s3, {spelled})"
+
+
+def write_catalog(build: Path, target: Path, marts: dict[str, list[str]], secret: str | None = None) -> None:
+    """A new DuckDB file at ``target``: schema ``marts``, a view per mart over its Parquet files
+    (``{mart: [uri]}``), with the build's table and column comments. ``secret``: what lets
+    DuckDB read the files (on S3), run before the views are made and not kept in the file."""
     schema = ident(MARTS_SCHEMA)
     with duckdb.connect(str(target)) as con:
+        if secret:
+            con.execute(secret)
         con.execute(f"ATTACH {sql_string(str(build))} AS build (READ_ONLY)")
-        tables = con.execute(
-            "SELECT table_name, sql, comment FROM duckdb_tables() WHERE database_name = 'build' "
-            f"AND schema_name = {sql_string(MARTS_SCHEMA)} ORDER BY table_name"
-        ).fetchall()
+        tables = dict(
+            con.execute(
+                "SELECT table_name, comment FROM duckdb_tables() WHERE database_name = 'build' "
+                f"AND schema_name = {sql_string(MARTS_SCHEMA)}"
+            ).fetchall()
+        )
         columns = con.execute(
             "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = 'build' "
             f"AND schema_name = {sql_string(MARTS_SCHEMA)} AND comment IS NOT NULL ORDER BY table_name, column_index"
         ).fetchall()
+        con.execute("DETACH build")
         con.execute("BEGIN")
         con.execute(f"CREATE SCHEMA {schema}")
-        for name, ddl, comment in tables:
-            con.execute(ddl)  # CREATE TABLE marts.<name>(...), in the new file
-            con.execute(f"INSERT INTO {schema}.{ident(name)} SELECT * FROM build.{schema}.{ident(name)}")
-            if comment is not None:
-                con.execute(f"COMMENT ON TABLE {schema}.{ident(name)} IS {sql_string(comment)}")
+        for name in sorted(marts):
+            files = ", ".join(sql_string(uri) for uri in marts[name])
+            con.execute(f"CREATE VIEW {schema}.{ident(name)} AS SELECT * FROM read_parquet([{files}])")
+            if tables.get(name) is not None:
+                con.execute(f"COMMENT ON VIEW {schema}.{ident(name)} IS {sql_string(tables[name])}")
         for table, column, comment in columns:
-            con.execute(f"COMMENT ON COLUMN {schema}.{ident(table)}.{ident(column)} IS {sql_string(comment)}")
+            if table in marts:
+                con.execute(f"COMMENT ON COLUMN {schema}.{ident(table)}.{ident(column)} IS {sql_string(comment)}")
         con.execute("COMMIT")
-        con.execute("DETACH build")

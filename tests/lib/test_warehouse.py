@@ -4,12 +4,13 @@ import subprocess
 import sys
 import textwrap
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.lib.warehouse import BuildPlan, Warehouse, mart_names
+from orchestration.lib.warehouse import BuildPlan, Warehouse, mart_names, s3_secret_sql, sql_string
 
 READER = textwrap.dedent(
     """
@@ -66,6 +67,8 @@ def test_a_reader_in_another_process_keeps_working_while_a_new_build_is_publishe
     try:
         assert reader.stdout.readline().strip() == "10"
         _build(warehouse, 5)  # the build file is free: readers hold the published copy only
+        _export(warehouse, "COPY marts.daily_demand TO '{folder}/daily_demand.parquet' (FORMAT parquet)")
+        warehouse.publish_marts({}, BuildPlan(full=True))
         warehouse.publish()
         reader.stdin.write("\n")
         reader.stdin.flush()
@@ -77,7 +80,7 @@ def test_a_reader_in_another_process_keeps_working_while_a_new_build_is_publishe
         assert con.execute("SELECT sum(units) FROM marts.daily_demand").fetchone() == (50,)
 
 
-def test_the_published_warehouse_holds_the_marts_alone_as_declared_with_their_comments(warehouse):
+def test_the_published_warehouse_holds_the_marts_alone_as_views_with_their_comments(warehouse):
     _build(warehouse, 2)
     with duckdb.connect(str(warehouse.build_path)) as con:
         con.execute("CREATE SCHEMA staging")
@@ -93,18 +96,19 @@ def test_the_published_warehouse_holds_the_marts_alone_as_declared_with_their_co
     with duckdb.connect(published, read_only=True) as con:
         schemas = con.execute("SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()")
         assert sorted(r[0] for r in schemas.fetchall()) == ["main", "marts"]  # main: DuckDB's own, empty
-        assert con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone() == (0,)
-        assert mart_names(con) == ["daily_demand", "it's"]
+        assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)  # views alone: no data
+        views = con.execute("SELECT schema_name, view_name, comment FROM duckdb_views() WHERE NOT internal")
+        assert sorted(views.fetchall()) == [
+            ("marts", "daily_demand", None),
+            ("marts", "it's", "One row per day: what's sold."),
+        ]
         assert con.execute("SELECT sum(units) FROM marts.daily_demand").fetchone() == (20,)
         assert con.execute('SELECT * FROM marts."it\'s"').fetchall() == [(date(2026, 11, 11), 3)]
-        assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'it''s'").fetchall() == [
-            ("One row per day: what's sold.",)
-        ]
         columns = con.execute(
-            "SELECT column_name, data_type, is_nullable, comment FROM duckdb_columns() "
+            "SELECT column_name, data_type, comment FROM duckdb_columns() "
             "WHERE table_name = 'it''s' ORDER BY column_index"
         ).fetchall()
-        assert columns == [("order day", "DATE", False, "The day (Asia/Shanghai)."), ("units", "INTEGER", True, None)]
+        assert columns == [("order day", "DATE", "The day (Asia/Shanghai)."), ("units", "INTEGER", None)]
     assert [p.name for p in warehouse.build_path.parent.iterdir() if p.suffix == ".duckdb"] == ["warehouse.duckdb"]
     with duckdb.connect(str(warehouse.build_path), read_only=True) as con:  # the build keeps the rest
         assert con.execute("SELECT count(*) FROM intermediate.int_days").fetchone() == (1,)
@@ -186,11 +190,13 @@ def test_a_new_machine_builds_incrementally_from_the_build_kept_in_the_lake_and_
         {"order_lines": {**bronze["order_lines"], "2026-11-11": 1.0}, "products": {"snapshot": 1.0}}, "v1"
     )
     assert not plan.full and [d.isoformat() for d in plan.days] == ["2026-11-11"]
-    published = tmp_path / "published.duckdb"
-    published.write_bytes(s3_lake.read_bytes("warehouse.duckdb"))
-    with duckdb.connect(str(published), read_only=True) as con:  # BI tools see no record
-        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name <> 'marts'").fetchone() == (0,)
-        assert con.execute("SELECT sum(units) FROM marts.daily_demand").fetchone() == (10,)
+    with duckdb.connect() as con:  # BI tools see no record
+        con.execute(s3_secret_sql(s3_lake.endpoint))
+        con.execute(f"ATTACH {sql_string(s3_lake.uri('warehouse.duckdb'))} AS warehouse (READ_ONLY)")
+        assert con.execute(
+            "SELECT count(*) FROM duckdb_views() WHERE schema_name <> 'marts' AND NOT internal"
+        ).fetchone() == (0,)
+        assert con.execute("SELECT sum(units) FROM warehouse.marts.daily_demand").fetchone() == (10,)
 
 
 def test_a_local_lake_builds_in_its_own_build_file_and_publishes_only_the_marts(warehouse):
@@ -230,35 +236,159 @@ def test_the_models_fingerprint_follows_the_models_not_the_data_tests(tmp_path, 
     assert project.models_fingerprint() != before
 
 
-def test_a_daily_marts_months_are_published_one_file_each_and_a_full_build_drops_the_months_it_lost(warehouse):
-    warehouse.build_path.parent.mkdir(parents=True)
+def _daily_supply(warehouse: Warehouse, first: str, days: int, qty: int = 1) -> None:
+    warehouse.build_path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(warehouse.build_path)) as con:
-        con.execute("CREATE SCHEMA marts")
+        con.execute("CREATE SCHEMA IF NOT EXISTS marts")
         con.execute(
-            "CREATE TABLE marts.daily_supply AS "
-            "SELECT DATE '2026-10-30' + range::INT AS production_day, 1 AS qty FROM range(5)"
+            "CREATE OR REPLACE TABLE marts.daily_supply AS SELECT DATE "
+            f"'{first}' + (range // 100)::INT AS production_day, range % 100 AS line, {qty} AS qty "
+            f"FROM range({days} * 100)"
         )
-    by_month = (
-        "COPY (SELECT *, strftime(production_day, '%Y-%m') AS month FROM marts.daily_supply WHERE {where}) "
-        "TO '{{folder}}/daily_supply' (FORMAT parquet, PARTITION_BY (month), FILENAME_PATTERN 'part-{{{{i}}}}')"
-    )
-    _export(warehouse, by_month.format(where="true"))
-    warehouse.publish_marts({"daily_supply": "production_day"}, BuildPlan(full=True))
+
+
+def _export_days(warehouse: Warehouse, since: str = "0001-01-01") -> None:
+    """What export_mart() writes for daily_supply: a file a day, from ``since`` on."""
+    folder = warehouse.export_env()["SUPPLYLOOP_EXPORT_DIR"]
+    with duckdb.connect(str(warehouse.build_path), read_only=True) as con:
+        days = con.execute(
+            f"SELECT DISTINCT production_day FROM marts.daily_supply WHERE production_day >= DATE '{since}'"
+        ).fetchall()
+        for (day,) in days:
+            (Path(folder) / "daily_supply" / f"day={day}").mkdir(parents=True)
+            con.execute(
+                f"COPY (SELECT * FROM marts.daily_supply WHERE production_day = DATE '{day}' ORDER BY ALL) "
+                f"TO '{folder}/daily_supply/day={day}/part-0.parquet' (FORMAT parquet, COMPRESSION zstd)"
+            )
+
+
+def _files(store) -> dict[str, tuple[int, int]]:
+    """{path: (inode, mtime)} of every file of a local lake."""
+    root = Path(store.fs_path(""))
+    return {
+        p.relative_to(root).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()
+    }
+
+
+DAILY = {"daily_supply": "production_day"}
+
+
+def test_a_daily_marts_days_are_published_one_file_each_and_a_full_build_drops_the_days_it_lost(warehouse):
+    _daily_supply(warehouse, "2026-10-30", 5)
+    _export_days(warehouse)
+    warehouse.publish_marts(DAILY, BuildPlan(full=True))
     files = sorted(f.path for f in warehouse.store.list_files("marts/daily_supply", recursive=True))
-    assert files == [
-        "marts/daily_supply/month=2026-10/part-0.parquet",
-        "marts/daily_supply/month=2026-11/part-0.parquet",
-    ]
-    assert warehouse.store.read_table("marts/daily_supply/month=2026-10/part-0.parquet").num_rows == 2
-    november = by_month.format(where="production_day >= DATE '2026-11-01'")
-    # an incremental build publishes the months it wrote and keeps the others
-    _export(warehouse, november)
-    warehouse.publish_marts({"daily_supply": "production_day"}, BuildPlan(full=False, days=[date(2026, 11, 2)]))
+    assert files == [f"marts/daily_supply/2026-{d}.parquet" for d in ("10-30", "10-31", "11-01", "11-02", "11-03")]
+    assert warehouse.store.read_table("marts/daily_supply/2026-10-31.parquet").num_rows == 100
+    # an incremental build publishes the days it wrote and keeps the others
+    _export_days(warehouse, since="2026-11-02")
+    warehouse.publish_marts(DAILY, BuildPlan(full=False, days=[date(2026, 11, 2)]))
     assert sorted(f.path for f in warehouse.store.list_files("marts/daily_supply", recursive=True)) == files
-    # a full build whose history no longer holds October drops its file
-    _export(warehouse, november)
-    warehouse.publish_marts({"daily_supply": "production_day"}, BuildPlan(full=True))
-    assert [f.path for f in warehouse.store.list_files("marts/daily_supply", recursive=True)] == files[1:]
+    # a build whose history no longer holds October drops its days
+    with duckdb.connect(str(warehouse.build_path)) as con:
+        con.execute("DELETE FROM marts.daily_supply WHERE production_day < DATE '2026-11-01'")
+    _export_days(warehouse)
+    warehouse.publish_marts(DAILY, BuildPlan(full=True))
+    assert sorted(f.path for f in warehouse.store.list_files("marts/daily_supply", recursive=True)) == files[2:]
+    published = warehouse.publish()
+    with duckdb.connect(published, read_only=True) as con:
+        assert con.execute("SELECT count(*), min(production_day) FROM marts.daily_supply").fetchone() == (
+            300,
+            date(2026, 11, 1),
+        )
+
+
+def test_a_new_day_writes_its_own_file_and_the_catalog_and_nothing_of_the_history(warehouse):
+    _daily_supply(warehouse, "2026-01-01", 300)
+    _export_days(warehouse)
+    warehouse.publish_marts(DAILY, BuildPlan(full=True))
+    warehouse.publish()
+    before = _files(warehouse.store)
+    _daily_supply(warehouse, "2026-01-01", 301)  # the history and one more day
+    _export_days(warehouse, since="2026-10-21")  # the window's day and the days before it dbt exports too
+    warehouse.publish_marts(DAILY, BuildPlan(full=False, days=[date(2026, 10, 28)]))
+    warehouse.publish()
+    after = _files(warehouse.store)
+    changed = sorted(p for p in after if before.get(p) != after[p] and not p.startswith(".build/"))
+    day = [p for p in changed if p.startswith("warehouse/daily_supply/")]
+    assert len(day) == 1 and day[0].startswith("warehouse/daily_supply/2026-10-28-")
+    assert changed == sorted(
+        [*day, "marts/daily_supply/2026-10-28.parquet", "warehouse.duckdb", "warehouse/manifest.json"]
+    )
+    assert after["marts/daily_supply/2026-10-28.parquet"][0] == after[day[0]][0]  # a hard link: written once
+    with duckdb.connect(warehouse.published_uri, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM marts.daily_supply").fetchone() == (30100,)
+
+
+def test_publishing_the_same_build_again_stores_nothing_new(warehouse):
+    _daily_supply(warehouse, "2026-01-01", 30)
+    _export_days(warehouse)
+    warehouse.publish_marts(DAILY, BuildPlan(full=True))
+    warehouse.publish()
+    stored = {p: v for p, v in _files(warehouse.store).items() if p.startswith(("warehouse/", "marts/"))}
+    _export_days(warehouse)  # a full build of the same rows: the same bytes, the same names
+    warehouse.publish_marts(DAILY, BuildPlan(full=True))
+    warehouse.publish()
+    again = {p: v for p, v in _files(warehouse.store).items() if p.startswith(("warehouse/", "marts/"))}
+    assert {p: v for p, v in again.items() if p != "warehouse/manifest.json"} == {
+        p: v for p, v in stored.items() if p != "warehouse/manifest.json"
+    }
+
+
+def test_a_day_the_export_missed_is_published_from_the_build(warehouse):
+    _daily_supply(warehouse, "2026-01-01", 10)
+    _export_days(warehouse)
+    warehouse.publish_marts(DAILY, BuildPlan(full=True))
+    _daily_supply(warehouse, "2026-01-01", 12, qty=2)  # every day changed, two new: none exported
+    warehouse.export_env()
+    warehouse.publish_marts(DAILY, BuildPlan(full=False, days=[date(2026, 1, 12)]))
+    with duckdb.connect(warehouse.publish(), read_only=True) as con:
+        # the new days come from the build; the old days' rows did not change in number, so they stay
+        assert con.execute("SELECT count(*), sum(qty) FROM marts.daily_supply").fetchone() == (1200, 1400)
+
+
+def test_a_reader_of_the_previous_catalog_keeps_its_files_for_a_while_then_they_are_removed(warehouse):
+    _daily_supply(warehouse, "2026-01-01", 3)
+    _export_days(warehouse)
+    warehouse.publish_marts(DAILY, BuildPlan(full=True))
+    old = Path(warehouse.publish()).read_bytes()
+    _daily_supply(warehouse, "2026-01-01", 3, qty=5)  # every day changed
+    _export_days(warehouse)
+    warehouse.publish_marts(DAILY, BuildPlan(full=True))
+    warehouse.store.write_bytes("warehouse/daily_supply/2026-01-09-killed.parquet", b"a killed build's file")
+    warehouse.publish()
+    previous = Path(warehouse.build_path.parent / "previous.duckdb")
+    previous.write_bytes(old)
+    with duckdb.connect(str(previous), read_only=True) as con:  # the catalog a reader still holds
+        assert con.execute("SELECT sum(qty) FROM marts.daily_supply").fetchone() == (300,)
+    stored = [f.path for f in warehouse.store.list_files("warehouse", "*.parquet", recursive=True)]
+    assert len(stored) == 7  # three days twice, and the killed build's file
+    assert len(warehouse.collect(keep_for=0)) == 4  # no catalog reads them now
+    assert len(warehouse.store.list_files("warehouse", "*.parquet", recursive=True)) == 3
+    with duckdb.connect(warehouse.published_uri, read_only=True) as con:
+        assert con.execute("SELECT sum(qty) FROM marts.daily_supply").fetchone() == (1500,)
+
+
+def test_a_publish_killed_before_the_catalog_leaves_the_previous_warehouse_whole(warehouse, monkeypatch):
+    _daily_supply(warehouse, "2026-01-01", 3)
+    _export_days(warehouse)
+    warehouse.publish_marts(DAILY, BuildPlan(full=True))
+    warehouse.publish()
+    _daily_supply(warehouse, "2026-01-01", 4, qty=5)
+    _export_days(warehouse)
+    warehouse.publish_marts(DAILY, BuildPlan(full=True))  # stored, not yet in the catalog
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("orchestration.lib.warehouse.write_catalog", killed)
+    with pytest.raises(KeyboardInterrupt):
+        warehouse.publish()
+    with duckdb.connect(warehouse.published_uri, read_only=True) as con:
+        assert con.execute("SELECT count(*), sum(qty) FROM marts.daily_supply").fetchone() == (300, 300)
+    monkeypatch.undo()
+    with duckdb.connect(warehouse.publish(), read_only=True) as con:  # the next publish completes it
+        assert con.execute("SELECT count(*), sum(qty) FROM marts.daily_supply").fetchone() == (400, 2000)
 
 
 def test_a_mart_skipped_for_a_missing_source_loses_what_an_earlier_build_published_of_it(warehouse):

@@ -27,7 +27,7 @@ LAYERS = ("staging", "intermediate", "marts")
 
 
 def _partitioned_marts(manifest: dict) -> dict[str, str]:
-    """Marts built by day (``meta.day_column`` in their dbt config), stored by month in the lake."""
+    """Marts built by day (``meta.day_column`` in their dbt config), stored a file a day in the lake."""
     nodes = manifest["nodes"].values()
     return {
         n["name"]: n["config"]["meta"]["day_column"]
@@ -134,22 +134,22 @@ def _models_selected(context: dg.AssetExecutionContext, coverage: Coverage) -> i
 
 def _exported_rows(warehouse: Warehouse, plan: BuildPlan):
     """A mart's rows as dbt exported them to Parquet right after building it (its post-hook):
-    every row in a full build; an incremental one exports the months it rebuilt."""
+    every row in a full build; an incremental one exports the days of its window onward."""
 
     def detail(schema: str, name: str) -> str | None:
         if schema != "marts":
             return None
         single = warehouse.export_dir / f"{name}.parquet"
-        files = [single] if single.exists() else sorted((warehouse.export_dir / name).glob("month=*/*.parquet"))
+        files = [single] if single.exists() else sorted((warehouse.export_dir / name).glob("day=*/*.parquet"))
         if not files:
             return None
         rows = sum(pq.read_metadata(f).num_rows for f in files)
-        months = (
-            f" in the {len(files)} month{'s' if len(files) != 1 else ''} rebuilt"
+        days = (
+            f" in the {len(files)} day{'s' if len(files) != 1 else ''} exported"
             if not plan.full and not single.exists()
             else ""
         )
-        return f"{rows:,} rows{months}"
+        return f"{rows:,} rows{days}"
 
     return detail
 
@@ -212,7 +212,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, store, wareho
     log_level = {"DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "info")}
     # each mart's Parquet is written by dbt as soon as the mart is built, while it builds the
     # others (transforms/macros/export_mart.sql), and moved into the lake once the build passed
-    export = warehouse.export_env()
+    export = warehouse.export_env(plan)
     with override_environment({**log_level, **warehouse.dbt_env(), **plan.dbt_env(), **coverage.dbt_env(), **export}):
         invocation = dbt.cli(
             [*plan.dbt_args(), *coverage.dbt_args()],
@@ -229,8 +229,8 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, store, wareho
             f"dbt build failed, so the published warehouse and marts are unchanged: {invocation.get_error()}"
         )
     exported = warehouse.publish_marts(PARTITIONED_MARTS, plan, dropped=list(coverage.skipped_marts))
-    warehouse.record(bronze, models)  # before publishing: the published file carries its record
     published = warehouse.publish()
+    warehouse.record(bronze, models)  # once published: a build killed before is redone
     context.log.info(f"published {published}; marts as Parquet: {json.dumps(exported)}")
     extra = _mart_metadata(warehouse, exported, published)
     for event in events:
