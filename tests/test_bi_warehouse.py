@@ -1,6 +1,6 @@
 """The published warehouse as a BI tool or an analyst meets it, after a real build of the tiny
-demo: the marts alone, every table and column described, one naming rule for dates, and the
-README's CLI and Python examples run as printed."""
+demo: the marts alone (views over the lake's Parquet), every mart and column described, one
+naming rule for dates, and the README's CLI and Python examples run as printed."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def _yaml_descriptions() -> dict[tuple[str, str | None], str]:
 
 
 def test_every_mart_and_each_of_its_columns_carries_its_yaml_description_as_a_comment(warehouse):
-    tables = warehouse.execute("SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()
+    tables = warehouse.execute("SELECT view_name, comment FROM duckdb_views() WHERE schema_name = 'marts'").fetchall()
     columns = warehouse.execute(
         "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE schema_name = 'marts'"
     ).fetchall()
@@ -91,7 +91,7 @@ def test_bi_tools_list_the_marts_schema_alone(project):
         assert schemas == ["warehouse.main", "warehouse.marts"]
         assert inspector.get_table_names(schema="warehouse.main") == []  # DuckDB's default, empty
         assert inspector.get_view_names(schema="warehouse.main") == []
-        assert "supply_demand_balance" in inspector.get_table_names(schema="warehouse.marts")
+        assert "supply_demand_balance" in inspector.get_view_names(schema="warehouse.marts")  # over the Parquet
     finally:
         engine.dispose()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import dagster as dg
 import pyarrow.compute as pc
@@ -350,6 +351,18 @@ def test_the_dbt_unit_tests_pass_against_the_built_warehouse(local_run, tmp_path
     assert len(results) >= 10 and all(r["status"] == "pass" for r in results)
 
 
+def _published_files(store: LakeStore) -> dict[str, tuple[int, int]]:
+    """{path: (inode, size)} of the published warehouse's files: the catalog, the stored
+    Parquet and the marts at their fixed names (a hard link to a stored file shares its inode)."""
+    root = Path(store.fs_path(""))
+    found = {}
+    for path in [root / "warehouse.duckdb", *(root / "warehouse").rglob("*"), *(root / "marts").rglob("*")]:
+        if path.is_file():
+            stat = path.stat()
+            found[path.relative_to(root).as_posix()] = (stat.st_ino, stat.st_size)
+    return found
+
+
 def test_a_new_day_rebuilds_only_that_day_of_the_daily_marts(local_run):
     from datetime import date
 
@@ -375,13 +388,21 @@ def test_a_new_day_rebuilds_only_that_day_of_the_daily_marts(local_run):
     ingest_day(store, sources["order_lines"], day)  # the day's bronze changes
     plan = Warehouse(store).plan(bronze_stamps(store, list(sources.values())), models_fingerprint())
     assert not plan.full and plan.days == [day]
-    before = {f.path: f.mtime for f in store.list_files("marts/daily_demand", recursive=True)}
+    before = _published_files(store)
     results = materialize_all(store, instance=dg.DagsterInstance.ephemeral())
     assert all(r.success for r in results)
-    # only the day's month of a daily mart is written again
-    after = {f.path: f.mtime for f in store.list_files("marts/daily_demand", recursive=True)}
-    assert len(before) == 2 and after.keys() == before.keys()
-    assert [p for p in after if after[p] != before[p]] == [f"marts/daily_demand/month={day:%Y-%m}/part-0.parquet"]
+    after = _published_files(store)
+    # only the day's file of a daily mart is published again
+    demand = sorted(p for p in after if p.startswith("marts/daily_demand/"))
+    assert len(demand) >= 14 and demand == sorted(p for p in before if p.startswith("marts/daily_demand/"))
+    assert [p for p in demand if after[p] != before[p]] == [f"marts/daily_demand/{day}.parquet"]
+    # and the day costs about a day: the stored files it wrote are a small part of the history
+    written = {after[p] for p in after if after[p] != before.get(p) and p != "warehouse.duckdb"}
+    stored = sum(size for _, size in written)
+    history = sum(size for p, (_, size) in after.items() if p.startswith("marts/"))
+    daily = sum(size for p, (_, size) in after.items() if p.startswith("marts/") and p.endswith(f"/{day}.parquet"))
+    assert stored < 3 * daily + history / 10, (stored, daily, history)
+    assert after["warehouse.duckdb"][1] < 2 << 20  # the catalog: views, no data
     demand = store.read_table("marts/daily_demand")
     assert pc.sum(demand.column("units_ordered")).as_py() == truth["clean"]["order_lines"]["qty"] + 7
     with duckdb.connect(str(Warehouse(store).build_path), read_only=True) as con:  # BI tools see only marts

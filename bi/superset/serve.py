@@ -100,9 +100,13 @@ def bundle(assets: dict[str, dict], warehouse: Path) -> bytes:
     return data.getvalue()
 
 
-def superset_env(state: Path) -> dict[str, str]:
+def superset_env(state: Path, warehouse: Path) -> dict[str, str]:
+    """Superset's environment: its settings, its state, and the one folder its DuckDB
+    connections may read files from, the Parquet the warehouse's views read (``warehouse/``
+    beside the catalog; superset_config.py)."""
     return {
         **os.environ,
+        "SUPPLYLOOP_BI_READABLE": f"{warehouse.parent / 'warehouse'}/",
         "SUPERSET_CONFIG_PATH": str(CONFIG),
         "SUPPLYLOOP_BI_STATE": str(state),
         "SUPERSET_HOME": str(state),
@@ -231,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         check_warehouse(warehouse, assets)
         state.mkdir(parents=True, exist_ok=True)
         log = state / "superset.log"
-        env = superset_env(state)
+        env = superset_env(state, warehouse)
         prepare_state(state, env, log, user, password, password_given)
         _say(f"starting Superset on {base} (log: {log})")
         server = start_server(env, log, args.port)

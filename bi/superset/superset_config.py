@@ -8,6 +8,9 @@ secret key and the logs live in the state folder ``$SUPPLYLOOP_BI_STATE`` (defau
 import os
 from pathlib import Path
 
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
 _STATE = Path(os.environ["SUPPLYLOOP_BI_STATE"])
 
 SECRET_KEY = (_STATE / "secret_key").read_text().strip()
@@ -42,3 +45,22 @@ TALISMAN_CONFIG = {
     "force_https": False,
     "session_cookie_secure": False,
 }
+
+
+# The warehouse is a catalog of views over the lake's Parquet files (warehouse/ beside it):
+# each DuckDB connection may read those files and nothing else on the machine. DuckDB takes
+# the folder only once it runs, so it is set here, then file access closed and the settings
+# locked; the database's URI opens the catalog read-only.
+_READABLE = os.environ.get("SUPPLYLOOP_BI_READABLE", "")
+
+
+@event.listens_for(Engine, "connect")
+def _lake_files_only(dbapi_connection, _record) -> None:
+    if not type(dbapi_connection).__module__.startswith("duckdb"):
+        return
+    folder = "'" + _READABLE.replace("'", "''") + "'"
+    dbapi_connection.execute(
+        f"SET allowed_directories = [{folder}]; SET enable_external_access = false; SET lock_configuration = true"
+        if _READABLE
+        else "SET enable_external_access = false; SET lock_configuration = true"
+    )
