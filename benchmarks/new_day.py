@@ -1,14 +1,15 @@
 """Bytes a new day writes into the lake: the history minus its last day is built, then the last
 day lands and is built incrementally, and every file that build added or changed is counted.
 
-    python -m benchmarks.new_day [--preset small] [--lake .bench/new-day/lake]
+    python -m benchmarks.new_day [--preset small] [--lake .bench/new-day/lake] [--s3]
 
 The counts are by what the files are: the published warehouse (the catalog
 ``warehouse.duckdb``, the Parquet it reads under ``warehouse/``, the marts at their fixed
 names under ``marts/``), the build file (``.build/``) and the rest (bronze, feeds, logs).
 A hard link (a mart's fixed name for a file already stored) writes no byte and is counted
 once. On S3 every added or changed object is an upload of its size (the fixed names are
-server-side copies, counted apart). ``--s3`` runs the same on moto's S3 server on 127.0.0.1.
+server-side copies, counted apart). ``--s3`` runs the same on moto's S3 server on 127.0.0.1,
+ingesting a day at a time (moto's server fails under parallel uploads).
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def main() -> int:
         os.environ.update(
             AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_REGION="us-east-1",
             AWS_ENDPOINT_URL_S3=f"http://{host}:{port}", SUPPLYLOOP_STATE=str(Path(args.lake).parent / "state"),
+            INGEST_WORKERS="1",
         )  # fmt: skip
         boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1").create_bucket(Bucket="bench")
         shutil.rmtree(os.environ["SUPPLYLOOP_STATE"], ignore_errors=True)
