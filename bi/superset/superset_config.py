@@ -58,9 +58,18 @@ _READABLE = os.environ.get("SUPPLYLOOP_BI_READABLE", "")
 def _lake_files_only(dbapi_connection, _record) -> None:
     if not type(dbapi_connection).__module__.startswith("duckdb"):
         return
+    # the settings are the database's, shared by every connection to the same file: a later
+    # connection, or one made at the same moment on another thread, finds them locked
+    locked = "SELECT current_setting('lock_configuration') AND NOT current_setting('enable_external_access')"
+    if dbapi_connection.execute(locked).fetchone()[0]:
+        return
     folder = "'" + _READABLE.replace("'", "''") + "'"
-    dbapi_connection.execute(
-        f"SET allowed_directories = [{folder}]; SET enable_external_access = false; SET lock_configuration = true"
-        if _READABLE
-        else "SET enable_external_access = false; SET lock_configuration = true"
-    )
+    try:
+        dbapi_connection.execute(
+            f"SET allowed_directories = [{folder}]; SET enable_external_access = false; SET lock_configuration = true"
+            if _READABLE
+            else "SET enable_external_access = false; SET lock_configuration = true"
+        )
+    except Exception:  # another thread closed it first (and locks it): file access is closed
+        if dbapi_connection.execute("SELECT current_setting('enable_external_access')").fetchone()[0]:
+            raise

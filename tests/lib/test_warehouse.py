@@ -1,5 +1,6 @@
 """The published warehouse: read-only readers in other processes are never broken by a build."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -435,3 +436,18 @@ def test_the_build_record_keeps_any_text_it_is_given(warehouse):
     assert not warehouse.plan(bronze, "models with a ' quote and a \\ backslash").full
     with duckdb.connect(str(warehouse.build_path), read_only=True) as con:
         assert mart_names(con) == ["daily_demand"]
+
+
+def test_no_daily_mart_rebuilds_more_days_before_its_window_than_an_incremental_build_exports():
+    """An incremental build exports from EXPORT_DAYS_BEFORE days before its window on: a daily
+    mart that rebuilt earlier days would publish them only when their rows changed in number."""
+    from orchestration.lib.paths import TRANSFORMS_DIR
+    from orchestration.lib.warehouse import EXPORT_DAYS_BEFORE
+
+    reaches = {
+        path.stem: max([0, *(int(n) for n in re.findall(r"days_before=(\d+)", path.read_text()))])
+        for path in (TRANSFORMS_DIR / "models" / "marts").glob("*.sql")
+        if "day_column" in path.read_text()
+    }
+    assert len(reaches) >= 5 and reaches["lot_recipients"] == 2
+    assert {name: days for name, days in reaches.items() if days > EXPORT_DAYS_BEFORE} == {}
