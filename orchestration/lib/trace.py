@@ -145,7 +145,8 @@ class LakeReader:
 
 
 def _partitioning(files: list[str]) -> ds.Partitioning | None:
-    """Bronze facts by ``day=YYYY-MM-DD`` (a date), daily marts by ``month=YYYY-MM``; else none."""
+    """Bronze facts by ``day=YYYY-MM-DD`` (a date), daily marts of a lake published before marts
+    were a file a day by ``month=YYYY-MM``; else none (a daily mart's file holds its day column)."""
     for column, kind in (("day", pa.date32()), ("month", pa.string())):
         if any(f"/{column}=" in f for f in files):
             return ds.partitioning(pa.schema([(column, kind)]), flavor="hive")
