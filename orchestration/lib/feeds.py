@@ -533,6 +533,7 @@ def publish_feed(
     held_back: tuple[MissingDay, ...] = (),
     stored: GateResult | None = None,
     coverage: dict | None = None,
+    rows: pa.Table | None = None,
 ) -> PublishedFeed:
     """Publish a staged feed, but only if the stored gate result passed it, for these bytes.
 
@@ -541,7 +542,9 @@ def publish_feed(
     folder, then the manifest is written, then ``latest.json``: a crash at any point leaves the
     previous feed published and whole; the next run completes the publication. ``held_back``
     are newer days of order lines the feed is published without (:attr:`InputDays.held_back`);
-    its manifest names them and why. ``coverage``: :func:`feed_coverage` of the lake, once per run.
+    its manifest names them and why. ``coverage``: :func:`feed_coverage` of the lake, once per run;
+    ``rows``: the rows the staged Parquet was written from, when the caller holds them (the
+    files' checksums are checked here first), so the manifest need not read them back.
     """
     stored = stored or load_result(store, gate.result.path)
     feeds = feed_store(store)
@@ -554,9 +557,9 @@ def publish_feed(
         version,
         staged.files,
         staged.path,
-        lambda: build_manifest(store, staged, gate, stored, held_back, coverage),
+        lambda: build_manifest(store, staged, gate, stored, held_back, coverage, rows),
     )
-    sweep(files, feeds.path(sid), keep=version, unpublished_only=True)
+    sweep_unpublished(files, feeds.path(sid), keep=version)
     return PublishedFeed(
         sid, version, manifest["rows"], folder, f"{folder}/{MANIFEST}", files.uri(folder), manifest, changed
     )
@@ -623,9 +626,10 @@ def build_manifest(
     result: GateResult,
     held_back: tuple[MissingDay, ...] = (),
     coverage: dict | None = None,
+    rows: pa.Table | None = None,
 ) -> dict:
     """What a published feed is: its files and checksums, its time range, what let it through."""
-    rows = read_staged(store, staged)
+    rows = rows if rows is not None else read_staged(store, staged)
     as_of = _day_range(rows, "as_of_day")
     order_by = _day_range(rows, "order_by_day")
     demand_from = (date.fromisoformat(as_of[0]) - timedelta(days=27)).isoformat() if as_of[0] else None
@@ -767,6 +771,30 @@ def point_latest(
     }
     store.write_bytes(pointer, json.dumps(latest, indent=2).encode("utf-8"))
     return True
+
+
+RECENT_VERSIONS = timedelta(days=7)  # how far back a crashed publication's folder is looked for
+
+
+def sweep_unpublished(store: LakeStore, parent: str, keep: str) -> None:
+    """Remove the version folders under ``parent`` that a crashed publication left without a
+    manifest, once their files are old. Only the versions of the week before ``keep``'s day are
+    looked at: one listing of folder names, not a walk of the history (an owner publishes a
+    version a day for years, and every run would otherwise list them all)."""
+    day = keep.split("_", 1)[0]
+    try:
+        since = (date.fromisoformat(day) - RECENT_VERSIONS).isoformat()
+    except ValueError:  # an undated version: look at every folder
+        since = ""
+    cutoff = datetime.now(UTC) - STALE
+    for name in store.list_dirs(parent):
+        if name == keep or name.split("_", 1)[0] < since:
+            continue
+        files = store.list_files(f"{parent}/{name}", recursive=True)
+        if any(f.name == MANIFEST for f in files):
+            continue
+        if all(f.mtime is not None and f.mtime < cutoff for f in files):
+            store.delete_dir(f"{parent}/{name}")
 
 
 def sweep(store: LakeStore, parent: str, keep: str, unpublished_only: bool) -> None:

@@ -217,7 +217,9 @@ def publish_supplier_feeds(
 
         def publish(feed):  # a supplier whose publication fails (a crash, an object store's error) fails alone
             try:
-                return publish_feed(store, feed, gate, days.held_back, stored, coverage)
+                return publish_feed(
+                    store, feed, gate, days.held_back, stored, coverage, tables.rows_of(feed.supplier_id)
+                )
             except Exception as exc:
                 return exc
 
