@@ -100,9 +100,14 @@
 
 {# Run before an incremental daily mart inserts its days: drop the rows of those days, or of
    every day from the window's first on (onward), days_before that first day included. A range
-   delete, cheap on DuckDB's zone maps, where a keyed delete+insert is not. #}
+   delete, cheap on DuckDB's zone maps, where a keyed delete+insert is not. Spark's plain
+   Parquet tables (no Delta or Iceberg here) cannot delete rows, so on Spark an incremental
+   model is built in full each time (--full-refresh; its `append` strategy then only names
+   what an incremental run would do) and an incremental run stops here, saying so. #}
 {% macro clear_build_window(day_column, onward=false, days_before=0) -%}
-    {%- if is_incremental() -%}
+    {%- if is_incremental() and target.type == 'spark' -%}
+        {{ exceptions.raise_compiler_error("Spark's plain Parquet tables cannot delete the days " ~ this ~ " rebuilds: on DBT_TARGET=spark every build is a full one (dbt build --full-refresh)") }}
+    {%- elif is_incremental() -%}
         delete from {{ this }} where {{ in_build_window(day_column, days_before=days_before, onward=onward) }}
     {%- endif -%}
 {%- endmacro %}

@@ -18,13 +18,19 @@
    daily source, so every model that merely uses the source still builds. #}
 {% macro bronze_source(source_name, table_name) -%}
     {%- set relation = source(source_name, table_name) -%}
-    {%- if table_name in absent_sources() or (source_name == 'ledger' and table_name in _name_list("SUPPLYLOOP_EMPTY_LEDGERS")) -%}
+    {%- if bronze_source_is_empty(source_name, table_name) -%}
         {%- set node = graph.sources["source." ~ project_name ~ "." ~ source_name ~ "." ~ table_name] -%}
         {%- set extra = {"day": "date"} if node.meta.get("partitioned_by_day") else {} -%}
         {{ empty_relation(node, extra) }}
     {%- else -%}
         {{ relation }}
     {%- endif -%}
+{%- endmacro %}
+
+{# Whether a bronze table stands in as an empty relation: the platform does not deliver it, or
+   it is one of the pipeline's ledgers that nothing wrote yet. #}
+{% macro bronze_source_is_empty(source_name, table_name) -%}
+    {%- do return(table_name in absent_sources() or (source_name == 'ledger' and table_name in _name_list("SUPPLYLOOP_EMPTY_LEDGERS"))) -%}
 {%- endmacro %}
 
 {# A model another model reads only if it was built: the model, or, when it is skipped (a
@@ -73,10 +79,10 @@
 {%- endmacro %}
 
 {# A declared type as this engine names it: bronze timestamps are UTC instants, which DuckDB
-   reads as timestamptz. #}
+   reads as timestamptz; Spark names text `string` (its varchar needs a length). #}
 {% macro empty_column_type(data_type) -%}
     {%- set declared = data_type | lower -%}
-    {%- if declared == "string" -%}
+    {%- if declared == "string" and target.type != "spark" -%}
         varchar
     {%- elif declared == "timestamp" and target.type == "duckdb" -%}
         timestamptz

@@ -134,7 +134,7 @@ candidates as (
         1 as preference,
         observed.last_observed_day as evidence_day,
         'same_occurrence' as uplift_source,
-        observed.festival || ' ' || cast(observed.festival_year as varchar) as evidence,
+        observed.festival || ' ' || cast(observed.festival_year as {{ dbt.type_string() }}) as evidence,
         observed.observed_uplift as candidate_uplift
     from phases_to_price
     inner join observed_phases as observed
@@ -150,7 +150,7 @@ candidates as (
         2 as preference,
         observed.last_observed_day as evidence_day,
         'previous_occurrence' as uplift_source,
-        observed.festival || ' ' || cast(observed.festival_year as varchar) as evidence,
+        observed.festival || ' ' || cast(observed.festival_year as {{ dbt.type_string() }}) as evidence,
         observed.observed_uplift as candidate_uplift
     from phases_to_price
     inner join observed_phases as observed
@@ -166,7 +166,7 @@ candidates as (
         3 as preference,
         observed.last_observed_day as evidence_day,
         'analog_festival' as uplift_source,
-        observed.festival || ' ' || cast(observed.festival_year as varchar) as evidence,
+        observed.festival || ' ' || cast(observed.festival_year as {{ dbt.type_string() }}) as evidence,
         1 + (observed.observed_uplift - 1) * phases_to_price.festival_size / observed.festival_size as candidate_uplift
     from phases_to_price
     inner join observed_phases as observed
@@ -182,7 +182,7 @@ candidates as (
         4 as preference,
         cast(null as date) as evidence_day,
         'prior' as uplift_source,
-        cast(null as varchar) as evidence,
+        cast(null as {{ dbt.type_string() }}) as evidence,
         phases_to_price.prior_uplift as candidate_uplift
     from phases_to_price
 ),

@@ -269,14 +269,15 @@ sku_levels as (
                 false
             ) as is_level_shift,
             -- a SKU launched lately is still ramping up: its recent days say more than its first
+            -- (origins joined inside, not a subquery of its own: Spark resolves a correlated
+            -- column one level down only)
             exists (
-                select 1 from first_sales
+                select 1
+                from first_sales
+                inner join origins on origins.forecast_origin = first_sales.forecast_origin
                 where first_sales.forecast_origin = sku_level_sums.forecast_origin
                     and first_sales.sku = sku_level_sums.sku
-                    and first_sales.first_sale_day > (
-                        select {{ demand_add_days(-new_sku_days, 'origins.cutoff_day') }} from origins
-                        where origins.forecast_origin = sku_level_sums.forecast_origin
-                    )
+                    and first_sales.first_sale_day > {{ demand_add_days(-new_sku_days, 'origins.cutoff_day') }}
             ) as is_new_sku
         from sku_level_sums
     ) as tested

@@ -74,9 +74,9 @@ festival_phase_spans as (
         'shopping' as festival_family,
         calendar_years.festival_year,
         cast(
-            cast(calendar_years.festival_year as varchar) || '-'
-            || lpad(cast(shopping_festival_phases.peak_month as varchar), 2, '0') || '-'
-            || lpad(cast(shopping_festival_phases.peak_day_of_month as varchar), 2, '0')
+            cast(calendar_years.festival_year as {{ dbt.type_string() }}) || '-'
+            || lpad(cast(shopping_festival_phases.peak_month as {{ dbt.type_string() }}), 2, '0') || '-'
+            || lpad(cast(shopping_festival_phases.peak_day_of_month as {{ dbt.type_string() }}), 2, '0')
             as date
         ) as peak_day,
         shopping_festival_phases.festival_phase,

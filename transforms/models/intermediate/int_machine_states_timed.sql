@@ -1,6 +1,6 @@
 {{ config(
     materialized='incremental',
-    incremental_strategy=('merge' if target.type == 'athena' else 'delete+insert'),
+    incremental_strategy={'athena': 'merge', 'spark': 'append'}.get(target.type, 'delete+insert'),
     unique_key=['factory_id', 'line_id', 'production_day', 'started_at'],
     pre_hook="{{ clear_build_window('production_day', onward=true) }}",
     on_schema_change='fail',

@@ -63,21 +63,21 @@ held_out_series_days as (
 ),
 
 measured as (
-    select 'overall' as level, cast(null as varchar) as segment, cast(null as varchar) as scope_sku, held_out_series_days.*
+    select 'overall' as level, cast(null as {{ dbt.type_string() }}) as segment, cast(null as {{ dbt.type_string() }}) as scope_sku, held_out_series_days.*
     from held_out_series_days
 
     union all
 
     select
         case when is_festival then 'festival_days' else 'ordinary_days' end as level,
-        cast(null as varchar) as segment,
-        cast(null as varchar) as scope_sku,
+        cast(null as {{ dbt.type_string() }}) as segment,
+        cast(null as {{ dbt.type_string() }}) as scope_sku,
         held_out_series_days.*
     from held_out_series_days
 
     union all
 
-    select 'sku_class' as level, sku_class as segment, cast(null as varchar) as scope_sku, held_out_series_days.*
+    select 'sku_class' as level, sku_class as segment, cast(null as {{ dbt.type_string() }}) as scope_sku, held_out_series_days.*
     from held_out_series_days
 
     union all

@@ -80,7 +80,7 @@ beyond_inflows as (
     -- the part of an outflow past everything the pair ever took in
     select
         ranges.movement_id,
-        cast(null as varchar) as lot_id,
+        cast(null as {{ dbt.type_string() }}) as lot_id,
         greatest(ranges.outflow_from, coalesce(inflow_totals.inflow_total, 0)) as piece_from,
         ranges.outflow_through as piece_through
     from ranges
