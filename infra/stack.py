@@ -12,6 +12,7 @@ from constructs import Construct
 
 from infra.compute import CodeLocation, InstanceDatabase, Network, Triggers
 from infra.config import DeployConfig
+from infra.spark import SparkMarts
 from infra.storage import LakeBuckets, PartnerAccess, SupplierAccess
 
 
@@ -70,6 +71,8 @@ class SupplyloopStack(cdk.Stack):
         self.triggers = Triggers(
             self, "Triggers", config=config, network=self.network, code=self.code, buckets=self.buckets
         )
+        # the marts on Spark, as jobs of their own (DBT_TARGET=spark; docs/cloud.md)
+        self.spark = SparkMarts(self, "SparkMarts", buckets=self.buckets, key=self.key)
         self._outputs()
 
     def _outputs(self) -> None:
@@ -94,6 +97,15 @@ class SupplyloopStack(cdk.Stack):
             "RunLogs": (self.code.logs.log_group_name, "CloudWatch log group of the runs"),
             "InstanceDatabase": (self.database.instance.db_instance_endpoint_address, "Dagster's Postgres"),
             "InstanceDatabaseSecret": (self.database.secret.secret_arn, "Its credentials (Secrets Manager)"),
+            "SparkApplication": (
+                self.spark.application.attr_application_id,
+                "EMR Serverless application of the marts on Spark",
+            ),
+            "SparkJobRole": (self.spark.job_role.role_arn, "The execution role of its dbt jobs (lake bucket only)"),
+            "SparkJobDriver": (
+                self.spark.job_driver(self.buckets),
+                "The entry point a Spark run submits (docs/cloud.md)",
+            ),
         }
         for supplier_id, role in self.suppliers.roles.items():
             outputs[f"SupplierRole{output_name(supplier_id)}"] = (
