@@ -10,11 +10,11 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 #   BASE   the local loop alone: run, demo, onboard, ui, bench
 #   INFRA  + the AWS stack as code and its template scanners: synth, deploy
 #   DEV    + the test suite and its tools, and the cloud instance's Postgres: test, lint
-#   BENCH  + the forecast's statistical peers (statsforecast): bench
+#   BENCH  + the forecast's statistical peers (statsforecast) and Spark: bench
 BASE  := $(VENV)/.installed-base
 INFRA := $(VENV)/.installed-infra
 DEV   := $(VENV)/.installed-test,infra,cloud
-BENCH := $(VENV)/.installed-bench
+BENCH := $(VENV)/.installed-bench,spark
 
 $(VENV)/.installed-%: pyproject.toml infra/install.sh
 	bash infra/install.sh $(VENV) $*
@@ -92,6 +92,7 @@ bench: $(BENCH)
 	@if [ -n "$(HISTORY)" ]; then $(PY) -m benchmarks.history $(HISTORY_ARGS); \
 	  else echo "bench: 100M order lines over 3 years (hours): make bench HISTORY=1"; fi
 	$(PY) -m benchmarks.forecast $(FORECAST_ARGS)
+	$(PY) -m benchmarks.spark $(SPARK_ARGS)
 
 ## lint: ruff's checks and formatting
 lint: $(DEV)

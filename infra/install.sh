@@ -3,11 +3,12 @@
 #   infra/install.sh [VENV_DIR] [EXTRAS]     defaults: .venv and "base"
 # Extras, comma-separated, each added on top of what the venv already holds:
 #   base   the local loop alone (`make run`, `make ui`): no extra
-#   test   the suite and its tools (pytest, moto's S3 server, ruff, dbt-athena)
+#   test   the suite and its tools (pytest, moto's S3 server, ruff, dbt-athena, dbt-spark)
 #   infra  the AWS stack as code (aws-cdk-lib, an embedded Postgres), plus the template
 #          scanners in VENV_DIR/scanners
 #   cloud  what the container image adds: the Dagster instance's Postgres storage
 #   bench  `make bench`'s forecast comparison: statsforecast and what it needs
+#   spark  the marts on Apache Spark (dbt-spark's session method, pyspark; Java 17)
 # uv installs when it can (PyPI's `uv`, put into the venv): a cold install of the base takes
 # seconds instead of about two minutes with pip. SUPPLYLOOP_INSTALLER=pip uses pip alone;
 # pip is also the fallback when uv cannot be had or fails. PIP_NO_CACHE_DIR=1 leaves no
@@ -28,10 +29,11 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
 fi
 
 declare -A what=(
-  [test]="the test suite (pytest, moto, ruff, dbt-athena)"
+  [test]="the test suite (pytest, moto, ruff, dbt-athena, dbt-spark)"
   [infra]="the AWS stack (aws-cdk-lib, embedded Postgres) and its template scanners"
   [cloud]="the cloud instance's Postgres storage (dagster-postgres)"
   [bench]="the forecast benchmark's statistical peers (statsforecast)"
+  [spark]="Apache Spark for the marts (dbt-spark, pyspark; needs Java 17)"
 )
 plan="the local loop (Dagster, dbt-duckdb, DuckDB, pyarrow, Great Expectations)"
 # the extras pyproject.toml defines (an unknown one would only be warned about, and skipped)

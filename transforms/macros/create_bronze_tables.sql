@@ -58,8 +58,8 @@
     {{ return(adapter.dispatch('bronze_table_ddl')(source, location, first_day)) }}
 {%- endmacro %}
 
-{# Hive DDL, as Athena takes it: the partition column apart from the columns. #}
-{% macro default__bronze_table_ddl(source, location, first_day) -%}
+{# A source's declared columns as DDL, "`name` type", each; every one needs its data_type. #}
+{% macro bronze_columns(source) -%}
     {%- set columns = [] -%}
     {%- for column in source.columns.values() -%}
         {%- if not column.data_type -%}
@@ -67,6 +67,12 @@
         {%- endif -%}
         {%- do columns.append("`" ~ column.name ~ "` " ~ column.data_type) -%}
     {%- endfor -%}
+    {%- do return(columns) -%}
+{%- endmacro %}
+
+{# Hive DDL, as Athena takes it: the partition column apart from the columns. #}
+{% macro default__bronze_table_ddl(source, location, first_day) -%}
+    {%- set columns = bronze_columns(source) -%}
     create external table `{{ source.schema }}`.`{{ source.name }}` (
         {{ columns | join(",\n        ") }}
     )
@@ -91,13 +97,7 @@
 {# Spark's data source table: the partition column is one of the columns, and its values are
    read from the day= folder names. #}
 {% macro spark__bronze_table_ddl(source, location, first_day) -%}
-    {%- set columns = [] -%}
-    {%- for column in source.columns.values() -%}
-        {%- if not column.data_type -%}
-            {{ exceptions.raise_compiler_error("create_bronze_tables: column " ~ source.source_name ~ "." ~ source.name ~ "." ~ column.name ~ " has no data_type in _sources.yml") }}
-        {%- endif -%}
-        {%- do columns.append("`" ~ column.name ~ "` " ~ column.data_type) -%}
-    {%- endfor -%}
+    {%- set columns = bronze_columns(source) -%}
     {%- if source.meta.get('partitioned_by_day') -%}
         {%- do columns.append("`day` date") -%}
     {%- endif -%}
