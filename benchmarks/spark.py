@@ -63,6 +63,8 @@ def dbt_env(lake: str, work: Path, target: str) -> dict[str, str]:
         "DBT_TARGET": target,
         "WAREHOUSE_PATH": str(work / "warehouse.duckdb"),
         "SPARK_WAREHOUSE_DIR": str(work / "spark"),
+        # one process registers bronze, builds and reads the totals: no metastore to start
+        "SPARK_CATALOG": "in-memory",
         "DBT_TARGET_PATH": str(work / f"target-{target}"),
         "DBT_LOG_PATH": str(work / f"logs-{target}"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

@@ -43,3 +43,20 @@
 {% macro athena__supply_local_time(expression) -%}
     cast({{ expression }} at time zone 'Asia/Shanghai' as timestamp)
 {%- endmacro %}
+
+
+{# The minute boundaries crossed from one instant to a later one, as dbt.datediff counts them
+   on DuckDB and Trino (10:00:50 to 10:01:10 is one minute). dbt-spark's datediff rounds the
+   elapsed seconds up instead (10:00:10 to 10:01:50 would be two), so Spark counts the
+   boundaries itself. #}
+{% macro minutes_between(earlier, later) -%}
+    {{ return(adapter.dispatch('minutes_between')(earlier, later)) }}
+{%- endmacro %}
+
+{% macro default__minutes_between(earlier, later) -%}
+    {{ dbt.datediff(earlier, later, 'minute') }}
+{%- endmacro %}
+
+{% macro spark__minutes_between(earlier, later) -%}
+    (floor(unix_timestamp({{ later }}) / 60) - floor(unix_timestamp({{ earlier }}) / 60))
+{%- endmacro %}

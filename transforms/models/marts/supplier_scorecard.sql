@@ -185,7 +185,7 @@ select
     deadlines.due_at,
     case
         when scored.arrived_at > deadlines.due_at
-            then cast({{ dbt.datediff('deadlines.due_at', 'scored.arrived_at', 'minute') }} as bigint)
+            then cast({{ minutes_between('deadlines.due_at', 'scored.arrived_at') }} as bigint)
         when scored.arrived_at is not null then cast(0 as bigint)
     end as minutes_late,
     scored.accepted_rows,
