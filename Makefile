@@ -83,7 +83,7 @@ bi: $(BI_STAMP)
 	  { echo "bi: no warehouse at $(BI_WAREHOUSE) yet: building the lake first (make run)"; $(MAKE) run; } ;; esac
 	$(BI_VENV)/bin/python bi/superset/serve.py --warehouse "$(BI_WAREHOUSE)" --state "$(BI_STATE)" --port $(BI_PORT)
 
-## bench: ingestion, the marts build and the gates at the large preset, each against plain DuckDB; the supplier feeds at 30, 500 and 5,000 suppliers (SUPPLIER_ARGS="--counts 30,500"); with HISTORY=1, 100M order lines over 3 years and a new day at 3 years against 1; the forecast against statsforecast on every demo variant (small preset; FORECAST_ARGS="--preset tiny")
+## bench: ingestion, the marts build and the gates at the large preset, each against plain DuckDB; the supplier feeds at 30, 500 and 5,000 suppliers (SUPPLIER_ARGS="--counts 30,500"); with HISTORY=1, 100M order lines over 3 years and a new day at 3 years against 1; the forecast against statsforecast on every demo variant (small preset; FORECAST_ARGS="--preset tiny"); the marts on Spark next to DuckDB (small preset; SPARK_ARGS="--preset tiny")
 bench: $(BENCH)
 	$(PY) -m benchmarks.ingest $(ARGS)
 	$(PY) -m benchmarks.marts $(ARGS)
