@@ -19,16 +19,6 @@ from orchestration.lib.lake import LakeStore
 
 pytestmark = pytest.mark.slow
 
-# The marts Spark does not build yet (benchmarks.spark.NOT_ON_SPARK): the demand forecast's
-# model is not planned in reasonable time by Spark's analyzer, and these read it.
-NOT_ON_SPARK = {
-    "demand_forecast",
-    "forecast_backtest",
-    "partner_allocations",
-    "supplier_replenishment",
-    "supply_demand_balance",
-}
-
 # Doubles summed by two engines in different orders agree to about 1e-12 of the total, not
 # to the last bit; integers and decimals (summed here as doubles below 2**53) agree exactly.
 RELATIVE_TOLERANCE = 1e-9
@@ -51,10 +41,9 @@ def builds(lake, tmp_path_factory) -> dict[str, dict]:
     }
 
 
-def test_every_mart_but_the_forecasts_is_built_on_spark_and_on_duckdb(builds):
-    built = set(mart_names()) - NOT_ON_SPARK
-    assert set(builds["local"]["marts"]) == built
-    assert set(builds["spark"]["marts"]) == built
+def test_every_mart_is_built_on_spark_and_on_duckdb(builds):
+    assert set(builds["local"]["marts"]) == set(mart_names())
+    assert set(builds["spark"]["marts"]) == set(mart_names())
 
 
 def test_each_mart_has_the_same_rows_on_spark_as_on_duckdb(builds):
