@@ -22,6 +22,9 @@ pytestmark = pytest.mark.slow
 # Doubles summed by two engines in different orders agree to about 1e-12 of the total, not
 # to the last bit; integers and decimals (summed here as doubles below 2**53) agree exactly.
 RELATIVE_TOLERANCE = 1e-9
+# supply_demand_balance projects stock week by week from the forecast's doubles and lets each
+# week's rounding carry into the next; the two engines' totals agree to about 1e-6 of them
+NEAR = {"supply_demand_balance": 1e-5}
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +63,10 @@ def test_each_marts_numeric_columns_sum_to_the_same_totals_on_spark_as_on_duckdb
         for column, expected in totals["sums"].items():
             got = spark[name]["sums"][column]
             same = (got is None and expected is None) or (
-                got is not None and expected is not None and math.isclose(got, expected, rel_tol=RELATIVE_TOLERANCE)
+                got is not None
+                and expected is not None
+                and math.isclose(got, expected, rel_tol=NEAR.get(name, RELATIVE_TOLERANCE))
             )
             if not same:
                 differ[f"{name}.{column}"] = (expected, got)
-    assert differ == {}, "DuckDB vs Spark totals"
+    assert differ == {}, f"DuckDB vs Spark totals: {differ}"
