@@ -51,7 +51,7 @@ import pyarrow.parquet as pq
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.landing import SNAPSHOT
 from orchestration.lib.locks import lake_lock
-from orchestration.lib.paths import PROJECT_ROOT
+from orchestration.lib.paths import PROJECT_ROOT, TRANSFORMS_DIR
 from orchestration.lib.rules import ident
 
 PUBLISHED = "warehouse.duckdb"
@@ -258,6 +258,13 @@ class Warehouse:
         if self.store.is_s3 and not cache.exists() and self.store.exists(PARSE_CACHE):
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_bytes(self.store.read_bytes(PARSE_CACHE))
+        # else the parse the project's own target holds (an image parses once as it is built):
+        # copied here as a file of this user's, writable, where dagster-dbt's own copy keeps
+        # the source's mode, and dbt could not update a cache copied from read-only code
+        image_cache = TRANSFORMS_DIR / "target" / PARSE_CACHE_FILE
+        if not cache.exists() and image_cache.exists():
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_bytes(image_cache.read_bytes())
         if self.build_path.exists() or self._build_is_in_the_lake or not self.store.exists(BUILD):
             return
         with self.store.open_input(BUILD) as src, open(self.build_path, "wb") as dst:
