@@ -1,4 +1,4 @@
-"""Gates as asset checks: each gate's result, per supplier for the feeds, in the Dagster UI.
+"""Gates as asset checks: each gate's result in the Dagster UI (one for all suppliers' feeds, with each one's outcome).
 
 A failed error-severity expectation makes the check fail with severity ERROR (blocking:
 nothing downstream runs in that run); failed warnings only make it fail with WARN.
