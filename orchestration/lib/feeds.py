@@ -387,25 +387,10 @@ def version_of(rows: pa.Table, parquet: bytes, *more: bytes) -> str:
     return f"{day}_{digest.hexdigest()[:12]}"
 
 
-def scorecard_rows(store: LakeStore, supplier_id: str) -> pa.Table | None:
-    """The supplier's own rows of the delivery scorecard (marts/supplier_scorecard), newest day
-    first; None when the mart is not built."""
-    validate_supplier_id(supplier_id)
-    if not store.exists(SCORECARD_MART):
-        return None
-    table = pq.read_table(
-        store.fs_path(SCORECARD_MART), filesystem=store.fs, filters=[("supplier_id", "==", supplier_id)]
-    )
-    order = [("business_day", "descending"), ("source", "ascending"), ("factory_id", "ascending")]
-    return table.sort_by([o for o in order if o[0] in table.column_names]).replace_schema_metadata(None)
-
-
-def stage_feed(
-    store: LakeStore, supplier_id: str, rows: pa.Table, scorecard: pa.Table | None = None, sweep_earlier: bool = True
-) -> StagedFeed:
+def stage_feed(store: LakeStore, supplier_id: str, rows: pa.Table, scorecard: pa.Table | None = None) -> StagedFeed:
     """Write the feed's Parquet and CSV (and the supplier's scorecard, when there is one) into
-    ``feeds/_staging/<supplier>/<version>/``; ``sweep_earlier`` first removes the supplier's
-    stale staged folders (a run staging every supplier sweeps the whole staging area once)."""
+    ``feeds/_staging/<supplier>/<version>/`` (a run's left-overs there are swept by the next
+    run, once for every supplier: :func:`orchestration.lib.supplier_feeds.publish_supplier_feeds`)."""
     validate_supplier_id(supplier_id)
     feeds = feed_store(store)
     contents = {PARQUET_FILE: parquet_bytes(rows), CSV_FILE: csv_bytes(rows)}
@@ -420,8 +405,6 @@ def stage_feed(
         sizes={name: len(data) for name, data in contents.items()},
         folder=feeds.path(STAGING, supplier_id, version),
     )
-    if sweep_earlier:
-        sweep(feeds.store, feeds.path(STAGING, supplier_id), keep=version, unpublished_only=False)
     for name, data in contents.items():
         feeds.store.write_bytes(staged.path(name), data)
     return staged
@@ -457,11 +440,6 @@ def gate_feeds(store: LakeStore, staged: list[StagedFeed], as_of_day: date, docs
         subject={"staged": {f.supplier_id: {"version": f.version, "files": f.files, "rows": f.rows} for f in staged}},
         docs=docs,
     )
-
-
-def gate_feed(store: LakeStore, staged: StagedFeed, as_of_day: date, docs: bool = True) -> KeyedGateResult:
-    """One supplier's staged feed through the same gate (:func:`gate_feeds`)."""
-    return gate_feeds(store, [staged], as_of_day, docs=docs)
 
 
 def gate_order_lines(store: LakeStore, docs: bool = True, mode: str | None = None) -> GateResult | None:
@@ -786,31 +764,31 @@ def sweep_unpublished(store: LakeStore, parent: str, keep: str) -> None:
         since = (date.fromisoformat(day) - RECENT_VERSIONS).isoformat()
     except ValueError:  # an undated version: look at every folder
         since = ""
-    cutoff = datetime.now(UTC) - STALE
     for name in store.list_dirs(parent):
         if name == keep or name.split("_", 1)[0] < since:
             continue
         files = store.list_files(f"{parent}/{name}", recursive=True)
-        if any(f.name == MANIFEST for f in files):
-            continue
-        if all(f.mtime is not None and f.mtime < cutoff for f in files):
+        if not any(f.name == MANIFEST for f in files) and _left_over(files):
             store.delete_dir(f"{parent}/{name}")
 
 
-def sweep(store: LakeStore, parent: str, keep: str, unpublished_only: bool) -> None:
-    """Remove the folders under ``parent`` that runs left behind: all of them but ``keep`` (or,
-    with ``unpublished_only``, those without a manifest), once their files are old. One listing."""
-    cutoff = datetime.now(UTC) - STALE
+def sweep(store: LakeStore, parent: str, keep: str = "") -> None:
+    """Remove the folders under ``parent`` (a staging area) that runs left behind, all of them
+    but ``keep``, once their files are old. One listing."""
     folders: dict[str, list] = {}
     for f in store.list_files(parent, recursive=True):
         name, _, rest = f.path[len(parent) + 1 :].partition("/")
-        if rest:  # files right in ``parent`` (latest.json) are no folder's
+        if rest:  # files right in ``parent`` are no folder's
             folders.setdefault(name, []).append(f)
     for name, files in folders.items():
-        if name == keep or (unpublished_only and any(f.name == MANIFEST for f in files)):
-            continue
-        if all(f.mtime is not None and f.mtime < cutoff for f in files):
+        if name != keep and _left_over(files):
             store.delete_dir(f"{parent}/{name}")
+
+
+def _left_over(files: list) -> bool:
+    """Files no run is writing any more: every one older than :data:`STALE`."""
+    cutoff = datetime.now(UTC) - STALE
+    return all(f.mtime is not None and f.mtime < cutoff for f in files)
 
 
 # -- many owners in one run ---------------------------------------------------------------
@@ -912,19 +890,6 @@ def record_outcomes(store: LakeStore, as_of_day: date | None, outcomes: list[Out
             rows = [kept[sid] for sid in sorted(kept)]
             store.write_parquet(path, pa.Table.from_pylist(rows, schema=OUTCOME_SCHEMA))
     return path
-
-
-def record_outcome(
-    store: LakeStore,
-    supplier_id: str,
-    as_of_day: date | None,
-    outcome: str,
-    reason: str | None = None,
-    version: str | None = None,
-    gate_result: str | None = None,
-) -> str | None:
-    """One supplier's word for the day (:func:`record_outcomes`)."""
-    return record_outcomes(store, as_of_day, [Outcome(supplier_id, outcome, reason, version, gate_result)])
 
 
 # -- read -------------------------------------------------------------------------------

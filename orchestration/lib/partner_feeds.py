@@ -373,7 +373,7 @@ def publish_partner_feeds(
         return outcome
     feeds = partner_feed_store(store)
     run = run or f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    sweep(feeds.store, feeds.path(STAGING), keep=run, unpublished_only=False)  # earlier runs' left-overs
+    sweep(feeds.store, feeds.path(STAGING), keep=run)  # earlier runs' left-overs
     total = len(rows.partners)
     say(f"partner feeds: staging {count(total)} partners' feeds for the week to {rows.week_end_day}")
     staged = each(

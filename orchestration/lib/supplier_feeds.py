@@ -112,8 +112,8 @@ class FeedTables:
 
 def feed_tables(store: LakeStore) -> FeedTables:
     """Every supplier's rows of the replenishment and scorecard marts, each mart read once, each
-    supplier's rows sorted as :func:`orchestration.lib.feeds.feed_rows` and
-    :func:`orchestration.lib.feeds.scorecard_rows` sort them (the same rows, the same bytes)."""
+    supplier's rows sorted as :func:`orchestration.lib.feeds.feed_rows` sorts one supplier's
+    (the same rows, the same bytes); the scorecard newest day first."""
     if not store.exists(MART):
         raise FileNotFoundError(f"no replenishment mart at {store.uri(MART)}: build the marts first")
     names = supplier_replenishment.SCHEMA.names
@@ -196,10 +196,10 @@ def publish_supplier_feeds(
         say(f"supplier feeds: {days.describe()}")
     tables = feed_tables(store)
     feeds = feed_store(store)
-    sweep(feeds.store, feeds.path(STAGING), keep="", unpublished_only=False)  # earlier runs' left-overs
+    sweep(feeds.store, feeds.path(STAGING))  # earlier runs' left-overs
     say(f"supplier feeds: staging {count(len(suppliers))} suppliers' feeds as of {days.as_of_day}")
     staged = each(
-        lambda s: stage_feed(store, s, tables.rows_of(s), tables.scorecard_of(s), sweep_earlier=False),
+        lambda s: stage_feed(store, s, tables.rows_of(s), tables.scorecard_of(s)),
         suppliers,
         "supplier feeds: staged",
         say,

@@ -250,7 +250,9 @@ def test_left_overs_of_killed_runs_are_swept_once_they_are_old(lake):
     lake.write_bytes("feeds/SUP001/2026-11-20_cafe00000000/replenishment.parquet", b"another run, just now")
     _age(lake, "feeds/SUP001/2026-11-20_deadbeef0000", hours=2)
     _age(lake, "feeds/_staging/SUP001/2026-11-20_deadbeef0000", hours=2)
-    published = publish(lake, "SUP001")
+    from orchestration.lib.supplier_feeds import publish_supplier_feeds
+
+    published = publish_supplier_feeds(lake, docs=False).feeds["SUP001"]
     assert lake.list_dirs("feeds/SUP001") == sorted([published.version, "2026-11-20_cafe00000000"])
     assert not lake.exists("feeds/_staging/SUP001/2026-11-20_deadbeef0000")
     assert published_versions(lake, "SUP001") == [published.version]
@@ -424,7 +426,10 @@ def test_a_gap_inside_the_window_is_named_whatever_the_mode(lake):
 def test_a_feeds_outcome_is_kept_per_day_and_rewritten_only_when_it_says_something_new(lake):
     from datetime import date
 
-    from orchestration.lib.feeds import Outcome, record_outcome, record_outcomes
+    from orchestration.lib.feeds import Outcome, record_outcomes
+
+    def record_outcome(store, supplier, day, outcome, **fields):
+        return record_outcomes(store, day, [Outcome(supplier, outcome, **fields)])
 
     day = date(2026, 11, 14)
     path = record_outcome(lake, "SUP001", day, "published", version="v1", gate_result="gates/a.json")
