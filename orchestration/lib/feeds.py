@@ -1,24 +1,28 @@
 """Supplier feeds from the replenishment mart: write, audit, publish, one supplier at a time.
 
 A supplier's feed is its own rows of ``marts/supplier_replenishment``, nothing else. It is
-written to a staging area, validated by its gate (``expectations.supplier_replenishment``),
-and only then published by copying it into a new version folder, writing the manifest, and
-last of all switching ``latest.json`` to it::
+written straight into its version folder, which has no manifest yet, so no reader sees it;
+validated there by its gate (``expectations.supplier_replenishment``); and only then
+published, without copying a byte: its files are checked against the checksums the gate
+vouched for, the manifest is written, and last of all ``latest.json`` is switched to it::
 
-    <lake>/feeds/_staging/<supplier_id>/<version>/...      written, not yet (or never) published
     <lake>/feeds/<supplier_id>/<version>/replenishment.parquet
     <lake>/feeds/<supplier_id>/<version>/replenishment.csv  UTF-8 with BOM (Excel shows Chinese)
     <lake>/feeds/<supplier_id>/<version>/manifest.json      rows, sha256 per file, time range,
-                                                            code version, the gate's result
+                                                            code version, the gate's result;
+                                                            written once the files are vouched for
     <lake>/feeds/<supplier_id>/latest.json                  the published version, written last
 
 ``$FEEDS_ROOT`` (e.g. ``s3://<feeds bucket>/feeds``, which suppliers are given read access
 to, each to its own prefix) puts the same layout there instead of under ``<lake>/feeds``.
 
 A reader follows ``latest.json`` (or lists only version folders that have a manifest), so it
-never sees half a feed: until the pointer moves it gets the previous feed, whole. Versions
-stay as history. A version is ``<as_of_day>_<hash of the Parquet bytes>``: the same data
-published twice is the same version, and publishing it again changes nothing.
+never sees half a feed: until the pointer moves it gets the previous feed, whole. A version
+folder without a manifest is a feed being staged, one its gate held (removed by its run), or
+a crashed run's left-over (swept by a later publication once it is old). Versions stay as
+history. A version is ``<as_of_day>_<hash of the Parquet bytes>``: the same data published
+twice is the same version, and staging it again writes nothing (its manifest must list the
+very same files).
 """
 
 from __future__ import annotations
@@ -49,7 +53,6 @@ from orchestration.lib.settings import INPUT_GATE_ENV, feeds_root, input_gate_mo
 
 FEED = supplier_replenishment.NAME
 FEEDS_DIR = "feeds"
-STAGING = "_staging"
 MART = "marts/supplier_replenishment/part-0.parquet"
 SCORECARD_MART = "marts/supplier_scorecard/part-0.parquet"
 SUPPLIERS = "bronze/suppliers"
@@ -65,7 +68,7 @@ LATEST = "latest.json"
 BOM = b"\xef\xbb\xbf"
 SUPPLIER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # whole id: fullmatch (a "$" lets "x\n" through)
 WORKERS = 8  # files written and read at once (object stores answer slowly, in parallel)
-STALE = timedelta(hours=1)  # staging or half-published folders older than this are left-overs
+STALE = timedelta(hours=1)  # unpublished version folders older than this are left-overs
 CODE_VERSION_ENV = "SUPPLYLOOP_CODE_VERSION"
 QUANTITIES = (
     "recent_demand_28d",
@@ -343,7 +346,7 @@ def published_suppliers(store: LakeStore) -> list[str]:
 # -- write --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class StagedFeed:
-    """A feed written to staging: not visible to its supplier until published."""
+    """A feed written into its version folder, not visible to its supplier until published."""
 
     supplier_id: str
     version: str
@@ -351,6 +354,7 @@ class StagedFeed:
     files: dict[str, str]  # file name -> sha256
     sizes: dict[str, int]
     folder: str  # in the feed store
+    written: bool = True  # False: the version was published before, and its files were left as they are
 
     def path(self, name: str) -> str:
         return f"{self.folder}/{name}"
@@ -389,25 +393,56 @@ def version_of(rows: pa.Table, parquet: bytes, *more: bytes) -> str:
 
 def stage_feed(store: LakeStore, supplier_id: str, rows: pa.Table, scorecard: pa.Table | None = None) -> StagedFeed:
     """Write the feed's Parquet and CSV (and the supplier's scorecard, when there is one) into
-    ``feeds/_staging/<supplier>/<version>/`` (a run's left-overs there are swept by the next
-    run, once for every supplier: :func:`orchestration.lib.supplier_feeds.publish_supplier_feeds`)."""
+    its unpublished version folder ``feeds/<supplier>/<version>/`` (:func:`stage_version`)."""
     validate_supplier_id(supplier_id)
     feeds = feed_store(store)
     contents = {PARQUET_FILE: parquet_bytes(rows), CSV_FILE: csv_bytes(rows)}
     if scorecard is not None:
         contents[SCORECARD_FILE] = csv_bytes(scorecard)
     version = version_of(rows, contents[PARQUET_FILE], *([contents[SCORECARD_FILE]] if scorecard is not None else []))
-    staged = StagedFeed(
+    files = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
+    return StagedFeed(
         supplier_id=supplier_id,
         version=version,
         rows=rows.num_rows,
-        files={name: hashlib.sha256(data).hexdigest() for name, data in contents.items()},
+        files=files,
         sizes={name: len(data) for name, data in contents.items()},
-        folder=feeds.path(STAGING, supplier_id, version),
+        folder=feeds.path(supplier_id, version),
+        written=stage_version(feeds, supplier_id, version, contents, files),
     )
+
+
+def stage_version(
+    feeds: FeedStore, owner_id: str, version: str, contents: dict[str, bytes], files: dict[str, str]
+) -> bool:
+    """Write ``contents`` (name -> bytes, whose sha256 are ``files``) into the version folder
+    ``<owner_id>/<version>/``, which readers do not see until it has a manifest; True when written.
+
+    A version published before (it has a manifest) is not written again, not a byte: its
+    manifest must list these very files (else :class:`PublishRefused`), and False says it is
+    unchanged. A folder without a manifest (a crashed run's, or one staging the same data at
+    the same moment: the same bytes) is written over.
+    """
+    store = feeds.store
+    folder = feeds.path(owner_id, version)
+    if store.exists(f"{folder}/{MANIFEST}"):
+        published_manifest(store, folder, owner_id, files)
+        return False
     for name, data in contents.items():
-        feeds.store.write_bytes(staged.path(name), data)
-    return staged
+        store.write_bytes(f"{folder}/{name}", data)
+    return True
+
+
+def published_manifest(store: LakeStore, folder: str, owner_id: str, files: dict[str, str]) -> bytes:
+    """The manifest of the version published in ``folder`` (its bytes), which must list these very
+    ``files`` (name -> sha256); else :class:`PublishRefused`."""
+    data = store.read_bytes(f"{folder}/{MANIFEST}")
+    if {name: entry["sha256"] for name, entry in json.loads(data)["files"].items()} != files:
+        raise PublishRefused(
+            f"{store.uri(folder)} is published with other files than this run staged for {owner_id} (the same "
+            "Parquet, another CSV or scorecard); a published version is never written over, so it stays as it is"
+        )
+    return data
 
 
 def read_staged(store: LakeStore, staged: StagedFeed) -> pa.Table:
@@ -415,8 +450,10 @@ def read_staged(store: LakeStore, staged: StagedFeed) -> pa.Table:
     return feed_store(store).store.read_table(staged.path(PARQUET_FILE))
 
 
-def discard_staged(store: LakeStore, staged: StagedFeed) -> None:
-    feed_store(store).store.delete_dir(staged.folder)
+def discard_unpublished(feeds: FeedStore, folder: str) -> None:
+    """Remove a version folder that was staged and not published; never one with a manifest."""
+    if not feeds.store.exists(f"{folder}/{MANIFEST}"):
+        feeds.store.delete_dir(folder)
 
 
 # -- audit ------------------------------------------------------------------------------
@@ -516,85 +553,90 @@ def publish_feed(
     """Publish a staged feed, but only if the stored gate result passed it, for these bytes.
 
     The gate's result is read back from the lake (``stored``: a run publishing many suppliers
-    reads it once) rather than trusted from the caller. The files are copied into the version
-    folder, then the manifest is written, then ``latest.json``: a crash at any point leaves the
+    reads it once) rather than trusted from the caller. Nothing is copied: the files staged in
+    the version folder are checked against the checksums the gate vouched for, then the manifest
+    is written, then ``latest.json`` (:func:`publish_version`): a crash at any point leaves the
     previous feed published and whole; the next run completes the publication. ``held_back``
     are newer days of order lines the feed is published without (:attr:`InputDays.held_back`);
     its manifest names them and why. ``coverage``: :func:`feed_coverage` of the lake, once per run;
     ``rows``: the rows the staged Parquet was written from, when the caller holds them (the
-    files' checksums are checked here first), so the manifest need not read them back.
+    files' checksums are checked first), so the manifest need not read them back.
     """
     stored = stored or load_result(store, gate.result.path)
     feeds = feed_store(store)
-    files = feeds.store
-    _check_gate(files, staged, stored)
     sid, version = staged.supplier_id, staged.version
     manifest, folder, changed = publish_version(
         feeds,
+        FEED,
         sid,
         version,
         staged.files,
-        staged.path,
+        stored,
         lambda: build_manifest(store, staged, gate, stored, held_back, coverage, rows),
     )
-    sweep_unpublished(files, feeds.path(sid), keep=version)
+    if changed:  # a crashed publication's left-overs are looked for when a version is published, not daily
+        sweep_unpublished(feeds.store, feeds.path(sid), keep=version)
     return PublishedFeed(
-        sid, version, manifest["rows"], folder, f"{folder}/{MANIFEST}", files.uri(folder), manifest, changed
+        sid, version, manifest["rows"], folder, f"{folder}/{MANIFEST}", feeds.store.uri(folder), manifest, changed
     )
 
 
 def publish_version(
     feeds: FeedStore,
+    feed: str,
     owner_id: str,
     version: str,
     files: dict[str, str],
-    staged_path: Callable[[str], str],
+    result: GateResult,
     build: Callable[[], dict],
     owner: str = "supplier_id",
 ) -> tuple[dict, str, bool]:
-    """Publish staged ``files`` (name -> sha256, at ``staged_path(name)``) as ``<owner_id>/<version>/``:
-    copy each and check it, write the manifest ``build()`` makes, then switch ``latest.json``.
+    """Publish the version folder ``<owner_id>/<version>/`` that staging filled with ``files``
+    (name -> sha256, :func:`stage_version`) if the stored gate ``result`` of ``feed`` passed these
+    very files: read each file once to check it still has the checksum the gate vouched for,
+    write the manifest ``build()`` makes, then switch ``latest.json``. Nothing is copied.
 
-    A version published before is kept as it is (its files must be these). A crash at any
-    point leaves the previous version published and whole. Returns the manifest, the version
-    folder and whether ``latest.json`` moved.
+    A version published before keeps its manifest and files; ``latest.json`` is switched back
+    to it (its files checked first) unless it points there already. A version folder this
+    fails to publish is removed; a crash at any point leaves the previous version published and
+    whole. Returns the manifest, the version folder and whether ``latest.json`` moved.
     """
     store = feeds.store
     folder = feeds.path(owner_id, version)
     manifest_path = f"{folder}/{MANIFEST}"
-    if store.exists(manifest_path):  # this very content was published before: keep that publication
-        manifest = json.loads(store.read_bytes(manifest_path))
-        if {n: f["sha256"] for n, f in manifest["files"].items()} != files:
-            raise PublishRefused(f"{store.uri(folder)} holds other files than staged for {owner_id} {version}")
-    else:
-        try:
-            for name, digest in files.items():
-                store.write_bytes(f"{folder}/{name}", store.read_bytes(staged_path(name)))
-                if store.sha256(f"{folder}/{name}") != digest:
-                    raise PublishRefused(
-                        f"{name} of {owner_id} {version} changed while it was copied; nothing published"
-                    )
-            manifest = build()
-            write_manifest(store, manifest_path, manifest)
-        except BaseException:
-            if not store.exists(manifest_path):
-                store.delete_dir(folder)  # best effort: a crash that skips this leaves an orphan the next run sweeps
-            raise
-    return manifest, folder, point_latest(feeds, owner_id, version, manifest_path, owner=owner)
+    before = store.exists(manifest_path)  # this very content was published before: keep that publication
+    try:
+        check_vouched(result, feed, owner_id, version, files, owner)
+        if before:
+            data = published_manifest(store, folder, owner_id, files)
+            if latest_version(feeds, owner_id) == version:
+                return json.loads(data), folder, False
+        for name, digest in files.items():  # one read each: what is published is what the gate read
+            if store.sha256(f"{folder}/{name}") != digest:
+                raise PublishRefused(f"staged {name} of {owner_id} {version} changed after its gate passed")
+        if not before:
+            data = write_manifest(store, manifest_path, build())
+    except BaseException:
+        if not before:
+            discard_unpublished(feeds, folder)  # best effort: a kill that skips this leaves what the next run sweeps
+        raise
+    point_latest(feeds, owner_id, version, data, owner=owner)
+    return json.loads(data), folder, True
 
 
-def _check_gate(files: LakeStore, staged: StagedFeed, result: GateResult) -> None:
-    where, sid = f"gate result {result.uri}", staged.supplier_id
-    if result.suite != FEED:
-        raise PublishRefused(f"{where} is for {result.suite}, not {FEED}; the feed of {sid} is not published")
-    if (result.subject.get("outcomes") or {}).get(sid, {}).get("outcome") != "passed":
-        raise PublishRefused(f"{where} did not pass the feed of {sid}, so it is not published")
-    vouched = (result.subject.get("staged") or {}).get(sid) or {}
-    if vouched.get("version") != staged.version or vouched.get("files") != staged.files:
-        raise PublishRefused(f"{where} validated other files than the staged feed {sid} {staged.version}")
-    for name, digest in staged.files.items():
-        if files.sha256(staged.path(name)) != digest:
-            raise PublishRefused(f"staged {name} of {sid} changed after its gate passed")
+def check_vouched(
+    result: GateResult, feed: str, owner_id: str, version: str, files: dict[str, str], owner: str = "supplier_id"
+) -> None:
+    """Refuse (:class:`PublishRefused`) unless the stored gate ``result`` is ``feed``'s and passed
+    the feed of ``owner_id`` for ``version`` and these very ``files`` (name -> sha256)."""
+    where, who = f"gate result {result.uri}", f"{owner.removesuffix('_id')} {owner_id}"
+    if result.suite != feed:
+        raise PublishRefused(f"{where} is for {result.suite}, not {feed}; the feed of {who} is not published")
+    if (result.subject.get("outcomes") or {}).get(owner_id, {}).get("outcome") != "passed":
+        raise PublishRefused(f"{where} did not pass the feed of {who}, so it is not published")
+    vouched = (result.subject.get("staged") or {}).get(owner_id) or {}
+    if vouched.get("version") != version or vouched.get("files") != files:
+        raise PublishRefused(f"{where} validated other files than the staged feed of {who} {version}")
 
 
 def build_manifest(
@@ -726,62 +768,50 @@ def _day_range(rows: pa.Table, column: str) -> tuple[str | None, str | None]:
     return (low.isoformat() if low else None), (high.isoformat() if high else None)
 
 
-def write_manifest(store: LakeStore, path: str, manifest: dict) -> None:
-    store.write_bytes(path, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+def write_manifest(store: LakeStore, path: str, manifest: dict) -> bytes:
+    """Write ``manifest`` as JSON; the bytes written."""
+    data = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
+    store.write_bytes(path, data)
+    return data
 
 
-def point_latest(
-    feeds: FeedStore, supplier_id: str, version: str, manifest_path: str, owner: str = "supplier_id"
-) -> bool:
-    """Switch ``latest.json`` to ``version``; False when it already pointed there."""
-    store = feeds.store
-    pointer = feeds.path(supplier_id, LATEST)
-    if store.exists(pointer) and json.loads(store.read_bytes(pointer)).get("version") == version:
-        return False
-    manifest = store.read_bytes(manifest_path)
+def latest_version(feeds: FeedStore, owner_id: str) -> str | None:
+    """The version ``latest.json`` of ``owner_id`` points at; None before its first publication."""
+    pointer = feeds.path(owner_id, LATEST)
+    return json.loads(feeds.store.read_bytes(pointer)).get("version") if feeds.store.exists(pointer) else None
+
+
+def point_latest(feeds: FeedStore, owner_id: str, version: str, manifest: bytes, owner: str = "supplier_id") -> None:
+    """Switch ``latest.json`` of ``owner_id`` to ``version``, whose manifest is ``manifest`` (its bytes)."""
     latest = {
-        owner: supplier_id,
+        owner: owner_id,
         "version": version,
         "manifest": f"{version}/{MANIFEST}",
         "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
         "rows": json.loads(manifest)["rows"],
         "switched_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    store.write_bytes(pointer, json.dumps(latest, indent=2).encode("utf-8"))
-    return True
+    feeds.store.write_bytes(feeds.path(owner_id, LATEST), json.dumps(latest, indent=2).encode("utf-8"))
 
 
 RECENT_VERSIONS = timedelta(days=7)  # how far back a crashed publication's folder is looked for
 
 
 def sweep_unpublished(store: LakeStore, parent: str, keep: str) -> None:
-    """Remove the version folders under ``parent`` that a crashed publication left without a
-    manifest, once their files are old. Only the versions of the week before ``keep``'s day are
-    looked at: one listing of folder names, not a walk of the history (an owner publishes a
-    version a day for years, and every run would otherwise list them all)."""
+    """Remove the version folders under ``parent`` that a crashed run left without a manifest,
+    once their files are old (a run staging one now is left alone). Only the versions of the
+    week before ``keep``'s day are looked at: one listing of folder names, not a walk of the
+    history (an owner publishes a version a day for years, and every run would otherwise list
+    them all); a published one costs a look for its manifest, not a listing."""
     day = keep.split("_", 1)[0]
     try:
         since = (date.fromisoformat(day) - RECENT_VERSIONS).isoformat()
     except ValueError:  # an undated version: look at every folder
         since = ""
     for name in store.list_dirs(parent):
-        if name == keep or name.split("_", 1)[0] < since:
+        if name == keep or name.split("_", 1)[0] < since or store.exists(f"{parent}/{name}/{MANIFEST}"):
             continue
-        files = store.list_files(f"{parent}/{name}", recursive=True)
-        if not any(f.name == MANIFEST for f in files) and _left_over(files):
-            store.delete_dir(f"{parent}/{name}")
-
-
-def sweep(store: LakeStore, parent: str, keep: str = "") -> None:
-    """Remove the folders under ``parent`` (a staging area) that runs left behind, all of them
-    but ``keep``, once their files are old. One listing."""
-    folders: dict[str, list] = {}
-    for f in store.list_files(parent, recursive=True):
-        name, _, rest = f.path[len(parent) + 1 :].partition("/")
-        if rest:  # files right in ``parent`` are no folder's
-            folders.setdefault(name, []).append(f)
-    for name, files in folders.items():
-        if name != keep and _left_over(files):
+        if _left_over(store.list_files(f"{parent}/{name}", recursive=True)):
             store.delete_dir(f"{parent}/{name}")
 
 

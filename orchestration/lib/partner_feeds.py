@@ -3,14 +3,15 @@ published partner by partner.
 
 A partner's feed is its own rows of the partner marts (``expectations.partner_feed.MARTS``):
 how it sells against its peers, the regional best sellers it does not carry, its share of
-constrained stock. One run stages every partner's files aside, validates all of them at once
+constrained stock. One run stages every partner's files, validates all of them at once
 (:func:`expectations.gate.run_keyed_gate`: one GX validation per section, failures named by
 partner), stores that result once, and publishes each partner that passed the way a supplier
-feed is published (``orchestration.lib.feeds``): files copied into a version folder, the
-manifest written, ``latest.json`` switched last. A held partner keeps its previous feed and
+feed is published (``orchestration.lib.feeds``): the files are staged straight into their
+version folder, which no reader sees before it has a manifest; publishing checks them against
+the checksums the gate vouched for, writes the manifest and switches ``latest.json`` last,
+copying nothing. A held partner's staged folder is removed: it keeps its previous feed and
 gets a ``held.json`` saying why; the others are not held back by it::
 
-    <lake>/partner_feeds/_staging/<run>/<partner_id>/...        this run's files, before the gate
     <lake>/partner_feeds/<partner_id>/<version>/benchmarks.parquet    (and .csv, UTF-8 with BOM)
     <lake>/partner_feeds/<partner_id>/<version>/assortment_gaps.parquet
     <lake>/partner_feeds/<partner_id>/<version>/allocations.parquet
@@ -21,7 +22,7 @@ gets a ``held.json`` saying why; the others are not held back by it::
 
 ``$PARTNER_FEEDS_ROOT`` puts the same layout elsewhere (e.g. ``s3://<bucket>/partner_feeds``).
 A version is ``<week_end_day>_<hash of the Parquet bytes>``: the same data is the same version,
-and publishing it again rewrites nothing.
+and staging or publishing it again writes nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,17 +43,17 @@ from expectations.gate import GateResult, KeyedGateResult, load_result, run_keye
 from orchestration.lib.alerts import alert
 from orchestration.lib.feeds import (
     LATEST,
-    STAGING,
     WORKERS,
     FeedStore,
-    PublishRefused,
     code_version,
     csv_bytes,
+    discard_unpublished,
     each,
     parquet_bytes,
     publish_version,
     split_by,
-    sweep,
+    stage_version,
+    sweep_unpublished,
     validate_feed_id,
     verify_published,
     write_manifest,
@@ -158,15 +158,17 @@ class StagedPartnerFeed:
     files: dict[str, str]  # name -> sha256
     sizes: dict[str, int]
     folder: str  # in the feed store
+    written: bool = True  # False: the version was published before, and its files were left as they are
 
     def path(self, name: str) -> str:
         return f"{self.folder}/{name}"
 
 
 def stage_partner_feed(
-    feeds: FeedStore, run: str, partner_id: str, rows: dict[str, pa.Table], week_end_day: date | None
+    feeds: FeedStore, partner_id: str, rows: dict[str, pa.Table], week_end_day: date | None
 ) -> StagedPartnerFeed:
-    """Write one partner's section files into ``_staging/<run>/<partner_id>/``."""
+    """Write one partner's section files into its unpublished version folder ``<partner_id>/<version>/``
+    (:func:`orchestration.lib.feeds.stage_version`: a version published before is not rewritten)."""
     validate_partner_id(partner_id)
     contents: dict[str, bytes] = {}
     for section, table in rows.items():
@@ -174,17 +176,16 @@ def stage_partner_feed(
         contents[f"{section}.csv"] = csv_bytes(table)
     digest = hashlib.sha256(b"".join(contents[f"{s}.parquet"] for s in rows)).hexdigest()[:12]
     version = f"{week_end_day.isoformat() if week_end_day else 'undated'}_{digest}"
-    staged = StagedPartnerFeed(
+    files = {n: hashlib.sha256(d).hexdigest() for n, d in contents.items()}
+    return StagedPartnerFeed(
         partner_id=partner_id,
         version=version,
         rows={s: t.num_rows for s, t in rows.items()},
-        files={n: hashlib.sha256(d).hexdigest() for n, d in contents.items()},
+        files=files,
         sizes={n: len(d) for n, d in contents.items()},
-        folder=feeds.path(STAGING, run, partner_id),
+        folder=feeds.path(partner_id, version),
+        written=stage_version(feeds, partner_id, version, contents, files),
     )
-    for name, data in contents.items():
-        feeds.store.write_bytes(staged.path(name), data)
-    return staged
 
 
 # -- gate ----------------------------------------------------------------------------------
@@ -264,7 +265,9 @@ def publish_partner_feed(
     store: LakeStore, staged: StagedPartnerFeed, gate: KeyedGateResult, stored: GateResult | None = None
 ) -> PublishedPartnerFeed:
     """Publish one partner's staged feed if the stored gate result passed it, for these bytes:
-    copy, manifest, then ``latest.json``; a crash at any point leaves the previous feed whole.
+    its files checked (not copied), the manifest, then ``latest.json``
+    (:func:`orchestration.lib.feeds.publish_version`); a crash at any point leaves the previous
+    feed whole.
 
     ``stored`` is the gate's result as read back from the lake (read here when not given; a run
     publishing many partners reads it once)."""
@@ -272,17 +275,11 @@ def publish_partner_feed(
     files = feeds.store
     pid, version = staged.partner_id, staged.version
     stored = stored or load_result(store, gate.result.path)  # read back rather than trusted
-    vouched = (stored.subject.get("staged") or {}).get(pid) or {}
-    if stored.suite != FEED or (stored.subject.get("outcomes") or {}).get(pid, {}).get("outcome") != "passed":
-        raise PublishRefused(f"gate result {stored.uri} did not pass the feed of partner {pid}; nothing published")
-    if vouched.get("version") != version or vouched.get("files") != staged.files:
-        raise PublishRefused(f"gate result {stored.uri} validated other files than the staged feed {pid} {version}")
-    for name, digest in staged.files.items():  # what is copied is what the gate read
-        if files.sha256(staged.path(name)) != digest:
-            raise PublishRefused(f"staged {name} of partner {pid} changed after its gate passed")
     manifest, folder, changed = publish_version(
-        feeds, pid, version, staged.files, staged.path, lambda: build_manifest(staged, gate, stored.uri), owner=KEY
+        feeds, FEED, pid, version, staged.files, stored, lambda: build_manifest(staged, gate, stored.uri), owner=KEY
     )
+    if changed:
+        sweep_unpublished(files, feeds.path(pid), keep=version)
     if files.exists(feeds.path(pid, HELD)):
         files.delete(feeds.path(pid, HELD))
     return PublishedPartnerFeed(staged, files.uri(folder), manifest, changed)
@@ -354,7 +351,7 @@ class PartnerFeedsRun:
 
 
 def publish_partner_feeds(
-    store: LakeStore, docs: bool = True, say: Callable[[str], None] = stderr_line, run: str | None = None
+    store: LakeStore, docs: bool = True, say: Callable[[str], None] = stderr_line
 ) -> PartnerFeedsRun:
     """Stage every partner's feed, gate them all at once, publish each that passed."""
     clock = time.perf_counter()
@@ -372,12 +369,10 @@ def publish_partner_feeds(
         say("partner feeds: no partner rows in the marts; nothing to publish")
         return outcome
     feeds = partner_feed_store(store)
-    run = run or f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    sweep(feeds.store, feeds.path(STAGING), keep=run)  # earlier runs' left-overs
     total = len(rows.partners)
     say(f"partner feeds: staging {count(total)} partners' feeds for the week to {rows.week_end_day}")
     staged = each(
-        lambda p: stage_partner_feed(feeds, run, p, rows.rows_of(p), rows.week_end_day),
+        lambda p: stage_partner_feed(feeds, p, rows.rows_of(p), rows.week_end_day),
         rows.partners,
         "partner feeds: staged",
         say,
@@ -399,8 +394,10 @@ def publish_partner_feeds(
         ):
             (outcome.published if published.changed else outcome.unchanged).append(published.partner_id)
         outcome.seconds["publish"] = time.perf_counter() - clock
-    finally:
-        feeds.store.delete_dir(feeds.path(STAGING, run))
+    finally:  # the versions this run staged and did not publish (held, or the run failed) go
+        done = set(outcome.published) | set(outcome.unchanged)
+        unpublished = [f for f in staged if f.written and f.partner_id not in done]
+        each(lambda f: discard_unpublished(feeds, f.folder), unpublished, "partner feeds: discarded", lambda _: None)
     if outcome.held:
         shown = ", ".join(sorted(outcome.held)[:5]) + (" ..." if len(outcome.held) > 5 else "")
         alert(
@@ -451,9 +448,7 @@ def verify_partner_feed(store: LakeStore, partner_id: str) -> list[str]:
 def published_partners(store: LakeStore) -> list[str]:
     """The partners that have a published feed."""
     feeds = partner_feed_store(store)
-    return [
-        n for n in feeds.store.list_dirs(feeds.prefix) if n != STAGING and feeds.store.exists(feeds.path(n, LATEST))
-    ]
+    return [n for n in feeds.store.list_dirs(feeds.prefix) if feeds.store.exists(feeds.path(n, LATEST))]
 
 
 def partner_feeds_line(store: LakeStore) -> str | None:

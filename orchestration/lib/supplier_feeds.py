@@ -2,12 +2,14 @@
 
 A platform has thousands of suppliers; a run (and a Dagster run, a cloud task) per supplier
 would cost each its own start, imports and gate. One run reads the replenishment and
-scorecard marts once, stages each supplier's files (``orchestration.lib.feeds``), validates all
+scorecard marts once, stages each supplier's files in its unpublished version folder
+(``orchestration.lib.feeds``; a version published before is not written again), validates all
 of them at once (:func:`orchestration.lib.feeds.gate_feeds`: one GX validation per batch,
 failures named by supplier), stores that result once, and publishes each supplier that passed.
-A held supplier keeps its previous feed, gets its own alert naming what failed, and holds
-back nobody else. What became of each supplier's feed is kept in one file for the day
-(:func:`orchestration.lib.feeds.record_outcomes`), which the supplier scorecard shows.
+A held supplier's staged folder is removed: it keeps its previous feed, gets its own alert
+naming what failed, and holds back nobody else. What became of each supplier's feed is kept
+in one file for the day (:func:`orchestration.lib.feeds.record_outcomes`), which the supplier
+scorecard shows.
 """
 
 from __future__ import annotations
@@ -28,12 +30,12 @@ from orchestration.lib.feeds import (
     FEED,
     MART,
     SCORECARD_MART,
-    STAGING,
     InputDays,
     Outcome,
     PublishedFeed,
+    PublishRefused,
     blocking_input_gate,
-    discard_staged,
+    discard_unpublished,
     each,
     feed_store,
     gate_feeds,
@@ -45,7 +47,6 @@ from orchestration.lib.feeds import (
     split_by,
     stage_feed,
     supplier_ids,
-    sweep,
 )
 from orchestration.lib.lake import LakeStore
 from orchestration.lib.progress import count, stderr_line
@@ -168,6 +169,19 @@ def _hold(sid: str, reason: str, store: LakeStore, **fields) -> None:
     alert(f"feed {FEED} for supplier {sid} NOT published: {reason}; {kept}", supplier_id=sid, feed=FEED, **fields)
 
 
+def alone(work: Callable, errors: type[Exception] = Exception) -> Callable:
+    """``work`` returning the ``errors`` it raises instead of raising them: one supplier's failure
+    (an object store's error, a crash of its own) fails that supplier alone."""
+
+    def guarded(item):
+        try:
+            return work(item)
+        except errors as exc:
+            return exc
+
+    return guarded
+
+
 def publish_supplier_feeds(
     store: LakeStore,
     only: list[str] | None = None,
@@ -196,14 +210,23 @@ def publish_supplier_feeds(
         say(f"supplier feeds: {days.describe()}")
     tables = feed_tables(store)
     feeds = feed_store(store)
-    sweep(feeds.store, feeds.path(STAGING))  # earlier runs' left-overs
     say(f"supplier feeds: staging {count(len(suppliers))} suppliers' feeds as of {days.as_of_day}")
-    staged = each(
-        lambda s: stage_feed(store, s, tables.rows_of(s), tables.scorecard_of(s)),
+    staged = []
+    for sid, done in zip(
         suppliers,
-        "supplier feeds: staged",
-        say,
-    )
+        each(
+            alone(lambda s: stage_feed(store, s, tables.rows_of(s), tables.scorecard_of(s)), PublishRefused),
+            suppliers,
+            "supplier feeds: staged",
+            say,
+        ),
+        strict=True,
+    ):
+        if isinstance(done, PublishRefused):  # its version is published with other files: it alone is held
+            outcome.held[sid] = str(done)
+            _hold(sid, outcome.held[sid], store)
+        else:
+            staged.append(done)
     outcome.seconds["stage"] = time.perf_counter() - clock
     try:
         clock = time.perf_counter()
@@ -214,15 +237,9 @@ def publish_supplier_feeds(
         stored = load_result(store, gate.result.path)  # what publishing trusts: the result as stored
         coverage = feed_coverage(store)
         passing = [f for f in staged if gate.passed(f.supplier_id)]
-
-        def publish(feed):  # a supplier whose publication fails (a crash, an object store's error) fails alone
-            try:
-                return publish_feed(
-                    store, feed, gate, days.held_back, stored, coverage, tables.rows_of(feed.supplier_id)
-                )
-            except Exception as exc:
-                return exc
-
+        publish = alone(
+            lambda f: publish_feed(store, f, gate, days.held_back, stored, coverage, tables.rows_of(f.supplier_id))
+        )
         for feed, done in zip(passing, each(publish, passing, "supplier feeds: published", say), strict=True):
             if isinstance(done, Exception):
                 why = f"its publication failed ({type(done).__name__}: {done}); the next run completes it"
@@ -244,8 +261,9 @@ def publish_supplier_feeds(
                     data_docs=gate.result.docs,
                 )
         outcome.seconds["publish"] = time.perf_counter() - clock
-    finally:
-        each(lambda f: discard_staged(store, f), staged, "supplier feeds: staging cleared", lambda _line: None)
+    finally:  # the versions this run staged and did not publish (held, or the run failed) go
+        unpublished = [f for f in staged if f.written and f.supplier_id not in outcome.feeds]
+        each(lambda f: discard_unpublished(feeds, f.folder), unpublished, "supplier feeds: discarded", lambda _: None)
     clock = time.perf_counter()
     record_outcomes(
         store,

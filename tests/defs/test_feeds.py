@@ -143,7 +143,7 @@ def test_a_bad_feed_is_held_alone_its_previous_stays_and_the_others_publish(
         assert read_feed(lake, name).column("suggested_qty").to_pylist() == [300] * SUPPLIERS[name]
     (held,) = [r for r in lake.read_table(feeds.outcomes_path(DAY)).to_pylist() if r["outcome"] == "held"]
     assert held["supplier_id"] == "SUP002" and expected in held["reason"]
-    assert not lake.list_files("feeds/_staging", recursive=True)
+    assert lake.list_dirs("feeds/SUP002") == [previous]  # no unpublished version left behind
 
 
 def test_a_crash_between_write_and_publish_shows_no_partial_feed_and_the_next_run_completes(
@@ -156,7 +156,7 @@ def test_a_crash_between_write_and_publish_shows_no_partial_feed_and_the_next_ru
     write_mart(lake, mart_table(two, suggested_qty=300))
 
     def crash(*args):
-        raise RuntimeError("simulated crash: the files are copied, the manifest is not written")
+        raise RuntimeError("simulated crash: the files are staged, the manifest is not written")
 
     monkeypatch.setattr(feeds, "write_manifest", crash)
     crashed = run_feeds(lake, instance)

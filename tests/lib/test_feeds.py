@@ -21,7 +21,6 @@ from orchestration.lib.feeds import (
     FEED,
     InvalidSupplierId,
     PublishRefused,
-    discard_staged,
     feed_rows,
     latest_manifest,
     publish_feed,
@@ -56,10 +55,7 @@ def passed_gate(store: LakeStore, staged, supplier: str | None = None, failed=()
 
 def publish(store: LakeStore, supplier: str):
     staged = stage_feed(store, supplier, feed_rows(store, supplier))
-    try:
-        return publish_feed(store, staged, passed_gate(store, staged))
-    finally:
-        discard_staged(store, staged)
+    return publish_feed(store, staged, passed_gate(store, staged))
 
 
 def snapshot(store: LakeStore, prefix: str) -> dict[str, bytes]:
@@ -168,7 +164,8 @@ def test_a_published_feed_has_a_manifest_with_checksums_time_range_and_its_gate(
     assert manifest["validation"]["success"] and manifest["validation"]["outcome"] == "passed"
     assert lake.exists(manifest["validation"]["result"]) and manifest["code_version"]
     assert verify_feed(lake, "SUP001") == []
-    assert not lake.list_files("feeds/_staging", recursive=True)
+    assert lake.list_dirs("feeds/SUP001") == [published.version]  # staged in place: no copy anywhere else
+    assert lake.list_dirs("feeds") == ["SUP001"]
 
 
 GATE_PROBLEMS = {
@@ -184,7 +181,7 @@ def test_publishing_needs_a_gate_result_that_passed_for_these_very_files(lake, p
     staged = stage_feed(lake, "SUP001", feed_rows(lake, "SUP001"))
     with pytest.raises(PublishRefused):
         publish_feed(lake, staged, passed_gate(lake, staged, **GATE_PROBLEMS[problem]))
-    assert not lake.exists("feeds/SUP001")
+    assert not lake.list_files("feeds/SUP001", recursive=True)  # the refused version is removed
 
 
 def test_a_staged_file_changed_after_its_gate_passed_is_not_published(lake):
@@ -194,7 +191,7 @@ def test_a_staged_file_changed_after_its_gate_passed_is_not_published(lake):
     lake.write_bytes(staged.path(feeds.CSV_FILE), BOM + b"supplier_id\nSUP002\n")
     with pytest.raises(PublishRefused, match="changed after its gate passed"):
         publish_feed(lake, staged, gate)
-    assert not lake.exists("feeds/SUP001")
+    assert not lake.list_files("feeds/SUP001", recursive=True)
 
 
 def test_publishing_the_same_data_again_changes_nothing(lake):
@@ -246,16 +243,110 @@ def _age(lake: LakeStore, folder: str, hours: float) -> None:
 def test_left_overs_of_killed_runs_are_swept_once_they_are_old(lake):
     write_feed_lake(lake, {"SUP001": 2})
     lake.write_bytes("feeds/SUP001/2026-11-20_deadbeef0000/replenishment.parquet", b"half")
-    lake.write_bytes("feeds/_staging/SUP001/2026-11-20_deadbeef0000/replenishment.csv", b"half")
     lake.write_bytes("feeds/SUP001/2026-11-20_cafe00000000/replenishment.parquet", b"another run, just now")
     _age(lake, "feeds/SUP001/2026-11-20_deadbeef0000", hours=2)
-    _age(lake, "feeds/_staging/SUP001/2026-11-20_deadbeef0000", hours=2)
     from orchestration.lib.supplier_feeds import publish_supplier_feeds
 
     published = publish_supplier_feeds(lake, docs=False).feeds["SUP001"]
     assert lake.list_dirs("feeds/SUP001") == sorted([published.version, "2026-11-20_cafe00000000"])
-    assert not lake.exists("feeds/_staging/SUP001/2026-11-20_deadbeef0000")
     assert published_versions(lake, "SUP001") == [published.version]
+
+
+def files_and_times(store: LakeStore, prefix: str) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``prefix``: its bytes and its modification time, to the nanosecond."""
+    return {
+        f.path: (store.read_bytes(f.path), os.stat(store.fs_path(f.path)).st_mtime_ns)
+        for f in store.list_files(prefix, recursive=True)
+    }
+
+
+def test_a_version_published_before_is_not_staged_again_not_a_byte_nor_a_modification_time(lake):
+    from orchestration.lib.supplier_feeds import publish_supplier_feeds
+
+    write_feed_lake(lake, {"SUP001": 2, "SUP002": 1})
+    first = publish_supplier_feeds(lake, docs=False)
+    before = files_and_times(lake, "feeds")
+    staged = stage_feed(lake, "SUP001", feed_rows(lake, "SUP001"))
+    assert staged.version == first.feeds["SUP001"].version and staged.written is False
+    again = publish_supplier_feeds(lake, docs=False)
+    assert sorted(again.unchanged) == ["SUP001", "SUP002"] and not again.published and not again.held
+    assert files_and_times(lake, "feeds") == before  # the versions and latest.json, untouched
+
+
+def test_a_published_version_whose_manifest_lists_other_files_is_never_written_over(lake, monkeypatch):
+    from orchestration.lib import supplier_feeds
+    from orchestration.lib.supplier_feeds import publish_supplier_feeds
+
+    monkeypatch.setattr(supplier_feeds, "alert", lambda message, **fields: None)
+    write_feed_lake(lake, {"SUP001": 2, "SUP002": 1})
+    version = publish_supplier_feeds(lake, docs=False).feeds["SUP001"].version
+    path = f"feeds/SUP001/{version}/manifest.json"
+    manifest = json.loads(lake.read_bytes(path))
+    manifest["files"]["replenishment.csv"]["sha256"] = "0" * 64  # the same Parquet, another CSV
+    lake.write_bytes(path, json.dumps(manifest).encode())
+    before = files_and_times(lake, "feeds/SUP001")
+    with pytest.raises(PublishRefused, match="is published with other files than this run staged for SUP001"):
+        stage_feed(lake, "SUP001", feed_rows(lake, "SUP001"))
+    run = publish_supplier_feeds(lake, docs=False)
+    assert list(run.held) == ["SUP001"] and run.unchanged == ["SUP002"]  # held alone
+    assert files_and_times(lake, "feeds/SUP001") == before
+
+
+def test_a_supplier_held_on_its_first_feed_leaves_no_folder_behind(lake, monkeypatch):
+    from orchestration.lib import supplier_feeds
+    from orchestration.lib.supplier_feeds import publish_supplier_feeds
+
+    monkeypatch.setattr(supplier_feeds, "alert", lambda message, **fields: None)
+    mart = write_feed_lake(lake, {"SUP001": 2, "SUP002": 3})
+    bad = [-5 if s == "SUP002" else 7 for s in mart.column("supplier_id").to_pylist()]
+    write_mart(lake, mart.set_column(mart.schema.get_field_index("suggested_qty"), "suggested_qty", pa.array(bad)))
+    run = publish_supplier_feeds(lake, docs=False)
+    assert run.published == ["SUP001"] and list(run.held) == ["SUP002"]
+    assert not lake.list_files("feeds/SUP002", recursive=True) and latest_manifest(lake, "SUP002") is None
+
+
+def test_a_run_killed_after_staging_leaves_the_previous_feeds_whole_and_the_next_run_publishes(lake):
+    """What a kill between staging and the manifests leaves: every supplier's new version staged
+    in its folder, without a manifest. Readers still get the previous feeds, whole."""
+    from orchestration.lib.supplier_feeds import feed_tables, publish_supplier_feeds
+
+    config = {"SUP001": 2, "SUP002": 1}
+    write_feed_lake(lake, config)
+    first = publish_supplier_feeds(lake, docs=False)
+    write_mart(lake, mart_table(config, suggested_qty=300))
+    tables = feed_tables(lake)
+    killed = {s: stage_feed(lake, s, tables.rows_of(s), tables.scorecard_of(s)) for s in config}
+    for supplier, staged in killed.items():
+        previous = first.feeds[supplier].version
+        assert staged.version != previous and lake.exists(staged.path(feeds.PARQUET_FILE))
+        assert published_versions(lake, supplier) == [previous] and verify_feed(lake, supplier) == []
+        assert latest_manifest(lake, supplier)["version"] == previous
+        assert read_feed(lake, supplier).column("suggested_qty").to_pylist() == [200] * config[supplier]
+    following = publish_supplier_feeds(lake, docs=False)
+    assert sorted(following.published) == sorted(config) and not following.held
+    for supplier, staged in killed.items():
+        assert latest_manifest(lake, supplier)["version"] == staged.version and verify_feed(lake, supplier) == []
+        assert read_feed(lake, supplier).column("suggested_qty").to_pylist() == [300] * config[supplier]
+        assert sorted(published_versions(lake, supplier)) == sorted([first.feeds[supplier].version, staged.version])
+
+
+def test_switching_back_to_an_older_version_checks_its_files_first(lake):
+    write_feed_lake(lake, {"SUP001": 2})
+    first = publish(lake, "SUP001")
+    write_mart(lake, mart_table({"SUP001": 2}, suggested_qty=300))
+    publish(lake, "SUP001")
+    write_mart(lake, mart_table({"SUP001": 2}))  # the first data again: its version, published before
+    lake.write_bytes(f"{first.folder}/{feeds.CSV_FILE}", BOM + b"tampered\n")
+    staged = stage_feed(lake, "SUP001", feed_rows(lake, "SUP001"))
+    assert staged.version == first.version and not staged.written
+    with pytest.raises(PublishRefused, match="changed after its gate passed"):
+        publish_feed(lake, staged, passed_gate(lake, staged))
+    second = latest_manifest(lake, "SUP001")["version"]
+    assert second != first.version and sorted(published_versions(lake, "SUP001")) == sorted([first.version, second])
+    lake.write_bytes(f"{first.folder}/{feeds.CSV_FILE}", feeds.csv_bytes(feed_rows(lake, "SUP001")))
+    back = publish_feed(lake, staged, passed_gate(lake, staged))
+    assert back.changed and latest_manifest(lake, "SUP001")["version"] == first.version
+    assert verify_feed(lake, "SUP001") == []
 
 
 def test_the_order_lines_window_covers_the_last_28_days_as_far_as_history_goes(lake):
@@ -283,7 +374,7 @@ def test_the_feed_cycle_runs_the_same_on_s3(s3_lake):
     assert published.manifest_path == f"feeds/SUP002/{published.version}/manifest.json"
     assert verify_feed(s3_lake, "SUP002") == []
     assert read_feed(s3_lake, "SUP002").column("supplier_id").to_pylist() == ["SUP002"]
-    assert not s3_lake.list_files("feeds/_staging", recursive=True)
+    assert s3_lake.list_dirs("feeds") == ["SUP002"] and s3_lake.list_dirs("feeds/SUP002") == [published.version]
 
 
 def test_feeds_can_be_published_under_a_root_of_their_own(lake, tmp_path, monkeypatch):
@@ -293,7 +384,7 @@ def test_feeds_can_be_published_under_a_root_of_their_own(lake, tmp_path, monkey
     write_feed_lake(lake, {"SUP001": 2, "SUP002": 1})
     published = publish(lake, "SUP001")
     assert published.uri == f"{root}/SUP001/{published.version}"
-    assert (root / "SUP001" / "latest.json").exists() and not list((root / "_staging").rglob("*.*"))
+    assert sorted(p.name for p in (root / "SUP001").iterdir()) == [published.version, "latest.json"]
     assert not lake.exists("feeds") and lake.list_files(f"gates/supplier_replenishment/{DAY.isoformat()}")
     assert feeds.published_suppliers(lake) == ["SUP001"] and verify_feed(lake, "SUP001") == []
     assert read_feed(lake, "SUP001").num_rows == 2
@@ -480,6 +571,6 @@ def test_one_run_gates_every_supplier_at_once_and_a_held_supplier_holds_back_nob
     for supplier in ("SUP001", "SUP003"):
         manifest = latest_manifest(lake, supplier)
         assert manifest["validation"]["result"] == second.gate.result.path and verify_feed(lake, supplier) == []
-    assert not lake.list_files("feeds/_staging", recursive=True)
+    assert lake.list_dirs("feeds/SUP002") == [kept]  # its staged version is gone with it
     only = publish_supplier_feeds(lake, only=["SUP003"], docs=False)  # one supplier, on demand
     assert only.unchanged == ["SUP003"] and only.suppliers == 1

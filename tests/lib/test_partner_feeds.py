@@ -71,7 +71,8 @@ def test_every_partner_is_gated_in_one_validation_and_published_with_its_manifes
         assert set(manifest["files"]) == {f"{s}.{ext}" for s in SECTIONS for ext in ("parquet", "csv")}
         for section in SECTIONS:
             assert read_partner_feed(lake, partner, section).equals(own_rows(tables, section, partner))
-    assert not lake.list_files("partner_feeds/_staging", recursive=True)  # the run's staging is gone
+        assert lake.list_dirs(f"partner_feeds/{partner}") == [manifest["version"]]  # staged in place, no copy
+    assert lake.list_dirs("partner_feeds") == sorted(PARTNERS)
 
 
 def test_the_same_data_twice_is_the_same_version_and_nothing_is_rewritten(lake):
@@ -99,6 +100,7 @@ def test_one_failing_partner_is_held_with_its_rows_and_the_others_publish(lake, 
         {"file_partner_id": "P00002", "sell_through": 1.5}
     ]
     assert held["published_version"] == kept
+    assert lake.list_dirs("partner_feeds/P00002") == [kept]  # its held version's folder is gone
     assert read_partner_feed(lake, "P00001", "assortment_gaps").equals(own_rows(tables, "assortment_gaps", "P00001"))
     assert "1 partner feed(s) held by the gate" in caplog.text and "P00002" in caplog.text
     fixed = write_partner_marts(lake, PARTNERS)
