@@ -549,6 +549,7 @@ def publish_feed(
     stored: GateResult | None = None,
     coverage: dict | None = None,
     rows: pa.Table | None = None,
+    scorecard: pa.Table | None = None,
 ) -> PublishedFeed:
     """Publish a staged feed, but only if the stored gate result passed it, for these bytes.
 
@@ -559,8 +560,9 @@ def publish_feed(
     previous feed published and whole; the next run completes the publication. ``held_back``
     are newer days of order lines the feed is published without (:attr:`InputDays.held_back`);
     its manifest names them and why. ``coverage``: :func:`feed_coverage` of the lake, once per run;
-    ``rows``: the rows the staged Parquet was written from, when the caller holds them (the
-    files' checksums are checked first), so the manifest need not read them back.
+    ``rows`` and ``scorecard``: the rows the staged Parquet and scorecard were written from, when
+    the caller holds them (the files' checksums are checked first), so the manifest need not
+    read them back.
     """
     stored = stored or load_result(store, gate.result.path)
     feeds = feed_store(store)
@@ -572,7 +574,7 @@ def publish_feed(
         version,
         staged.files,
         stored,
-        lambda: build_manifest(store, staged, gate, stored, held_back, coverage, rows),
+        lambda: build_manifest(store, staged, gate, stored, held_back, coverage, rows, scorecard),
     )
     if changed:  # a crashed publication's left-overs are looked for when a version is published, not daily
         sweep_unpublished(feeds.store, feeds.path(sid), keep=version)
@@ -647,8 +649,11 @@ def build_manifest(
     held_back: tuple[MissingDay, ...] = (),
     coverage: dict | None = None,
     rows: pa.Table | None = None,
+    scorecard: pa.Table | None = None,
 ) -> dict:
     """What a published feed is: its files and checksums, its time range, what let it through."""
+    if SCORECARD_FILE in staged.files and scorecard is None:
+        scorecard = feeds_table(store, staged, SCORECARD_FILE)
     rows = rows if rows is not None else read_staged(store, staged)
     as_of = _day_range(rows, "as_of_day")
     order_by = _day_range(rows, "order_by_day")
@@ -678,11 +683,7 @@ def build_manifest(
         },
         # the sources this platform does not deliver, and what they leave at zero
         **(coverage if coverage is not None else feed_coverage(store)),
-        **(
-            {"scorecard": scorecard_summary(feeds_table(store, staged, SCORECARD_FILE))}
-            if SCORECARD_FILE in staged.files
-            else {}
-        ),
+        **({"scorecard": scorecard_summary(scorecard)} if SCORECARD_FILE in staged.files else {}),
         "incomplete_days": [d.record() for d in held_back],
         "code_version": code_version(),
         "validation": {
@@ -717,7 +718,8 @@ def scorecard_summary(rows: pa.Table) -> dict:
     top reasons, over the scorecard's days; and the feed's own outcomes."""
     per_source: dict[str, dict] = {}
     reasons: dict[str, dict[str, int]] = {}
-    for row in rows.to_pylist():
+    summed = ["source", "delivery_status", "minutes_late", "accepted_rows", "quarantined_rows", "top_reasons"]
+    for row in rows.select(summed).to_pylist():  # not the other columns: their timestamps cost the most to convert
         entry = per_source.setdefault(
             row["source"],
             {

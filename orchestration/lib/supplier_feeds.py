@@ -238,7 +238,16 @@ def publish_supplier_feeds(
         coverage = feed_coverage(store)
         passing = [f for f in staged if gate.passed(f.supplier_id)]
         publish = alone(
-            lambda f: publish_feed(store, f, gate, days.held_back, stored, coverage, tables.rows_of(f.supplier_id))
+            lambda f: publish_feed(
+                store,
+                f,
+                gate,
+                days.held_back,
+                stored,
+                coverage,
+                tables.rows_of(f.supplier_id),
+                tables.scorecard_of(f.supplier_id),
+            )
         )
         for feed, done in zip(passing, each(publish, passing, "supplier feeds: published", say), strict=True):
             if isinstance(done, Exception):
