@@ -442,7 +442,7 @@ def test_a_failing_dbt_test_publishes_nothing_and_keeps_the_last_good_marts(loca
 def test_every_supplier_gets_a_gated_feed_and_the_feeds_add_up_to_the_mart(local_run):
     import pyarrow as pa
 
-    from orchestration.lib.feeds import latest_manifest, read_feed, supplier_ids, verify_feed
+    from orchestration.lib.feeds import latest_manifest, published_versions, read_feed, supplier_ids, verify_feed
 
     store, _, results = local_run
     checks = {
@@ -461,13 +461,13 @@ def test_every_supplier_gets_a_gated_feed_and_the_feeds_add_up_to_the_mart(local
         assert manifest["supplier_id"] == supplier and manifest["validation"]["success"], supplier
         assert store.exists(manifest["validation"]["result"]) and manifest["validation"]["docs"].endswith(".html")
         assert verify_feed(store, supplier) == [], supplier  # every checksum in the manifest holds
+        assert store.list_dirs(f"feeds/{supplier}") == published_versions(store, supplier)  # none left unpublished
         rows = read_feed(store, supplier)
         assert rows.num_rows == manifest["rows"] and set(rows.column("supplier_id").to_pylist()) == {supplier}
         feeds.append(rows)
     union = pa.concat_tables(feeds).sort_by("sku")
     mart = store.read_table("marts/supplier_replenishment/part-0.parquet")
     assert union.equals(mart.select(union.column_names).sort_by("sku"))
-    assert not store.list_files("feeds/_staging", recursive=True)
 
 
 def test_every_supplier_sees_its_own_delivery_scorecard_and_the_ledger_adds_up_to_bronze(local_run):
