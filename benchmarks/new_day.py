@@ -9,7 +9,10 @@ names under ``marts/``), the build file (``.build/``) and the rest (bronze, feed
 A hard link (a mart's fixed name for a file already stored) writes no byte and is counted
 once. On S3 every added or changed object is an upload of its size (the fixed names are
 server-side copies, counted apart). ``--s3`` runs the same on moto's S3 server on 127.0.0.1,
-ingesting a day at a time (moto's server fails under parallel uploads).
+ingesting a day at a time (moto's server fails under parallel uploads), and the new day on
+an empty state folder, as a new cloud task: ``new_task`` says what it took to put the build
+file together from the lake's pieces and whether the build was incremental; ``build`` in
+``new_day_written`` is the pieces of the build file the new day sent, ``build_file`` its size.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from benchmarks.common import PROJECT, ensure_demo, run_child
+from orchestration.lib.warehouse import Warehouse
 
 LAKE = PROJECT / ".bench" / "new-day" / "lake"
 
@@ -76,6 +81,32 @@ def _lake_bytes(files: dict[str, tuple], area: str) -> int:
     return sum(v[0] for p, v in files.items() if _area(p) == area)
 
 
+def _new_task(store, lake: str) -> dict:
+    """On S3 the new day runs as a new cloud task does, on an empty state folder: the build
+    it starts from is put together from the lake's pieces; what that took and what it plans."""
+    from orchestration.defs.transform.assets import PROJECT
+    from orchestration.defs.transform.project import models_fingerprint
+    from orchestration.lib.coverage import absent_sources, plan_coverage
+    from orchestration.lib.landing import bronze_stamps
+    from orchestration.lib.sources import canonical_sources, load_sources
+
+    os.environ["SUPPLYLOOP_STATE"] = str(Path(os.environ["SUPPLYLOOP_STATE"]).with_name("state-new-task"))
+    shutil.rmtree(os.environ["SUPPLYLOOP_STATE"], ignore_errors=True)
+    warehouse = Warehouse(store)
+    started = time.perf_counter()
+    warehouse.prepare()
+    seconds = time.perf_counter() - started
+    coverage = plan_coverage(PROJECT, absent_sources(store, load_sources(), canonical_sources()))
+    plan = warehouse.plan(
+        bronze_stamps(store, list(load_sources().values())), coverage.fingerprint(models_fingerprint())
+    )
+    return {
+        "prepared_bytes": warehouse.build_path.stat().st_size if warehouse.build_path.exists() else 0,
+        "prepare_seconds": round(seconds, 2),
+        "plan": "full" if plan.full else f"incremental: {len(plan.days)} day(s)",
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lake", default=str(LAKE))
@@ -119,9 +150,11 @@ def main() -> int:
         first = run_child("benchmarks.marts", "ours", "--lake", lake)  # the history but its last day, in full
         for source in sources:
             ingest_day(store, source, days[-1])
+        new_task = _new_task(store, lake) if args.s3 else None
         before = snapshot(store)
         day = run_child("benchmarks.marts", "ours", "--lake", lake)  # the new day, incrementally
         after = snapshot(store)
+        build_file = Warehouse(store).build_path.stat().st_size
     finally:
         if server is not None:
             server.stop()
@@ -132,6 +165,8 @@ def main() -> int:
         "days": len(days),
         "ok": first["ok"] and day["ok"],
         "new_day_written": areas,
+        "build_file": build_file,
+        "new_task": new_task,
         "published_in_lake": {a: _lake_bytes(after, a) for a in ("catalog", "warehouse", "marts", "build")},
     }
     print(json.dumps(result, indent=1), file=sys.stderr)

@@ -303,6 +303,18 @@ class LakeStore:
         with self.atomic_output(rel) as out:
             out.write(data)
 
+    def put_new(self, rel: str, data: bytes) -> None:
+        """Write a file that is new under its name (named by its content, say), all at once.
+
+        On S3 a single PUT, with no temporary object to copy and delete: S3 shows an object
+        only once it is whole. Locally through :meth:`atomic_output`.
+        """
+        if not self.is_s3:
+            self.write_bytes(rel, data)
+            return
+        with self.fs.open_output_stream(self.fs_path(rel)) as out:
+            out.write(data)
+
     @contextmanager
     def parquet_writer(self, rel: str, schema: pa.Schema) -> Iterator[ParquetSink]:
         """A Parquet file written batch by batch and published atomically when the block ends."""

@@ -28,9 +28,15 @@ credentials (:func:`s3_secret_sql`, README "BI tools").
 
 What a build read (bronze partitions and the models' fingerprint) is recorded inside the
 build file itself (``_supplyloop.build_record``), so the record always describes the data
-next to it. The build file lives in the lake (``<lake>/.build/warehouse.duckdb``; on S3 a
-copy is kept there after every build), so a machine that starts empty (a new cloud task)
-builds incrementally from it instead of rebuilding every day.
+next to it. The build file lives in the lake, so a machine that starts empty (a new cloud
+task) builds incrementally from it instead of rebuilding every day: on a local lake dbt
+builds in ``<lake>/.build/warehouse.duckdb`` itself; on S3 the machine builds on its own disk
+and keeps the file in the lake as pieces named by their content, DuckDB's headers and each
+of its 256 KiB blocks (``.build/pieces/<sha256>``, listed in ``.build/warehouse.pieces.json``).
+A new day sends only the pieces the lake lacks: the blocks it changed, 28-36% of the small
+demo's file, where 5 MiB parts of the file (a multipart upload's smallest) are 86-100%
+changed, DuckDB's changed blocks being spread over it. A kept build that does not
+check out against its list is not used: the next build is then a full one.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -48,7 +56,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from orchestration.lib.lake import LakeStore
+from orchestration.lib.lake import TMP_MARK, LakeStore
 from orchestration.lib.landing import SNAPSHOT
 from orchestration.lib.locks import lake_lock
 from orchestration.lib.paths import PROJECT_ROOT, TRANSFORMS_DIR
@@ -67,6 +75,13 @@ RETIRED_KEPT_S = 24 * 3600
 EXPORT_DAYS_BEFORE = 7
 # the whole build (what BI tools do not see: staging, intermediate, the build's record)
 BUILD = ".build/warehouse.duckdb"
+# on S3, the build as pieces named by their content, and the list of them that makes the file
+PIECES = ".build/pieces"
+PIECE_LIST = ".build/warehouse.pieces.json"
+# a DuckDB file is its headers (3 x 4 KiB), then blocks of 256 KiB (its default block size): a
+# piece is one of them, so a block the build left as it was is a piece the lake holds already
+HEADER_BYTES, BLOCK_BYTES = 3 * 4096, 256 * 1024
+FETCH_WORKERS = 8
 MARTS_SCHEMA = "marts"
 RECORD_SCHEMA, RECORD_TABLE = "_supplyloop", "_supplyloop.build_record"
 # dbt's parse cache, and where builds on S3 keep it in the lake: their machines start empty
@@ -247,11 +262,14 @@ class Warehouse:
         lake go one at a time, whichever Dagster instance runs them (:mod:`orchestration.lib.locks`)."""
         return lake_lock(self.store, "warehouse", "the warehouse", run_id=run_id, say=say)
 
-    def prepare(self) -> None:
+    def prepare(self, say=None) -> None:
         """Start the build from the lake's build file when this machine has no build yet.
 
-        On S3 the machine also gets dbt's parse cache from the lake, so a new task does not
-        parse the whole project again (dbt discards a cache made for other settings).
+        On S3 the file is put together from its pieces (:meth:`_keep_pieces`); a copy that
+        does not check out is not used (``say`` tells why): the build is then a full one,
+        as on a machine with no build at all. The machine also gets dbt's parse cache from
+        the lake, so a new task does not parse the whole project again (dbt discards a cache
+        made for other settings).
         """
         self.build_path.parent.mkdir(parents=True, exist_ok=True)
         cache = self.dbt_target_path / PARSE_CACHE_FILE
@@ -265,10 +283,40 @@ class Warehouse:
         if not cache.exists() and image_cache.exists():
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_bytes(image_cache.read_bytes())
-        if self.build_path.exists() or self._build_is_in_the_lake or not self.store.exists(BUILD):
+        if self.build_path.exists() or self._build_is_in_the_lake:
             return
-        with self.store.open_input(BUILD) as src, open(self.build_path, "wb") as dst:
-            shutil.copyfileobj(src, dst, length=8 << 20)
+        tmp = self.build_path.with_name(f".{self.build_path.name}{TMP_MARK}{uuid.uuid4().hex[:12]}")
+        try:
+            if self.store.exists(PIECE_LIST):
+                self._fetch_pieces(tmp)
+            elif self.store.exists(BUILD):  # the whole file, as builds before the pieces kept it
+                with self.store.open_input(BUILD) as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst, length=8 << 20)
+            else:
+                return
+            tmp.replace(self.build_path)
+        except (FileNotFoundError, ValueError, KeyError, TypeError) as error:  # the plan sees no build: a full one
+            if say is not None:
+                say(f"the build kept in the lake cannot be used ({error}): this build starts anew, in full")
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _fetch_pieces(self, target: Path) -> None:
+        """The build file from its pieces in the lake (:meth:`_keep_pieces`), each checked
+        against its name and the whole against the list's size and digest: a piece missing or
+        not what its name says raises, and no file is left to start an incremental build from."""
+        listed = json.loads(self.store.read_bytes(PIECE_LIST))
+        names, whole = listed["pieces"], hashlib.sha256()
+        with ThreadPoolExecutor(FETCH_WORKERS) as pool, open(target, "wb") as out:
+            for start in range(0, len(names), 4 * FETCH_WORKERS):  # a few MiB in memory at a time
+                batch = names[start : start + 4 * FETCH_WORKERS]
+                for name, data in zip(batch, pool.map(lambda n: self.store.read_bytes(f"{PIECES}/{n}"), batch)):
+                    if hashlib.sha256(data).hexdigest() != name:
+                        raise ValueError(f"{self.store.uri(f'{PIECES}/{name}')} does not hold what its name says")
+                    whole.update(data)
+                    out.write(data)
+        if target.stat().st_size != listed["size"] or whole.hexdigest() != listed["sha256"]:
+            raise ValueError(f"the pieces listed in {self.store.uri(PIECE_LIST)} do not make the file it describes")
 
     def start_over(self) -> None:
         """Before a full build: an empty build file instead of the last build's.
@@ -318,8 +366,9 @@ class Warehouse:
                 return None
         return json.loads(row[0]) if row else None
 
-    def record(self, bronze: dict[str, dict[str, float]], models: str) -> None:
-        """Remember in the build what bronze it read, and with which models, for the next plan.
+    def record(self, bronze: dict[str, dict[str, float]], models: str) -> int:
+        """Remember in the build what bronze it read, and with which models, for the next plan;
+        returns the bytes of the build sent to the lake (none on a local lake).
 
         Called once the build is published: a build killed before leaves the last record,
         so the next one rebuilds (and publishes) the same days again. On S3 the build, record
@@ -332,11 +381,44 @@ class Warehouse:
             con.execute(
                 f"CREATE OR REPLACE TABLE {RECORD_TABLE} AS SELECT {sql_string(record)}::VARCHAR AS record, now() AS built_at"
             )
+            con.execute("CHECKPOINT")  # everything in the file itself, no write-ahead log beside it
         cache = self.dbt_target_path / PARSE_CACHE_FILE
         if self.store.is_s3 and cache.exists():
             self.store.write_bytes(PARSE_CACHE, cache.read_bytes())
         if not self._build_is_in_the_lake:
-            self._upload(self.build_path, BUILD)
+            return self._keep_pieces()
+        return 0
+
+    def _keep_pieces(self) -> int:
+        """Keep the build file in the lake as pieces named by their content; returns the bytes
+        sent.
+
+        A piece is DuckDB's headers or one of its 256 KiB blocks (:data:`BLOCK_BYTES`), stored
+        at ``.build/pieces/<sha256>`` unless the lake holds it already: a new day changes
+        the blocks of what it appended and of the tables rebuilt whole, and sends those alone
+        (28-36% of the file at the small demo, where 5 MiB parts of a multipart upload would
+        send 86-100%). The list of pieces (:data:`PIECE_LIST`, with the file's size
+        and digest) is written after every piece it names, in one step; the pieces no list
+        names any more are removed after it. A build killed on the way leaves the previous
+        list and every piece it names; a list or piece that lies fails :meth:`prepare`'s
+        checks, so at worst the next machine builds in full.
+        """
+        stored = {f.name for f in self.store.list_files(PIECES)}
+        names, whole, sent = [], hashlib.sha256(), 0
+        for data in _pieces(self.build_path):
+            name = hashlib.sha256(data).hexdigest()
+            whole.update(data)
+            names.append(name)
+            if name not in stored:
+                self.store.put_new(f"{PIECES}/{name}", data)
+                stored.add(name)
+                sent += len(data)
+        listed = {"size": self.build_path.stat().st_size, "sha256": whole.hexdigest(), "pieces": names}
+        self.store.write_bytes(PIECE_LIST, json.dumps(listed).encode())
+        for name in stored - set(names):
+            self.store.delete(f"{PIECES}/{name}")
+        self.store.delete(BUILD)  # the whole file, as builds before the pieces kept it
+        return sent
 
     @property
     def export_dir(self) -> Path:
@@ -568,9 +650,14 @@ class Warehouse:
             self.store.write_bytes(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
         return sorted(removed)
 
-    def _upload(self, path: Path, rel: str) -> None:
-        with open(path, "rb") as src, self.store.atomic_output(rel) as out:
-            shutil.copyfileobj(src, out, length=8 << 20)
+
+def _pieces(path: Path) -> Iterator[bytes]:
+    """A DuckDB file as its headers, then its blocks, one at a time (:data:`BLOCK_BYTES`)."""
+    with open(path, "rb") as f:
+        size = HEADER_BYTES
+        while data := f.read(size):
+            yield data
+            size = BLOCK_BYTES
 
 
 def _part_rows(con: duckdb.DuckDBPyConnection, table: str, day_column: str | None) -> dict[str, int]:

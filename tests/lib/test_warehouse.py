@@ -1,5 +1,6 @@
 """The published warehouse: read-only readers in other processes are never broken by a build."""
 
+import json
 import re
 import subprocess
 import sys
@@ -220,6 +221,164 @@ def test_on_s3_a_new_machine_gets_dbts_parse_cache_from_the_lake(s3_lake, tmp_pa
     second = Warehouse(s3_lake)
     second.prepare()
     assert (second.dbt_target_path / "partial_parse.msgpack").read_bytes() == b"parsed"
+
+
+DAY_ROWS = 20_000  # a day of a history big enough for its build file to be many blocks
+
+
+def _build_history(warehouse: Warehouse, days: int) -> None:
+    """A build file of ``days`` days of hard-to-compress rows (about 0.6 MB a day); a later
+    call with more days appends the new ones, as an incremental build does."""
+    warehouse.build_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(warehouse.build_path)) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+        con.execute("CREATE TABLE IF NOT EXISTS marts.daily_demand (day INTEGER, units UBIGINT, note VARCHAR)")
+        built = con.execute("SELECT coalesce(max(day) + 1, 0) FROM marts.daily_demand").fetchone()[0]
+        con.execute(
+            "INSERT INTO marts.daily_demand SELECT range // ?, hash(range), md5(range::VARCHAR) FROM range(?, ?)",
+            [DAY_ROWS, built * DAY_ROWS, days * DAY_ROWS],
+        )
+
+
+def _bronze(days: int) -> dict[str, dict[str, float]]:
+    return {"order_lines": {f"2026-11-{d + 1:02d}": 1.0 for d in range(days)}, "products": {"snapshot": 1.0}}
+
+
+def _uploads(store, since: set | None = None) -> tuple[set, int]:
+    """Every version of every object under the lake's ``.build/`` (the bucket is versioned, as
+    the stack's lake is: each PUT is a version), and the bytes of those not in ``since``."""
+    import boto3
+
+    bucket, _, prefix = store.root[len("s3://") :].partition("/")
+    client = boto3.client("s3", endpoint_url=store.endpoint.url, region_name="us-east-1")
+    versions = {
+        (v["Key"], v["VersionId"]): v["Size"]
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=f"{prefix}/.build/")
+        for v in page.get("Versions", [])
+    }
+    return set(versions), sum(size for version, size in versions.items() if version not in (since or set()))
+
+
+@pytest.fixture
+def versioned_lake(s3_lake):
+    import boto3
+
+    bucket = s3_lake.root[len("s3://") :].split("/")[0]
+    boto3.client("s3", endpoint_url=s3_lake.endpoint.url, region_name="us-east-1").put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    return s3_lake
+
+
+def _rows(path: Path) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("SELECT * FROM marts.daily_demand ORDER BY ALL").fetchall()
+
+
+def _task(lake, tmp_path, monkeypatch, name: str) -> Warehouse:
+    """The warehouse as a cloud task of its own sees it: from an empty state folder."""
+    monkeypatch.setenv("SUPPLYLOOP_STATE", str(tmp_path / name))
+    return Warehouse(lake)
+
+
+def _build_and_record(warehouse: Warehouse, days: int) -> None:
+    _build_history(warehouse, days)
+    warehouse.record(_bronze(days), models="v1")
+
+
+def _planned(warehouse: Warehouse, days: int) -> str | list[str]:
+    """What the next build of ``days`` days redoes: ``full``, or the days."""
+    plan = warehouse.plan(_bronze(days), models="v1")
+    return "full" if plan.full else [d.isoformat() for d in plan.days]
+
+
+def test_on_s3_a_new_day_sends_the_blocks_it_changed_not_the_whole_build_file(versioned_lake, tmp_path, monkeypatch):
+    warehouse = _task(versioned_lake, tmp_path, monkeypatch, "task-1")
+    _build_and_record(warehouse, 10)
+    first, sent_first = _uploads(versioned_lake)
+    assert sent_first >= warehouse.build_path.stat().st_size  # the lake had nothing yet
+    _build_history(warehouse, 11)
+    said = warehouse.record(_bronze(11), models="v1")
+    _, sent = _uploads(versioned_lake, since=first)
+    size = warehouse.build_path.stat().st_size
+    assert size > 5_000_000 and 0 < sent < size / 4, f"a new day sent {sent} bytes of a {size}-byte build file"
+    assert 0 < said <= sent  # what record() says it sent: the pieces (the list of them is the rest)
+    listed = json.loads(versioned_lake.read_bytes(".build/warehouse.pieces.json"))
+    assert sorted({f.name for f in versioned_lake.list_files(".build/pieces")}) == sorted(set(listed["pieces"]))
+
+
+def test_on_s3_a_new_machine_puts_the_build_together_from_its_pieces_and_builds_the_next_day_only(
+    s3_lake, tmp_path, monkeypatch
+):
+    first = _task(s3_lake, tmp_path, monkeypatch, "task-1")
+    for days in (10, 11):
+        _build_and_record(first, days)
+    second = _task(s3_lake, tmp_path, monkeypatch, "task-2")
+    second.prepare()
+    assert second.build_path.read_bytes() == first.build_path.read_bytes()
+    assert _planned(second, 12) == ["2026-11-12"]
+    for warehouse in (first, second):  # each machine builds the next day: the same marts
+        _build_history(warehouse, 12)
+    assert _rows(second.build_path) == _rows(first.build_path)
+
+
+def test_on_s3_a_build_killed_while_its_pieces_go_up_leaves_the_previous_build_for_the_next_machine(
+    s3_lake, tmp_path, monkeypatch
+):
+    first = _task(s3_lake, tmp_path, monkeypatch, "task-1")
+    _build_and_record(first, 10)
+    kept = first.build_path.read_bytes()
+    put_new, puts = s3_lake.put_new, []
+
+    def killed_after_one(rel, data):
+        if puts:
+            raise ConnectionError("the task was stopped")
+        puts.append(rel)
+        put_new(rel, data)
+
+    monkeypatch.setattr(s3_lake, "put_new", killed_after_one)
+    with pytest.raises(ConnectionError):
+        _build_and_record(first, 11)
+    second = _task(s3_lake, tmp_path, monkeypatch, "task-2")
+    second.prepare()
+    assert second.build_path.read_bytes() == kept  # the last build that was kept whole
+    assert _planned(second, 11) == ["2026-11-11"]
+
+
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        (lambda lake, piece: lake.write_bytes(piece, b"\0" * 262144), "does not hold what its name says"),
+        (lambda lake, piece: lake.delete(piece), "Path does not exist"),
+    ],
+    ids=["a piece not what its name says", "a piece gone"],
+)
+def test_on_s3_a_kept_build_that_does_not_check_out_makes_the_next_build_a_full_one(
+    s3_lake, tmp_path, monkeypatch, damage, why
+):
+    _build_and_record(_task(s3_lake, tmp_path, monkeypatch, "task-1"), 10)
+    listed = json.loads(s3_lake.read_bytes(".build/warehouse.pieces.json"))
+    damage(s3_lake, f".build/pieces/{listed['pieces'][3]}")
+    second, said = _task(s3_lake, tmp_path, monkeypatch, "task-2"), []
+    second.prepare(say=said.append)
+    assert not second.build_path.exists() and not list(second.build_path.parent.glob(".*tmp-*"))
+    assert _planned(second, 10) == "full"
+    assert why in said[0] and "in full" in said[0]
+
+
+def test_on_s3_a_machine_starts_from_the_whole_build_file_an_older_version_kept_and_then_keeps_pieces(
+    s3_lake, tmp_path, monkeypatch
+):
+    first = _task(s3_lake, tmp_path, monkeypatch, "task-1")
+    _build(first, 1)
+    first.record(_bronze(10), models="v1")
+    s3_lake.delete(".build/warehouse.pieces.json")
+    s3_lake.write_bytes(".build/warehouse.duckdb", first.build_path.read_bytes())
+    second = _task(s3_lake, tmp_path, monkeypatch, "task-2")
+    second.prepare()
+    assert _planned(second, 10) == []
+    second.record(_bronze(10), models="v1")
+    assert s3_lake.exists(".build/warehouse.pieces.json") and not s3_lake.exists(".build/warehouse.duckdb")
 
 
 def test_the_models_fingerprint_follows_the_models_not_the_data_tests(tmp_path, monkeypatch):

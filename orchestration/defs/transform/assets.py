@@ -195,7 +195,7 @@ def supply_demand_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, store, warehouse: Warehouse):
-    warehouse.prepare()
+    warehouse.prepare(say=context.log.warning)
     bronze = bronze_stamps(store, list(load_sources().values()))
     # a platform may deliver only some sources: what needs a missing one is skipped, with why
     coverage = plan_coverage(PROJECT, absent_sources(store, load_sources(), canonical_sources()))
@@ -230,7 +230,9 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, store, wareho
         )
     exported = warehouse.publish_marts(PARTITIONED_MARTS, plan, dropped=list(coverage.skipped_marts))
     published = warehouse.publish()
-    warehouse.record(bronze, models)  # once published: a build killed before is redone
+    kept = warehouse.record(bronze, models)  # once published: a build killed before is redone
+    if kept:
+        context.log.info(f"the build kept in the lake: {kept / 1e6:.1f} MB of its blocks sent")
     context.log.info(f"published {published}; marts as Parquet: {json.dumps(exported)}")
     extra = _mart_metadata(warehouse, exported, published)
     for event in events:
