@@ -59,6 +59,7 @@ from orchestration.lib.feeds import (
     write_manifest,
 )
 from orchestration.lib.lake import LakeStore
+from orchestration.lib.locks import lake_lock
 from orchestration.lib.progress import count, stderr_line
 from orchestration.lib.settings import partner_feeds_root
 
@@ -353,7 +354,13 @@ class PartnerFeedsRun:
 def publish_partner_feeds(
     store: LakeStore, docs: bool = True, say: Callable[[str], None] = stderr_line
 ) -> PartnerFeedsRun:
-    """Stage every partner's feed, gate them all at once, publish each that passed."""
+    """Stage every partner's feed, gate them all at once, publish each that passed. Runs go
+    one at a time (the lake lock ``partner_feeds``), as the supplier feeds' do."""
+    with lake_lock(store, "partner_feeds", "the partner feeds", say=say):
+        return _publish_partner_feeds(store, docs, say)
+
+
+def _publish_partner_feeds(store: LakeStore, docs: bool, say: Callable[[str], None]) -> PartnerFeedsRun:
     clock = time.perf_counter()
     rows = partner_rows(read_sections(store))
     outcome = PartnerFeedsRun(rows.week_end_day, rejected=[repr(p) for p in rows.rejected])

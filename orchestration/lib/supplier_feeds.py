@@ -49,6 +49,7 @@ from orchestration.lib.feeds import (
     supplier_ids,
 )
 from orchestration.lib.lake import LakeStore
+from orchestration.lib.locks import lake_lock
 from orchestration.lib.progress import count, stderr_line
 
 SHOWN = 5  # held suppliers named in a run's summary line
@@ -189,7 +190,17 @@ def publish_supplier_feeds(
     say: Callable[[str], None] = stderr_line,
 ) -> SupplierFeedsRun:
     """Stage every supplier's feed (or those of ``only``), gate them all at once, publish each
-    that passed; hold and alert the others, each alone. Returns what became of each."""
+    that passed; hold and alert the others, each alone. Returns what became of each.
+
+    Runs go one at a time (the lake lock ``supplier_feeds``): a run removes the unpublished
+    version folders it finds, which must be its own or a dead run's, never a running one's."""
+    with lake_lock(store, "supplier_feeds", "the supplier feeds", say=say):
+        return _publish_supplier_feeds(store, only, docs, say)
+
+
+def _publish_supplier_feeds(
+    store: LakeStore, only: list[str] | None, docs: bool, say: Callable[[str], None]
+) -> SupplierFeedsRun:
     clock = time.perf_counter()
     suppliers, rejected = suppliers_to_feed(store, only)
     days = input_days(store)

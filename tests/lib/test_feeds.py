@@ -574,3 +574,26 @@ def test_one_run_gates_every_supplier_at_once_and_a_held_supplier_holds_back_nob
     assert lake.list_dirs("feeds/SUP002") == [kept]  # its staged version is gone with it
     only = publish_supplier_feeds(lake, only=["SUP003"], docs=False)  # one supplier, on demand
     assert only.unchanged == ["SUP003"] and only.suppliers == 1
+
+
+def test_feed_runs_go_one_at_a_time_so_a_run_never_sweeps_another_runs_staged_folders(lake):
+    """A run removes the unpublished version folders it finds: while another run holds the
+    feeds (here: its folders staged, not yet published), a second run waits for it, then
+    publishes on top of what the first one published."""
+    import threading
+
+    from orchestration.lib.locks import lake_lock
+    from orchestration.lib.supplier_feeds import feed_tables, publish_supplier_feeds
+
+    write_feed_lake(lake, {"SUP001": 2})
+    tables = feed_tables(lake)
+    staged, second = None, []
+    with lake_lock(lake, "supplier_feeds", "the supplier feeds", say=lambda _: None):
+        staged = stage_feed(lake, "SUP001", tables.rows_of("SUP001"), tables.scorecard_of("SUP001"))
+        waiting = threading.Thread(target=lambda: second.append(publish_supplier_feeds(lake, docs=False, say=print)))
+        waiting.start()
+        waiting.join(8)  # far longer than a run for one supplier takes
+        assert waiting.is_alive(), "a second feeds run went ahead while another held the feeds"
+        assert latest_manifest(lake, "SUP001") is None and lake.exists(staged.path(feeds.PARQUET_FILE))
+    waiting.join(60)
+    assert second and second[0].published == ["SUP001"] and verify_feed(lake, "SUP001") == []
