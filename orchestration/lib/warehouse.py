@@ -129,11 +129,16 @@ class BuildPlan:
     days' staging rows are what the last build tested, so the tests of a daily source's
     staging alone (ids, accepted values) look at these days only; tests that also read
     master data, and every model's tests, still see every day.
+
+    ``last_day``: the history's last business day, passed to every build: the definitions that
+    look back a fixed span (transforms/macros/build_window.sql, ``in_trailing_days``) read
+    only that span's partitions, full build or incremental.
     """
 
     full: bool
     days: list[date] = field(default_factory=list)
     bronze_days: list[date] | None = None
+    last_day: date | None = None
 
     def dbt_args(self) -> list[str]:
         # dbt's unit tests check the models' logic on fixed rows, not the data: they run in
@@ -144,15 +149,15 @@ class BuildPlan:
     def dbt_env(self) -> dict[str, str]:
         """The window an incremental build rebuilds, or the history a full one builds by month
         and the days whose bronze changed (transforms/macros/build_window.sql)."""
-        if self.full:
-            env = {}
-            if self.days:
-                env["SUPPLYLOOP_HISTORY_FIRST_DAY"] = self.days[0].isoformat()
-                env["SUPPLYLOOP_HISTORY_LAST_DAY"] = self.days[-1].isoformat()
-            if self.bronze_days is not None:
-                env.update(_day_range("SUPPLYLOOP_BRONZE", self.bronze_days))
-            return env
-        return _day_range("SUPPLYLOOP", self.days)
+        last_day = self.last_day or (self.days[-1] if self.full and self.days else None)
+        env = {"SUPPLYLOOP_HISTORY_LAST_DAY": last_day.isoformat()} if last_day else {}
+        if not self.full:
+            return {**env, **_day_range("SUPPLYLOOP", self.days)}
+        if self.days:
+            env["SUPPLYLOOP_HISTORY_FIRST_DAY"] = self.days[0].isoformat()
+        if self.bronze_days is not None:
+            env.update(_day_range("SUPPLYLOOP_BRONZE", self.bronze_days))
+        return env
 
 
 LEDGERS = ("deliveries", "feed_outcomes")  # transforms/models/staging/_sources.yml, source `ledger`
@@ -354,7 +359,7 @@ class Warehouse:
                     changed.add(date.fromisoformat(partition))
         if snapshot_changed:
             return BuildPlan(full=True, days=history, bronze_days=sorted(changed))
-        return BuildPlan(full=False, days=sorted(changed))
+        return BuildPlan(full=False, days=sorted(changed), last_day=history[-1] if history else None)
 
     def _read_record(self) -> dict | None:
         if not self.build_path.exists():

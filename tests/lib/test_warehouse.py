@@ -126,7 +126,12 @@ def test_a_build_plans_only_the_days_whose_bronze_changed(warehouse):
         "v1",
     )
     assert not plan.full and [d.isoformat() for d in plan.days] == ["2026-11-11", "2026-11-12"]
-    assert plan.dbt_env() == {"SUPPLYLOOP_START_DAY": "2026-11-11", "SUPPLYLOOP_END_DAY": "2026-11-12"}
+    assert plan.dbt_env() == {
+        "SUPPLYLOOP_START_DAY": "2026-11-11",
+        "SUPPLYLOOP_END_DAY": "2026-11-12",
+        # the definitions that look back a fixed span read it from the history's last day
+        "SUPPLYLOOP_HISTORY_LAST_DAY": "2026-11-12",
+    }
     assert "--full-refresh" not in plan.dbt_args() and "--full-refresh" in BuildPlan(full=True).dbt_args()
     assert BuildPlan(full=False).dbt_env() == {"SUPPLYLOOP_START_DAY": "9999-12-31", "SUPPLYLOOP_END_DAY": "9999-12-31"}
 

@@ -153,7 +153,7 @@ select * from (
    'YYYY-MM-01'; none when they are not set. Read when the SQL runs, like the window. #}
 {% macro history_months() -%}
     {%- set first = env_var("SUPPLYLOOP_HISTORY_FIRST_DAY", "") if execute else "" -%}
-    {%- set last = env_var("SUPPLYLOOP_HISTORY_LAST_DAY", "") if execute else "" -%}
+    {%- set last = history_last_day() -%}
     {%- if not (first and last) -%}
         {%- do return([]) -%}
     {%- endif -%}
@@ -164,4 +164,25 @@ select * from (
         {%- do months.append("%04d-%02d-01" | format(index // 12, index % 12 + 1)) -%}
     {%- endfor -%}
     {%- do return(months) -%}
+{%- endmacro %}
+
+{# The history's last business day, 'YYYY-MM-DD': SUPPLYLOOP_HISTORY_LAST_DAY, which the
+   orchestration passes to every build, full or incremental; '' in a dbt run by hand and at
+   parse time. #}
+{% macro history_last_day() -%}
+    {%- do return(env_var("SUPPLYLOOP_HISTORY_LAST_DAY", "") if execute else "") -%}
+{%- endmacro %}
+
+{# A filter to the last `days` business days of the history (its last day included), for the
+   definitions that look back a fixed span instead of over every day: on a day column that
+   is the bronze partition (a staging model's `day as ...`), the read skips every older
+   day's files, so what the model costs stops growing with the history. `true` where the
+   history's last day is not known (a dbt run by hand reads every day). #}
+{% macro in_trailing_days(day_column, days) -%}
+    {%- set last = history_last_day() -%}
+    {%- if last -%}
+        {{ day_column }} > cast({{ dbt.dateadd('day', -days, "cast('" ~ last ~ "' as date)") }} as date)
+    {%- else -%}
+        true
+    {%- endif -%}
 {%- endmacro %}

@@ -26,16 +26,20 @@ having count(*) > 1
 select * from {{ model }} where not coalesce({{ expression }}, false)
 {% endtest %}
 
-{# Every value of `column_name` appears once in the whole history (an id). A model built by
+{# Every value of `column_name` appears once among a year of days (an id). A model built by
    day (meta.day_column) is tested by day elsewhere; this test alone looks across days, so an
-   incremental build looks up only the ids of the days it rebuilt, in every day: a reused
-   id is caught whichever day holds its first use, at the cost of reading the one column. #}
-{% test unique_across_days(model, column_name, day_column) %}
+   incremental build looks up only the ids of the days it rebuilt, in those days and the
+   `lookback_days` before them: a reused id is caught whichever of those days holds its first
+   use, reading the one column of a year of days (the bronze files of that year alone), so a
+   build costs the same at three years of history as at one. A full build looks across every
+   day. #}
+{% test unique_across_days(model, column_name, day_column, lookback_days=365) %}
 select {{ column_name }}, count(*) as rows_with_this_id
 from {{ model }}
 {%- set window = tested_window() %}
 {%- if window %}
-where {{ column_name }} in (select {{ column_name }} from {{ model }} where {{ build_window_filter(day_column, window=window) }})
+where {{ build_window_filter(day_column, days_before=lookback_days, window=window) }}
+    and {{ column_name }} in (select {{ column_name }} from {{ model }} where {{ build_window_filter(day_column, window=window) }})
 {%- endif %}
 group by {{ column_name }}
 having count(*) > 1

@@ -6,7 +6,7 @@
 --   availability     running / planned minutes
 --   performance      (good + scrap) / (running hours x the line's ideal units per hour),
 --                    capped at 1; the ideal rate is the 95th percentile of the line's
---                    hourly output (int_line_ideal_rates_estimated)
+--                    hourly output over the last 365 days (int_line_ideal_rates_estimated)
 --   quality          good / (good + scrap)
 --   oee              availability x performance x quality; 0 when the line had planned time
 --                    but made nothing, null when it had no planned time (holiday, no data)

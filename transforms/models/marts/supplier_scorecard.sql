@@ -3,14 +3,17 @@
 -- to the newest day the source delivered): did the deliverer's rows come, how late against
 -- the deadline (deliver_by in sources.yaml), how many were quarantined and why, and what
 -- became of the supplier's feed computed as of that day. Built from the deliveries ledger the
--- ingestion writes (bronze/_deliveries) and the feeds' outcomes (bronze/_feed_outcomes), both
--- small: a build reads the window, so its cost does not grow with the lake's history.
+-- ingestion writes (bronze/_deliveries) and the feeds' outcomes (bronze/_feed_outcomes), a
+-- file per source and day: a build reads the ledger's last 182 days (twice the window) and no
+-- older file, so its cost does not grow with the lake's history.
 -- Only sources whose rows name their deliverer (a factory or a supplier, by the contract's
 -- references) are scored. A factory is expected every day from the first day it delivered the
--- source: missing when nothing of its came and it delivers files of its own, or, for one that
--- shares an export with others, when no such shared file came; no_rows when the day's shared
--- file held none of its rows, which is no lapse (a line that did not run reports nothing).
+-- source in those 182 days (one silent for longer is no longer expected): missing when nothing
+-- of its came and it delivers files of its own, or, for one that shares an export with others,
+-- when no such shared file came; no_rows when the day's shared file held none of its rows,
+-- which is no lapse (a line that did not run reports nothing).
 {% set window_days = 91 %}
+{% set lookback_days = 2 * window_days %}
 
 with
 
@@ -18,6 +21,7 @@ ledger as (
     select *
     from {{ ref('stg_ledger__deliveries') }}
     where deliverer_column in ('factory_id', 'supplier_id')
+        and {{ in_trailing_days('business_day', lookback_days) }}
 ),
 
 newest as (
@@ -141,7 +145,11 @@ deadlines as (
 outcomes as (
     select supplier_id, as_of_day, outcome, reason
     from {{ ref('stg_ledger__feed_outcomes') }}
-    where as_of_day < (select max(business_day) from {{ ref('stg_ledger__deliveries') }})
+    where as_of_day < (
+            select max(business_day) from {{ ref('stg_ledger__deliveries') }}
+            where {{ in_trailing_days('business_day', lookback_days) }}
+        )
+        and {{ in_trailing_days('as_of_day', lookback_days) }}
 ),
 
 scored as (
