@@ -1,5 +1,4 @@
--- a table, not a view: the balance and the replenishment both read it, and it reads every
--- day's work-order file
+-- a table, not a view: the balance and the replenishment both read it
 {{ config(materialized='table') }}
 -- One row per open work order (released or in progress, due after the last day of history):
 -- production the factories have promised, with the factory's region and the day it is due.
@@ -20,7 +19,7 @@ select
     factories.supplier_id,
     work_orders.due_date,
     work_orders.qty_planned
-from {{ ref('stg_factory__work_orders') }} as work_orders
+from {{ ref('int_work_orders_released') }} as work_orders
 inner join {{ ref('stg_master__factories') }} as factories on work_orders.factory_id = factories.factory_id
 cross join last_day
 where work_orders.status in ('released', 'in_progress')

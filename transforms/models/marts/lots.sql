@@ -5,30 +5,25 @@
 
 with
 
-output as (
-    select lot_id, factory_id, line_id, sku, produced_at, production_day, qty_good, qty_scrap
-    from {{ ref('stg_factory__production_output') }}
-    where lot_id is not null
-),
-
 lots as (
+    -- rolled up from the lot's days (int_lot_days_summed), not from every hour of output
     select
         lot_id,
         min(factory_id) as factory_id,
         min(line_id) as line_id,
         min(sku) as sku,
         min(production_day) as first_production_day,
-        min(produced_at) as first_produced_at,
-        max(produced_at) as last_produced_at,
+        min(first_produced_at) as first_produced_at,
+        max(last_produced_at) as last_produced_at,
         cast(sum(qty_good) as bigint) as qty_good,
         cast(sum(qty_scrap) as bigint) as qty_scrap
-    from output
+    from {{ ref('int_lot_days_summed') }}
     group by lot_id
 ),
 
 work_orders as (
     select work_order_id, factory_id, sku, released_at
-    from {{ ref('stg_factory__work_orders') }}
+    from {{ ref('int_work_orders_released') }}
     where status <> 'cancelled'
 ),
 
