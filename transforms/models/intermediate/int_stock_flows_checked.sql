@@ -8,7 +8,9 @@
 -- One row per day, warehouse and SKU where the stock flow does NOT hold:
 --     on_hand(day) = on_hand(day before) + net movement of the day
 -- Empty when the WMS exports agree with themselves. Before a pair's first snapshot its
--- on hand is 0 (the opening stock arrives as a receipt on the first day).
+-- on hand is 0 (the opening stock arrives as a receipt on the first day); a first snapshot
+-- its day's movements do not explain is the stock the pair opened with (a history that
+-- starts with goods on the shelves, or a lake that keeps only its later days), not a break.
 -- break_reason:
 --   flow_mismatch              both snapshots exist and the movements do not explain the change
 --   snapshot_missing           movements on a day without a snapshot of that day
@@ -75,7 +77,8 @@ flows as (
                 or stock_days.stock_day <= first_snapshots.first_snapshot_date then 0
         end as previous_on_hand,
         coalesce(daily_movements.net_movement, 0) as net_movement,
-        that_day.on_hand as actual_on_hand
+        that_day.on_hand as actual_on_hand,
+        coalesce(stock_days.stock_day = first_snapshots.first_snapshot_date, false) as opening_snapshot
     from stock_days_with_day_before as stock_days
     left join snapshots as that_day
         on that_day.warehouse_id = stock_days.warehouse_id
@@ -103,7 +106,7 @@ checked_flows as (
         case
             when actual_on_hand is null then 'snapshot_missing'
             when previous_on_hand is null then 'previous_snapshot_missing'
-            when actual_on_hand <> previous_on_hand + net_movement then 'flow_mismatch'
+            when actual_on_hand <> previous_on_hand + net_movement and not opening_snapshot then 'flow_mismatch'
         end as break_reason
     from flows
 )
