@@ -46,13 +46,29 @@ ranges as (
     from numbered
 ),
 
+first_units as (
+    -- per pair, the first unit the lines being built ordered: no shipment that ended before it
+    -- can serve them, so an incremental build joins its few days of lines to the shipments
+    -- still open for them, not to every shipment of the history
+    select warehouse_id, sku, min(line_from) as line_from
+    from ranges
+    group by warehouse_id, sku
+),
+
 shipped as (
-    select warehouse_id, sku, lot_id, allocation, shipped_from, shipped_through
-    from {{ ref('stock_lot_allocations') }}
-    where movement_type = 'shipment'
+    select allocations.warehouse_id, allocations.sku, allocations.lot_id, allocations.allocation,
+        allocations.shipped_from, allocations.shipped_through
+    from {{ ref('stock_lot_allocations') }} as allocations
+    inner join first_units
+        on first_units.warehouse_id = allocations.warehouse_id
+        and first_units.sku = allocations.sku
+        and allocations.shipped_through > first_units.line_from
+    where allocations.movement_type = 'shipment'
 ),
 
 shipped_totals as (
+    -- the pair's shipped units (of the shipments kept: when none is, every line starts past
+    -- them, which greatest(line_from, 0) below says the same)
     select warehouse_id, sku, max(shipped_through) as shipped_total
     from shipped
     group by warehouse_id, sku

@@ -27,18 +27,41 @@ work_orders as (
     where status <> 'cancelled'
 ),
 
-candidates as (
-    select
-        lots.lot_id,
-        work_orders.work_order_id,
-        row_number() over (
-            partition by lots.lot_id order by work_orders.released_at desc, work_orders.work_order_id desc
-        ) as recency
+-- the factory's work orders for the SKU and its lots' first outputs in one timeline: a lot's
+-- work order is the last one released at or before it, found by counting the releases so far
+-- (a sort per factory and SKU, where joining every lot to every earlier order grows as their
+-- product)
+timeline as (
+    select factory_id, sku, released_at as happened_at, 0 as is_lot, work_order_id, cast(null as {{ dbt.type_string() }}) as lot_id
+    from work_orders
+    where factory_id is not null and sku is not null
+    union all
+    select factory_id, sku, first_produced_at as happened_at, 1 as is_lot, cast(null as {{ dbt.type_string() }}) as work_order_id, lot_id
     from lots
-    inner join work_orders
-        on work_orders.factory_id = lots.factory_id
-        and work_orders.sku = lots.sku
-        and work_orders.released_at <= lots.first_produced_at
+    where factory_id is not null and sku is not null
+),
+
+counted as (
+    -- a release at the very time of a lot's first output comes before it; of two released at
+    -- one time, the larger id last
+    select
+        timeline.*,
+        sum(1 - is_lot) over (
+            partition by factory_id, sku order by happened_at, is_lot, work_order_id
+            rows between unbounded preceding and current row
+        ) as releases_so_far
+    from timeline
+),
+
+candidates as (
+    select lots_counted.lot_id, releases.work_order_id
+    from counted as lots_counted
+    inner join counted as releases
+        on releases.factory_id = lots_counted.factory_id
+        and releases.sku = lots_counted.sku
+        and releases.is_lot = 0
+        and releases.releases_so_far = lots_counted.releases_so_far
+    where lots_counted.is_lot = 1
 ),
 
 factories as (
@@ -60,6 +83,5 @@ select
 from lots
 left join candidates
     on candidates.lot_id = lots.lot_id
-    and candidates.recency = 1
 left join factories
     on factories.factory_id = lots.factory_id

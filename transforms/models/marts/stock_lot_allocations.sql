@@ -50,12 +50,27 @@ ranges as (
     from numbered
 ),
 
+first_units as (
+    -- per pair, the first unit the outflows being built took: no inflow that ended before it
+    -- can serve them, so an incremental build joins its few days of outflows to the inflows
+    -- still open for them, not to every inflow of the history
+    select warehouse_id, sku, min(outflow_from) as outflow_from
+    from ranges
+    group by warehouse_id, sku
+),
+
 inflows as (
-    select warehouse_id, sku, lot_id, inflow_from, inflow_through
-    from {{ ref('int_stock_inflows_stacked') }}
+    select stacked.warehouse_id, stacked.sku, stacked.lot_id, stacked.inflow_from, stacked.inflow_through
+    from {{ ref('int_stock_inflows_stacked') }} as stacked
+    inner join first_units
+        on first_units.warehouse_id = stacked.warehouse_id
+        and first_units.sku = stacked.sku
+        and stacked.inflow_through > first_units.outflow_from
 ),
 
 inflow_totals as (
+    -- the pair's inflow units (of the inflows kept: when none is, every outflow starts past
+    -- them, which greatest(outflow_from, 0) below says the same)
     select warehouse_id, sku, max(inflow_through) as inflow_total
     from inflows
     group by warehouse_id, sku
