@@ -45,8 +45,9 @@ def _peak_mb() -> float:
     return max(own, children) / 1024
 
 
-def _ingest(lake: str, last: str | None) -> dict:
-    """Master data, then every daily source's days up to ``last`` (all, without it)."""
+def _ingest(lake: str, last: str | None, first: str | None = None) -> dict:
+    """Master data, then every daily source's days from ``first`` up to ``last`` (all, without
+    them)."""
     from orchestration.lib.ingest import ingest_days, ingest_snapshot, landing_index
     from orchestration.lib.lake import LakeStore
     from orchestration.lib.sources import daily_sources, master_sources
@@ -57,7 +58,11 @@ def _ingest(lake: str, last: str | None) -> dict:
         ingest_snapshot(store, source)
     rows = 0
     for source in daily_sources():
-        days = [d for d in landing_index(store, source) if d and (last is None or d.isoformat() <= last)]
+        days = [
+            d
+            for d in landing_index(store, source)
+            if d and (last is None or d.isoformat() <= last) and (first is None or d.isoformat() >= first)
+        ]
         rows += sum(r.rows_in for r in ingest_days(store, source, days))
     return {"seconds": time.perf_counter() - started, "rows": rows, "peak_mb": _peak_mb()}
 
@@ -66,16 +71,27 @@ def _link(store, target: Path, keep) -> None:
     """Master data and the daily bronze partitions whose day ``keep`` accepts, hard-linked from
     ``store``'s lake into the lake at ``target`` (no copy)."""
     from orchestration.lib.sources import daily_sources, master_sources
+    from orchestration.lib.warehouse import LEDGERS
 
-    for source in [*master_sources(), *daily_sources()]:
-        base = Path(store.fs_path(source.bronze_dir))
+    ledgers = [f"bronze/_{name}" for name in LEDGERS]  # the pipeline's own, by day too
+    for bronze_dir in [*(s.bronze_dir for s in [*master_sources(), *daily_sources()]), *ledgers]:
+        base = Path(store.fs_path(bronze_dir))
         for path in base.rglob("*.parquet"):
             day = next((p.split("=", 1)[1] for p in path.relative_to(base).parts if p.startswith("day=")), None)
-            link = target / source.bronze_dir / path.relative_to(base)
+            link = target / bronze_dir / path.relative_to(base)
             if (day is not None and not keep(day)) or link.exists():
                 continue
             link.parent.mkdir(parents=True, exist_ok=True)
             os.link(path, link)
+
+
+def _model_seconds(lake: str) -> dict[str, float]:
+    """What each dbt model and test of the lake's last build took (its run_results.json)."""
+    from orchestration.lib.lake import LakeStore
+    from orchestration.lib.warehouse import Warehouse
+
+    results = json.loads((Warehouse(LakeStore(lake)).dbt_target_path / "run_results.json").read_text())
+    return {r["unique_id"].split(".")[2]: round(r["execution_time"], 2) for r in results["results"]}
 
 
 def main() -> int:
@@ -85,12 +101,13 @@ def main() -> int:
     parser.add_argument("--order-lines", type=int, help="the preset's order lines scaled to about this many")
     parser.add_argument("--child", choices=["ingest", "build"])
     parser.add_argument("--last", help="--child ingest: the last day to ingest")
+    parser.add_argument("--first", help="--child ingest: the first day to ingest")
     args = parser.parse_args()
     if args.child == "ingest":
-        print(json.dumps(_ingest(args.lake, args.last)))
+        print(json.dumps(_ingest(args.lake, args.last, args.first)))
         return 0
     if args.child == "build":
-        print(json.dumps(_ours(args.lake)))
+        print(json.dumps({**_ours(args.lake), "models": _model_seconds(args.lake)}))
         return 0
 
     from orchestration.lib.ingest import landing_index
@@ -105,7 +122,8 @@ def main() -> int:
     ingest = run_child("benchmarks.history", "ingest", "--lake", args.lake, "--last", days[-2].isoformat())
     print(f"history: full build over {len(days) - 1} days ...", file=sys.stderr, flush=True)
     full = run_child("benchmarks.history", "build", "--lake", args.lake)
-    run_child("benchmarks.history", "ingest", "--lake", args.lake, "--last", new_day.isoformat())
+    new = new_day.isoformat()
+    run_child("benchmarks.history", "ingest", "--lake", args.lake, "--first", new, "--last", new)
     print(f"history: the new day {new_day} at {len(days) - 1} days of history ...", file=sys.stderr, flush=True)
     at_full_history = run_child("benchmarks.history", "build", "--lake", args.lake)
     year = Path(args.lake).parent / "year"  # the year before the new day, built once as a lake a day earlier
@@ -130,6 +148,11 @@ def main() -> int:
     ratio = at_full_history["seconds"] / at_a_year["seconds"]
     print(f"\nnew day at {len(days) - 1:,} days / at 365 days: {ratio:.2f}x  (target <= 1.2x)")
     print(f"ingestion: {ingest['rows'] / ingest['seconds']:,.0f} rows/s")
+    print("\nthe new day's slowest steps (dbt seconds) at three years and at one:")
+    at_year = at_a_year["models"]
+    for name, seconds in sorted(at_full_history["models"].items(), key=lambda kv: -kv[1])[:12]:
+        print(f"  {name:<56}{seconds:>8.1f}{at_year.get(name, 0):>8.1f}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps({"ingest": ingest, "full": full, "new_day": at_full_history, "new_day_at_a_year": at_a_year})
     )
